@@ -1,0 +1,71 @@
+"""The application factory and the command line. Nothing else lives here."""
+
+import os
+
+import click
+from flask import Flask
+from sqlalchemy import event
+
+from postpay import config as cfg
+from postpay import errors, lifecycle
+from postpay.extensions import db, init_redis, migrate
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(cfg.defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    cfg.from_environment(app.config)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    for key in ("SECRET_KEY", "POSTPAY_DATA_KEY"):
+        if not app.config.get(key):
+            raise RuntimeError("%s is not set: run `make setup` or set it in the environment" % key)
+    url = cfg.normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+    app.json.ensure_ascii = False  # Chinese messages stay readable
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    init_redis(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    lifecycle.init_app(app)
+    errors.register(app)
+
+    from postpay import openapi
+    from postpay.accounts.views import bp as accounts_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(openapi.bp)
+    if app.config["POSTPAY_SANDBOX"]:
+        from wechat.sandbox import bp as sandbox_bp
+
+        app.register_blueprint(sandbox_bp)
+    register_cli(app)
+    return app
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def register_cli(app):
+    @app.cli.group()
+    def demo():
+        """Demo data for `make run`."""
+
+    @demo.command("load")
+    def demo_load():
+        """Load (or refresh) the demo data; safe to run again."""
+        from postpay import demo as demo_data
+
+        for line in demo_data.load():
+            click.echo(line)

@@ -1,0 +1,53 @@
+"""WeChat accounts and patients (people with a verified or HIS-reported identity)."""
+
+import datetime as dt
+
+from postpay.extensions import db
+from postpay.security import Encrypted, new_id
+
+
+def utcnow():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Patient(db.Model):
+    """A person who visits hospitals. One identity number is one patient across all accounts."""
+
+    __tablename__ = "patients"
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("pt"))
+    name = db.Column(db.String(64), nullable=False)
+    id_number = db.Column(Encrypted("id_number"), nullable=False)
+    #: HMAC blind index of the normalised identity number: the only way to find a patient by it.
+    id_number_index = db.Column(db.String(64), nullable=False, unique=True)
+    birth_date = db.Column(db.Date, nullable=False)
+    #: "M" or "F", from the identity number's 17th digit.
+    sex = db.Column(db.String(1), nullable=False)
+    #: Six-digit administrative division code of the insurance, e.g. 320602.
+    insured_region = db.Column(db.String(6))
+    #: employee / resident / other
+    insurance_type = db.Column(db.String(16))
+    #: normal / suspended / terminated
+    insured_status = db.Column(db.String(16))
+    #: When the medical-insurance platform confirmed this identity; None: reported by a HIS only.
+    verified_at = db.Column(db.DateTime(timezone=True))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class User(db.Model):
+    """A WeChat mini-program account."""
+
+    __tablename__ = "users"
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("us"))
+    openid = db.Column(db.String(64), nullable=False, unique=True)
+    unionid = db.Column(db.String(64), index=True)
+    phone = db.Column(Encrypted("phone"))
+    #: Blind index of the phone, for the console's lookup by phone.
+    phone_index = db.Column(db.String(64), index=True)
+    #: The account holder's own verified patient.
+    patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), index=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    patient = db.relationship(Patient)

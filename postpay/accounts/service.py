@@ -1,0 +1,166 @@
+"""WeChat login, bearer tokens, the account's phone and its verified identity."""
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from postpay import clients
+from postpay.accounts import identity
+from postpay.accounts.models import Patient, User, utcnow
+from postpay.errors import BadRequest, Conflict, Unauthorized, Upstream
+from postpay.extensions import db, redis
+from postpay.security import blind_index, decrypt, encrypt, new_token, token_digest
+from flask import current_app
+from wechat.medins import BAD_AUTH_CODE, MedinsError
+from wechat.miniprogram import WeChatError
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEY = "auth:token:%s"
+SESSION_KEY = "auth:wxsession:%s"
+
+
+def _ttl():
+    return int(current_app.config["POSTPAY_TOKEN_TTL"])
+
+
+def login(code):
+    """Exchange a wx.login code for a bearer token; find or create the account by openid.
+
+    Raises BadRequest (INVALID_CODE) for an unknown or reused code, Upstream when WeChat fails.
+    Returns ``(token, user)``.
+    """
+    try:
+        session = clients.wechat().code_to_session(code)
+    except WeChatError as e:
+        if e.bad_code:
+            raise BadRequest("登录凭证无效或已使用，请重新登录", code="INVALID_CODE") from None
+        log.error("code2session failed: errcode %s", e.errcode)
+        raise Upstream() from None
+    user = _user_for_openid(session["openid"], session.get("unionid"))
+    token = new_token()
+    redis.set(TOKEN_KEY % token_digest(token), user.id, ex=_ttl())
+    # WeChat's session_key stays on the server, encrypted, for later decryption needs.
+    redis.set(SESSION_KEY % user.id, encrypt(session["session_key"], "wx_session_key"), ex=_ttl())
+    log.info("login user=%s", user.id)
+    return token, user
+
+
+def _user_for_openid(openid, unionid):
+    user = User.query.filter_by(openid=openid).one_or_none()
+    if user is None:
+        try:
+            with db.session.begin_nested():
+                user = User(openid=openid, unionid=unionid)
+                db.session.add(user)
+        except IntegrityError:  # a concurrent first login created it
+            user = User.query.filter_by(openid=openid).one()
+    if unionid and user.unionid != unionid:
+        user.unionid = unionid
+    db.session.flush()
+    return user
+
+
+def authenticate(header):
+    """The user behind ``Authorization: Bearer <token>``. Raises Unauthorized."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    user_id = redis.get(TOKEN_KEY % token_digest(token.strip()))
+    user = db.session.get(User, user_id.decode()) if user_id else None
+    if user is None:
+        raise Unauthorized("登录已过期或无效，请重新登录")
+    return user
+
+
+def logout(header):
+    """Forget the bearer token (and nothing else: other devices stay logged in)."""
+    token = header.partition(" ")[2].strip()
+    redis.delete(TOKEN_KEY % token_digest(token))
+
+
+def session_key(user):
+    """WeChat's session_key for the user's current login, decrypted; None when expired."""
+    raw = redis.get(SESSION_KEY % user.id)
+    return decrypt(raw.decode(), "wx_session_key") if raw else None
+
+
+def bind_phone(user, code):
+    """Store the phone WeChat vouches for (getuserphonenumber). Raises BadRequest, Upstream."""
+    try:
+        info = clients.wechat().phone_number(code)
+    except WeChatError as e:
+        if e.bad_code:
+            raise BadRequest("手机号授权码无效或已使用", code="INVALID_CODE") from None
+        log.error("getuserphonenumber failed: errcode %s", e.errcode)
+        raise Upstream() from None
+    if info.get("countryCode") != "86":
+        raise BadRequest("仅支持中国大陆手机号", code="UNSUPPORTED_PHONE")
+    user.phone = info["purePhoneNumber"]
+    user.phone_index = blind_index(user.phone, "phone")
+    db.session.flush()
+    return user.phone
+
+
+def verify_identity(user, auth_code):
+    """Make the person behind a medical-insurance auth code this account's own patient.
+
+    Raises BadRequest (INVALID_AUTH_CODE), Conflict (IDENTITY_CONFLICT) when the
+    account is already verified as someone else, Upstream when the platform fails.
+    """
+    try:
+        person = clients.medical_insurance().query_auth_code(auth_code)
+    except MedinsError as e:
+        if e.code == BAD_AUTH_CODE:
+            raise BadRequest("医保授权码无效或已使用", code="INVALID_AUTH_CODE") from None
+        log.error("medins auth query failed: %s", e.code)
+        raise Upstream() from None
+    try:
+        birth, sex = identity.parse(person["id_number"])
+    except ValueError as e:
+        log.error("medins returned an invalid identity number")
+        raise Upstream(str(e)) from None
+    patient = upsert_patient(person["name"], person["id_number"], birth, sex)
+    if user.patient_id and user.patient_id != patient.id:
+        raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
+    patient.insured_region = person["insured_region"]
+    patient.insurance_type = person["insurance_type"]
+    patient.insured_status = person["insured_status"]
+    patient.verified_at = utcnow()
+    user.patient_id = patient.id
+    db.session.flush()
+    return patient
+
+
+def find_patient(id_number):
+    """The patient with this identity number, or None."""
+    index = blind_index(identity.normalize(id_number), "id_number")
+    return Patient.query.filter_by(id_number_index=index).one_or_none()
+
+
+def upsert_patient(name, id_number, birth, sex):
+    """Find the patient by identity number or create it (unverified); keeps the latest name."""
+    number = identity.normalize(id_number)
+    patient = find_patient(number)
+    if patient is None:
+        try:
+            with db.session.begin_nested():
+                patient = Patient(
+                    name=name,
+                    id_number=number,
+                    id_number_index=blind_index(number, "id_number"),
+                    birth_date=birth,
+                    sex=sex,
+                )
+                db.session.add(patient)
+        except IntegrityError:  # created concurrently
+            patient = find_patient(number)
+    patient.name = name
+    return patient
+
+
+def account_patients(user):
+    """The patients this account acts for: its own (later issues add bound relatives)."""
+    return [(user.patient, "self")] if user.patient else []
+
+

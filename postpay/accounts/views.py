@@ -1,0 +1,76 @@
+"""Login, logout, phone and verified identity for the mini-program."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from postpay.accounts import service
+from postpay.api import BOOL, INT, STR, loose, obj, route
+from postpay.security import mask_id_number, mask_phone
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+CODE = {"type": "string", "minLength": 1, "maxLength": 128}
+PATIENT = loose(
+    id=STR,
+    name=STR,
+    id_number=STR,
+    relationship=STR,
+    insured_region={"type": ["string", "null"]},
+    insurance_type={"type": ["string", "null"]},
+    insured_status={"type": ["string", "null"]},
+    verified=BOOL,
+)
+USER = loose(id=STR, has_phone=BOOL, phone={"type": ["string", "null"]}, patients={"type": "array", "items": PATIENT})
+
+
+def patient_json(patient, relationship="self"):
+    return {
+        "id": patient.id,
+        "name": patient.name,
+        "id_number": mask_id_number(patient.id_number),
+        "relationship": relationship,
+        "insured_region": patient.insured_region,
+        "insurance_type": patient.insurance_type,
+        "insured_status": patient.insured_status,
+        "verified": patient.verified_at is not None,
+    }
+
+
+def user_json(user):
+    return {
+        "id": user.id,
+        "has_phone": user.phone is not None,
+        "phone": mask_phone(user.phone),
+        "patients": [patient_json(p, rel) for p, rel in service.account_patients(user)],
+    }
+
+
+@route(bp, "/auth/wechat-login", ["POST"], "Log in with a wx.login code", auth=None,
+       body=obj(["code"], code=CODE),
+       answers={200: loose(token=STR, expires_in=INT, user=USER)})
+def wechat_login():
+    token, user = service.login(g.body["code"])
+    return jsonify({"token": token, "expires_in": current_app.config["POSTPAY_TOKEN_TTL"], "user": user_json(user)})
+
+
+@route(bp, "/auth/logout", ["POST"], "Log out: the bearer token stops working", answers={204: None})
+def logout():
+    service.logout(request.headers["Authorization"])
+    return "", 204
+
+
+@route(bp, "/auth/phone", ["POST"], "Bind the phone number WeChat vouches for (getPhoneNumber code)",
+       body=obj(["code"], code=CODE), answers={200: loose(phone=STR)})
+def phone():
+    return jsonify({"phone": mask_phone(service.bind_phone(g.user, g.body["code"]))})
+
+
+@route(bp, "/me/insurance-auth", ["POST"], "Verify identity with a medical-insurance e-voucher authorization",
+       body=obj(["auth_code"], auth_code=CODE), answers={200: loose(patient=PATIENT)})
+def insurance_auth():
+    patient = service.verify_identity(g.user, g.body["auth_code"])
+    return jsonify({"patient": patient_json(patient)})
+
+
+@route(bp, "/me", ["GET"], "The account and the patients it acts for", answers={200: loose(user=USER)})
+def me():
+    return jsonify({"user": user_json(g.user)})

@@ -1,0 +1,100 @@
+"""How the JSON APIs are declared: one decorator registers a route, its
+authentication, its request schema (validated on the way in) and its answers
+(documented in ``/openapi.json`` and checked by the tests)."""
+
+import functools
+
+import jsonschema
+from flask import g, request
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
+
+from postpay.errors import BadRequest, Invalid
+from postpay.extensions import db
+
+#: endpoint -> {"summary", "tags", "request", "responses", "query", "auth"}
+SPEC = {}
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def obj(required=(), **props):
+    """A closed JSON object schema: ``obj(["a"], a=STR, b=INT)``."""
+    return {"type": "object", "required": list(required), "properties": props, "additionalProperties": False}
+
+
+def loose(**props):
+    """An answer object: documented fields, more allowed later."""
+    return {"type": "object", "required": list(props), "properties": props}
+
+
+def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer"):
+    """Declare a JSON route. ``answers`` maps status -> schema (None: no body)."""
+
+    def deco(fn):
+        endpoint = "%s.%s" % (bp.name, fn.__name__)
+        SPEC[endpoint] = {
+            "summary": summary,
+            "tags": [bp.name],
+            "request": body,
+            "responses": answers or {200: None},
+            "query": query or {},
+            "auth": auth,
+        }
+
+        @functools.wraps(fn)
+        def view(*args, **kwargs):
+            if auth == "bearer":
+                from postpay.accounts.service import authenticate
+
+                g.user = authenticate(request.headers.get("Authorization", ""))
+            if body is not None:
+                g.body = parse_body(body)
+            try:
+                rv = fn(*args, **kwargs)
+                db.session.commit()  # one commit per request, after the service has flushed
+            except BaseException:
+                db.session.rollback()
+                raise
+            return rv
+
+        bp.add_url_rule(rule, fn.__name__, view, methods=methods)
+        return view
+
+    return deco
+
+
+def parse_body(schema):
+    """The request's JSON object, validated against ``schema``.
+
+    Raises BadRequest (MALFORMED_JSON) when the body is not JSON, Invalid
+    (VALIDATION_ERROR) when it does not fit the schema.
+    """
+    try:
+        data = request.get_json(force=True, silent=False)
+    except WerkzeugBadRequest:
+        raise BadRequest("请求体不是有效的JSON", code="MALFORMED_JSON") from None
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "请求体"
+        raise Invalid("%s: %s" % (where, _describe(error)))
+    return data
+
+
+def _describe(error):
+    kinds = {
+        "type": "类型不正确",
+        "required": "缺少必填字段",
+        "additionalProperties": "含有未知字段",
+        "enum": "取值不在允许范围内",
+        "maxLength": "过长",
+        "minLength": "过短",
+        "pattern": "格式不正确",
+        "minimum": "超出允许范围",
+        "maximum": "超出允许范围",
+        "maxItems": "条目过多",
+        "minItems": "条目过少",
+    }
+    return "%s (%s)" % (kinds.get(error.validator, "不符合要求"), error.message[:120])

@@ -1,0 +1,54 @@
+"""The app's clients for the outside world, built from config. With
+``POSTPAY_SANDBOX=1`` every base URL points at the sandbox, reached over HTTP."""
+
+from flask import current_app
+
+from postpay.extensions import redis
+from wechat import medins, miniprogram, sms
+
+
+def _base(real, sandbox_path):
+    cfg = current_app.config
+    return cfg["POSTPAY_SANDBOX_URL"].rstrip("/") + sandbox_path if cfg["POSTPAY_SANDBOX"] else real
+
+
+def _cached(name, build):
+    cache = current_app.extensions.setdefault("postpay_clients", {})
+    if name not in cache:
+        cache[name] = build()
+    return cache[name]
+
+
+def wechat():
+    cfg = current_app.config
+    return _cached(
+        "wechat",
+        lambda: miniprogram.MiniProgram(
+            cfg["WECHAT_APPID"],
+            cfg["WECHAT_SECRET"],
+            redis._get_current_object(),
+            api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def medical_insurance():
+    cfg = current_app.config
+    return _cached(
+        "medins",
+        lambda: medins.MedinsClient(
+            _base(cfg["MEDINS_API_BASE"], "/medins/api"),
+            cfg["MEDINS_APP_ID"],
+            cfg["MEDINS_APP_SECRET"],
+            cfg["MEDINS_PRIVATE_KEY"],
+            cfg["MEDINS_PLATFORM_PUBLIC_KEY"],
+            cfg["MEDINS_ORG_CODE"],
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def sms_gateway():
+    cfg = current_app.config
+    return _cached("sms", lambda: sms.SandboxSms(_base(cfg["SMS_API_BASE"], ""), timeout=cfg["UPSTREAM_TIMEOUT"]))

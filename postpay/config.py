@@ -1,0 +1,69 @@
+"""Configuration: defaults here, then ``instance/config.py``, then the environment
+(API.md's names), then a test's dict."""
+
+import os
+
+#: Environment names that map to another config key.
+ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+
+def defaults(instance_path):
+    port = os.environ.get("PORT", "8000")
+    return {
+        "SECRET_KEY": None,
+        "POSTPAY_DATA_KEY": None,
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(instance_path, "postpay.sqlite3"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": None,
+        "POSTPAY_SANDBOX": False,
+        "POSTPAY_SANDBOX_URL": "http://127.0.0.1:%s/sandbox" % port,
+        "POSTPAY_TOKEN_TTL": 7200,
+        "MAX_CONTENT_LENGTH": 512 * 1024,
+        "LOG_LEVEL": "INFO",
+        "UPSTREAM_TIMEOUT": 5,
+        "WECHAT_APPID": "",
+        "WECHAT_SECRET": "",
+        "WECHAT_API_BASE": "https://api.weixin.qq.com",
+        "MEDINS_API_BASE": "https://fuwu.nhsa.gov.cn/ebus/mobile",
+        "MEDINS_APP_ID": "",
+        "MEDINS_APP_SECRET": "",
+        "MEDINS_PRIVATE_KEY": "",
+        "MEDINS_PLATFORM_PUBLIC_KEY": "",
+        "MEDINS_ORG_CODE": "",
+        "SMS_API_BASE": "",
+        "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": "",
+        "SANDBOX_MEDINS_APP_PUBLIC_KEY": "",
+        "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH": "",
+        "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": "",
+        "WECHATPAY_MCHID": "",
+        "WECHATPAY_APIV3_KEY": "",
+        "WECHATPAY_PRIVATE_KEY_PATH": "",
+        "WECHATPAY_CERT_SERIAL": "",
+        "WECHATPAY_PUBLIC_KEY_PATH": "",
+        "WECHATPAY_PUBLIC_KEY_ID": "",
+        "WECHATPAY_NOTIFY_URL": "http://127.0.0.1:%s/wechat/pay/notify" % port,
+    }
+
+
+def _coerce(value, like):
+    if isinstance(like, bool):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        return int(value)
+    return value
+
+
+def from_environment(config, environ=os.environ):
+    """Override known keys from the environment, typed like their defaults."""
+    for name, value in environ.items():
+        key = ALIASES.get(name, name)
+        if key in config:
+            config[key] = _coerce(value, config[key])
+
+
+def normalize_database_url(url):
+    """PostgreSQL URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

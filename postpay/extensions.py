@@ -1,0 +1,41 @@
+"""Extensions, created unbound at import and bound in ``create_app``."""
+
+import fakeredis
+import redis as redis_lib
+from flask import current_app
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from werkzeug.local import LocalProxy
+
+# Stable constraint names, so migrations read the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate()
+
+
+def init_redis(app):
+    """Bind a Redis client: the real server at ``REDIS_URL``, else an in-process fakeredis.
+
+    The fake server is one per app, shared by all its threads (the dev server and
+    the sandbox calling the app over HTTP), so it behaves like one real server.
+    """
+    url = app.config.get("REDIS_URL")
+    if url:
+        client = redis_lib.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        )
+    else:
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    app.extensions["redis"] = client
+
+
+#: The app's Redis client (bytes in, bytes out).
+redis = LocalProxy(lambda: current_app.extensions["redis"])

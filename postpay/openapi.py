@@ -1,0 +1,90 @@
+"""``GET /openapi.json``: built from the routes' declarations (``postpay.api.SPEC``
+and the sandbox's ``SPEC``), walking Flask's URL map so no route is left out."""
+
+import re
+
+from flask import Blueprint, current_app, jsonify
+
+from postpay.api import SPEC
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "pattern": "^[A-Z0-9_]+$"}, "message": {"type": "string"}},
+        }
+    },
+}
+#: Error statuses every JSON route may answer.
+COMMON_ERRORS = (400, 404, 405, 413, 422, 500, 502, 503)
+
+
+def all_specs():
+    from wechat.sandbox import SPEC as SANDBOX
+
+    return {**SPEC, **SANDBOX, "openapi.openapi_json": {
+        "summary": "This document", "tags": ["meta"], "request": None, "query": {}, "auth": None,
+        "responses": {200: {"type": "object"}},
+    }}
+
+
+def _path(rule):
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+
+
+def _operation(rule, spec):
+    responses = {}
+    for status, schema in spec["responses"].items():
+        entry = {"description": "HTTP %s" % status}
+        if schema is not None:
+            entry["content"] = {"application/json": {"schema": schema}}
+        responses[str(status)] = entry
+    errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
+    for status in errors:
+        responses.setdefault(str(status), {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        })
+    op = {"operationId": rule.endpoint, "summary": spec["summary"], "tags": spec["tags"], "responses": responses}
+    params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments]
+    params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec["query"].items()]
+    if params:
+        op["parameters"] = params
+    if spec["request"] is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["request"]}}}
+    if spec["auth"] == "bearer":
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+def build(app):
+    """The OpenAPI 3.1 document for every route ``app`` serves (except static files)."""
+    specs = all_specs()
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint not in specs:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(_path(rule), {})[method.lower()] = _operation(rule, specs[rule.endpoint])
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "先诊疗后付费 family-pay hub", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    doc = current_app.extensions.get("openapi_doc")
+    if doc is None:
+        doc = current_app.extensions["openapi_doc"] = build(current_app)
+    return jsonify(doc)

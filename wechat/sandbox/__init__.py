@@ -1,0 +1,15 @@
+"""The sandbox: plays WeChat, WeChat Pay, the medical-insurance platform and the
+SMS gateway with their real wire formats, mounted at ``/sandbox`` only when
+``POSTPAY_SANDBOX=1``. It keeps its state in the app's Redis
+(``current_app.extensions["redis"]``), so every worker sees the same codes, and
+reaches the app only over HTTP, as the real parties do.
+
+``SPEC`` documents each sandbox route for ``/openapi.json``.
+"""
+
+from flask import Blueprint
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+SPEC = {}
+
+from wechat.sandbox import medins, sms, wechat_api  # noqa: E402,F401  (routes register on bp)

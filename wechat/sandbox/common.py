@@ -1,0 +1,75 @@
+"""Helpers shared by the sandbox's parts."""
+
+import json
+import secrets
+
+from flask import current_app, jsonify, request
+
+from wechat.sandbox import SPEC, bp
+
+STR = {"type": "string"}
+OBJ = {"type": "object"}
+
+
+def redis():
+    return current_app.extensions["redis"]
+
+
+def route(rule, methods, summary, body=None, answer=None, query=None, status=200):
+    """Register a sandbox route and its OpenAPI description."""
+
+    def deco(fn):
+        bp.add_url_rule(rule, fn.__name__, fn, methods=methods)
+        SPEC["sandbox." + fn.__name__] = {
+            "summary": summary,
+            "tags": ["sandbox"],
+            "request": body,
+            "responses": {status: answer or OBJ},
+            "query": query or {},
+            "auth": None,
+        }
+        return fn
+
+    return deco
+
+
+def error(status, code, message):
+    resp = jsonify({"error": {"code": code, "message": message}})
+    resp.status_code = status
+    return resp
+
+
+def body_fields(*required, optional=()):
+    """The JSON body's string fields, or an error response for a missing or non-string one."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return None, error(400, "MALFORMED_JSON", "请求体不是JSON对象")
+    for name in required + tuple(optional):
+        value = body.get(name)
+        if (name in required and not value) or (value is not None and not isinstance(value, str)):
+            return None, error(422, "VALIDATION_ERROR", "字段 %s 应为非空字符串" % name)
+    return body, None
+
+
+def new_code():
+    return secrets.token_urlsafe(18)
+
+
+def put(key, value, ttl):
+    redis().set(key, json.dumps(value, ensure_ascii=False), ex=ttl)
+
+
+def take(key):
+    """Read and delete a single-use value; None when unknown or used."""
+    raw = redis().getdel(key)
+    return None if raw is None else json.loads(raw)
+
+
+def append(key, value, keep=500):
+    r = redis()
+    r.rpush(key, json.dumps(value, ensure_ascii=False))
+    r.ltrim(key, -keep, -1)
+
+
+def read_list(key):
+    return [json.loads(x) for x in redis().lrange(key, 0, -1)]

@@ -1,0 +1,72 @@
+"""The national medical-insurance mobile-payment platform: auth codes for the
+e-voucher authorization, and the user-info query in the SM4/SM2 envelope."""
+
+from flask import current_app, jsonify, request
+
+from wechat import medins
+from wechat.sandbox.common import STR, body_fields, error, new_code, put, route, take
+
+CODE_TTL = 300
+#: Ours -> the national dictionary codes the platform speaks.
+TYPES = {v: k for k, v in medins.INSURANCE_TYPES.items()} | {"other": "999"}
+STATUS = {v: k for k, v in medins.INSURED_STATUS.items()}
+PERSON = {
+    "type": "object",
+    "required": ["name", "id_number", "insured_region", "insurance_type", "insured_status"],
+    "properties": {
+        "name": STR,
+        "id_number": STR,
+        "insured_region": STR,
+        "insurance_type": {"type": "string", "enum": sorted(TYPES) + sorted(medins.INSURANCE_TYPES)},
+        "insured_status": {"type": "string", "enum": sorted(STATUS) + sorted(medins.INSURED_STATUS)},
+    },
+}
+
+
+@route("/medins/auth-codes", ["POST"], "Sandbox: an e-voucher authorization code for a person (single use)",
+       body=PERSON, answer={"type": "object", "properties": {"auth_code": STR}}, status=201)
+def auth_code():
+    body, err = body_fields(*PERSON["required"])
+    if err:
+        return err
+    itype = TYPES.get(body["insurance_type"], body["insurance_type"])
+    status = STATUS.get(body["insured_status"], body["insured_status"])
+    if itype not in TYPES.values() or status not in STATUS.values():
+        return error(422, "VALIDATION_ERROR", "参保类型或参保状态不正确")
+    if not (body["insured_region"].isdigit() and len(body["insured_region"]) == 6):
+        return error(422, "VALIDATION_ERROR", "参保地应为6位行政区划代码")
+    code = new_code()
+    person = {
+        "psnName": body["name"],
+        "certno": body["id_number"],
+        "psnCertType": "01",
+        "insuplcAdmdvs": body["insured_region"],
+        "insutype": itype,
+        "psnInsuStas": status,
+    }
+    put("sbx:medins:auth:" + code, person, CODE_TTL)
+    return jsonify({"auth_code": code}), 201
+
+
+def _envelope_error(code, message):
+    return jsonify({"code": code, "message": message})
+
+
+@route("/medins/api/auth/userinfo", ["POST"], "Medical insurance: the person behind an authorization code",
+       body={"type": "object"})
+def userinfo():
+    cfg = current_app.config
+    envelope = request.get_json(force=True, silent=True)
+    if not isinstance(envelope, dict):
+        return _envelope_error(-1, "报文格式错误")
+    if envelope.get("appId") != cfg["MEDINS_APP_ID"]:
+        return _envelope_error(1001, "appId不存在")
+    try:
+        data = medins.unseal(envelope, cfg["MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
+    except medins.MedinsError as e:
+        return _envelope_error(1002, "验签失败: %s" % e.message)
+    person = take("sbx:medins:auth:" + str(data.get("authCode", "")))
+    if person is None:
+        return _envelope_error(2001, "授权码无效或已使用")
+    sealed = medins.seal(person, cfg["MEDINS_APP_ID"], cfg["MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"])
+    return jsonify({"code": 0, "message": "成功", **sealed})

@@ -1,0 +1,118 @@
+"""WeChat's server API as the mini-program backend sees it: access token,
+jscode2session, getuserphonenumber, subscribe messages. Errors come back as
+WeChat sends them: HTTP 200 with a non-zero ``errcode``."""
+
+import re
+import secrets
+import time
+
+from flask import current_app, jsonify, request
+
+from wechat.sandbox.common import STR, append, body_fields, error, new_code, put, read_list, redis, route, take
+
+API = "/wechat/api"
+CODE_TTL = 300
+TOKEN_TTL = 7200
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def _wx(errcode, errmsg, **extra):
+    return jsonify({"errcode": errcode, "errmsg": "%s rid: %s" % (errmsg, secrets.token_hex(4)), **extra})
+
+
+def _token_ok():
+    token = request.args.get("access_token", "")
+    return bool(token) and redis().exists("sbx:wx:token:" + token)
+
+
+@route("/wechat/login-codes", ["POST"], "Sandbox: a wx.login code for an openid (single use)",
+       body={"type": "object", "required": ["openid"], "properties": {"openid": STR, "unionid": STR}},
+       answer={"type": "object", "properties": {"code": STR}}, status=201)
+def login_code():
+    body, err = body_fields("openid", optional=("unionid",))
+    if err:
+        return err
+    code = new_code()
+    put("sbx:wx:login:" + code, {"openid": body["openid"], "unionid": body.get("unionid")}, CODE_TTL)
+    return jsonify({"code": code}), 201
+
+
+@route("/wechat/phone-codes", ["POST"], "Sandbox: a getPhoneNumber code for a phone (single use)",
+       body={"type": "object", "required": ["phone"], "properties": {"phone": STR}},
+       answer={"type": "object", "properties": {"code": STR}}, status=201)
+def phone_code():
+    body, err = body_fields("phone")
+    if err:
+        return err
+    if not PHONE.match(body["phone"]):
+        return error(422, "VALIDATION_ERROR", "手机号应为11位中国大陆手机号")
+    code = new_code()
+    put("sbx:wx:phone:" + code, {"phone": body["phone"]}, CODE_TTL)
+    return jsonify({"code": code}), 201
+
+
+@route(API + "/cgi-bin/token", ["GET"], "WeChat: access token (client_credential)",
+       query={"grant_type": STR, "appid": STR, "secret": STR})
+def access_token():
+    cfg = current_app.config
+    if request.args.get("appid") != cfg["WECHAT_APPID"]:
+        return _wx(40013, "invalid appid")
+    if request.args.get("secret") != cfg["WECHAT_SECRET"]:
+        return _wx(40125, "invalid appsecret")
+    token = secrets.token_urlsafe(48)
+    redis().set("sbx:wx:token:" + token, "1", ex=TOKEN_TTL)
+    return jsonify({"access_token": token, "expires_in": TOKEN_TTL})
+
+
+@route(API + "/sns/jscode2session", ["GET"], "WeChat: jscode2session",
+       query={"appid": STR, "secret": STR, "js_code": STR, "grant_type": STR})
+def jscode2session():
+    cfg = current_app.config
+    if request.args.get("appid") != cfg["WECHAT_APPID"] or request.args.get("secret") != cfg["WECHAT_SECRET"]:
+        return _wx(40013, "invalid appid")
+    login = take("sbx:wx:login:" + request.args.get("js_code", ""))
+    if login is None:
+        return _wx(40029, "invalid code")
+    answer = {"openid": login["openid"], "session_key": secrets.token_urlsafe(16)}
+    if login.get("unionid"):
+        answer["unionid"] = login["unionid"]
+    return jsonify(answer)
+
+
+@route(API + "/wxa/business/getuserphonenumber", ["POST"], "WeChat: getuserphonenumber",
+       query={"access_token": STR}, body={"type": "object", "properties": {"code": STR}})
+def getuserphonenumber():
+    if not _token_ok():
+        return _wx(40001, "invalid credential, access_token is invalid or not latest")
+    body = request.get_json(force=True, silent=True) or {}
+    found = take("sbx:wx:phone:" + str(body.get("code", "")))
+    if found is None:
+        return _wx(40029, "invalid code")
+    phone = found["phone"]
+    info = {
+        "phoneNumber": phone,
+        "purePhoneNumber": phone,
+        "countryCode": "86",
+        "watermark": {"timestamp": int(time.time()), "appid": current_app.config["WECHAT_APPID"]},
+    }
+    return jsonify({"errcode": 0, "errmsg": "ok", "phone_info": info})
+
+
+@route(API + "/cgi-bin/message/subscribe/send", ["POST"], "WeChat: subscribeMessage.send",
+       query={"access_token": STR}, body={"type": "object"})
+def subscribe_send():
+    if not _token_ok():
+        return _wx(40001, "invalid credential, access_token is invalid or not latest")
+    body = request.get_json(force=True, silent=True) or {}
+    if not body.get("touser") or not body.get("template_id") or not isinstance(body.get("data"), dict):
+        return _wx(47003, "argument invalid!")
+    body["sent_at"] = int(time.time())
+    append("sbx:wx:msg:" + body["touser"], body)
+    return jsonify({"errcode": 0, "errmsg": "ok"})
+
+
+@route("/wechat/messages", ["GET"], "Sandbox: subscribe messages sent to a user, oldest first",
+       query={"openid": STR},
+       answer={"type": "object", "properties": {"messages": {"type": "array", "items": {"type": "object"}}}})
+def messages():
+    return jsonify({"messages": read_list("sbx:wx:msg:" + request.args.get("openid", ""))})
