@@ -7,12 +7,17 @@ from flask import Flask
 from sqlalchemy import event
 
 from postpay import config as cfg
-from postpay import errors, lifecycle
+from postpay import errors, lifecycle, openapi
+from postpay.accounts.views import bp as accounts_bp
 from postpay.extensions import db, init_redis, migrate
+from wechat import sandbox
+
+BLUEPRINTS = [accounts_bp, openapi.bp]
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    instance = os.environ.get("POSTPAY_INSTANCE_PATH")  # default: ./instance beside app.py
+    app = Flask(__name__, instance_path=instance and os.path.abspath(instance), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(cfg.defaults(app.instance_path))
     if test_config is None:
@@ -36,15 +41,10 @@ def create_app(test_config=None):
     lifecycle.init_app(app)
     errors.register(app)
 
-    from postpay import openapi
-    from postpay.accounts.views import bp as accounts_bp
-
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(openapi.bp)
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
     if app.config["POSTPAY_SANDBOX"]:
-        from wechat.sandbox import bp as sandbox_bp
-
-        app.register_blueprint(sandbox_bp)
+        app.register_blueprint(sandbox.bp)
     register_cli(app)
     return app
 

@@ -31,13 +31,19 @@ def generate(directory):
     app_sm2, platform_sm2 = generate_sm2_keypair(), generate_sm2_keypair()
     merchant_key, merchant_pub = _rsa_pem_pair(directory, "wechatpay_merchant")
     platform_key, platform_pub = _rsa_pem_pair(directory, "wechatpay_platform")
+    appid, secret = "wxdev" + secrets.token_hex(6), secrets.token_hex(16)
+    medins_id, medins_secret = "medins" + secrets.token_hex(8).upper(), secrets.token_hex(16)
     return {
         "SECRET_KEY": secrets.token_urlsafe(32),
         "POSTPAY_DATA_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "WECHAT_APPID": "wxdev" + secrets.token_hex(6),
-        "WECHAT_SECRET": secrets.token_hex(16),
-        "MEDINS_APP_ID": "medins" + secrets.token_hex(8).upper(),
-        "MEDINS_APP_SECRET": secrets.token_hex(16),
+        "WECHAT_APPID": appid,
+        "WECHAT_SECRET": secret,
+        "SANDBOX_WECHAT_APPID": appid,
+        "SANDBOX_WECHAT_SECRET": secret,
+        "MEDINS_APP_ID": medins_id,
+        "MEDINS_APP_SECRET": medins_secret,
+        "SANDBOX_MEDINS_APP_ID": medins_id,
+        "SANDBOX_MEDINS_APP_SECRET": medins_secret,
         "MEDINS_PRIVATE_KEY": app_sm2[0],
         "MEDINS_PLATFORM_PUBLIC_KEY": platform_sm2[1],
         "MEDINS_ORG_CODE": "H32060200001",

@@ -4,6 +4,9 @@ SMS gateway with their real wire formats, mounted at ``/sandbox`` only when
 (``current_app.extensions["redis"]``), so every worker sees the same codes, and
 reaches the app only over HTTP, as the real parties do.
 
+The sandbox has its own config (``SANDBOX_*``): the credentials it knows the app
+by, as WeChat and the platform would, so a wrong app secret fails as it would.
+
 ``SPEC`` documents each sandbox route for ``/openapi.json``.
 """
 

@@ -59,14 +59,14 @@ def userinfo():
     envelope = request.get_json(force=True, silent=True)
     if not isinstance(envelope, dict):
         return _envelope_error(-1, "报文格式错误")
-    if envelope.get("appId") != cfg["MEDINS_APP_ID"]:
+    if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
         return _envelope_error(1001, "appId不存在")
     try:
-        data = medins.unseal(envelope, cfg["MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
+        data = medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
     except medins.MedinsError as e:
         return _envelope_error(1002, "验签失败: %s" % e.message)
     person = take("sbx:medins:auth:" + str(data.get("authCode", "")))
     if person is None:
         return _envelope_error(2001, "授权码无效或已使用")
-    sealed = medins.seal(person, cfg["MEDINS_APP_ID"], cfg["MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"])
+    sealed = medins.seal(person, cfg["SANDBOX_MEDINS_APP_ID"], cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"])
     return jsonify({"code": 0, "message": "成功", **sealed})

@@ -55,9 +55,9 @@ def phone_code():
        query={"grant_type": STR, "appid": STR, "secret": STR})
 def access_token():
     cfg = current_app.config
-    if request.args.get("appid") != cfg["WECHAT_APPID"]:
+    if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
         return _wx(40013, "invalid appid")
-    if request.args.get("secret") != cfg["WECHAT_SECRET"]:
+    if request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]:
         return _wx(40125, "invalid appsecret")
     token = secrets.token_urlsafe(48)
     redis().set("sbx:wx:token:" + token, "1", ex=TOKEN_TTL)
@@ -68,7 +68,7 @@ def access_token():
        query={"appid": STR, "secret": STR, "js_code": STR, "grant_type": STR})
 def jscode2session():
     cfg = current_app.config
-    if request.args.get("appid") != cfg["WECHAT_APPID"] or request.args.get("secret") != cfg["WECHAT_SECRET"]:
+    if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"] or request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]:
         return _wx(40013, "invalid appid")
     login = take("sbx:wx:login:" + request.args.get("js_code", ""))
     if login is None:
@@ -93,7 +93,7 @@ def getuserphonenumber():
         "phoneNumber": phone,
         "purePhoneNumber": phone,
         "countryCode": "86",
-        "watermark": {"timestamp": int(time.time()), "appid": current_app.config["WECHAT_APPID"]},
+        "watermark": {"timestamp": int(time.time()), "appid": current_app.config["SANDBOX_WECHAT_APPID"]},
     }
     return jsonify({"errcode": 0, "errmsg": "ok", "phone_info": info})
 

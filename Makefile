@@ -1,0 +1,35 @@
+# make run: set up and serve with demo data and the sandbox (SQLite + in-process Redis).
+# make test: set up and run the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test setup db worker clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+instance/config.py: | $(VENV)/.installed
+	$(BIN)/python -m postpay.devkeys instance
+
+setup: $(VENV)/.installed instance/config.py
+
+db: setup
+	$(BIN)/flask --app app db upgrade
+	$(BIN)/flask --app app demo load
+
+# One worker with threads: the in-process Redis lives in that worker, and the
+# sandbox calls back into the service over HTTP while a request is open.
+run: db
+	POSTPAY_SANDBOX=1 $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) \
+		--access-logfile - 'app:create_app()'
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

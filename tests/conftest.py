@@ -1,0 +1,177 @@
+"""Fixtures: a fresh app per test on the real database and Redis named by
+``DATABASE_URL``/``REDIS_URL`` (else SQLite + fakeredis), served on a live local
+port as well, so the app's WeChat, medical-insurance and SMS clients reach the
+sandbox over real HTTP. Every JSON answer the test client gets is checked
+against the route's schema in ``/openapi.json``."""
+
+import os
+import random
+import threading
+
+import jsonschema
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import MetaData, text
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.serving import make_server
+
+from app import create_app
+from postpay.accounts.identity import check_digit
+from postpay.devkeys import generate
+from postpay.extensions import db
+from postpay.openapi import ERROR, all_specs
+
+_schema_ready = set()
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    return generate(str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return os.environ.get("DATABASE_URL") or "sqlite:///%s" % (tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture
+def config(keys, database_url):
+    """The test app's config; a test may change it before asking for ``app``."""
+    return dict(
+        keys,
+        TESTING=True,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        POSTPAY_SANDBOX=True,
+        LOG_LEVEL="INFO",
+    )
+
+
+def _reset_database(database_url):
+    """Migrate a fresh schema once per test session, then empty the tables before each test."""
+    from flask_migrate import upgrade
+
+    if database_url not in _schema_ready:
+        old = MetaData()
+        old.reflect(db.engine)
+        old.drop_all(db.engine)
+        upgrade()
+        _schema_ready.add(database_url)
+        return
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(tables)))
+        else:
+            for name in tables:
+                conn.execute(text("DELETE FROM %s" % name))
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.test_client_class = CheckedClient
+    with app.app_context():
+        _reset_database(config["SQLALCHEMY_DATABASE_URI"])
+        if config["REDIS_URL"]:
+            app.extensions["redis"].flushdb()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    app.config["POSTPAY_SANDBOX_URL"] = "http://127.0.0.1:%d/sandbox" % server.server_port
+    app.config["LIVE_URL"] = "http://127.0.0.1:%d" % server.server_port
+    yield app
+    server.shutdown()
+    thread.join(5)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis(app):
+    return app.extensions["redis"]
+
+
+class CheckedClient(FlaskClient):
+    """A test client that fails a test when an answer does not match its documented schema."""
+
+    def open(self, *args, **kwargs):
+        resp = super().open(*args, **kwargs)
+        check_answer(self.application, resp.request.method, resp.request.path, resp)
+        return resp
+
+
+def check_answer(app, method, path, resp):
+    try:
+        endpoint, _ = app.url_map.bind("localhost").match(path, method)
+    except (NotFound, MethodNotAllowed):
+        endpoint = None
+    if resp.status_code >= 400 and resp.mimetype == "application/json":
+        if endpoint is None or not endpoint.startswith("sandbox.") or resp.status_code != 200:
+            jsonschema.validate(resp.get_json(), ERROR)
+            return
+    if endpoint is None or resp.status_code >= 400:
+        return
+    spec = all_specs()[endpoint]
+    assert resp.status_code in spec["responses"], "%s %s answered %s, undocumented" % (method, path, resp.status_code)
+    schema = spec["responses"][resp.status_code]
+    if schema is None:
+        assert resp.data == b"", "%s %s documents no body" % (method, path)
+    else:
+        jsonschema.validate(resp.get_json(), schema)
+
+
+# --- factories -------------------------------------------------------------
+
+
+def make_id_number(region="320602", birth="19800101", seq=None):
+    """A valid 18-digit identity number (right check digit)."""
+    first17 = "%s%s%03d" % (region, birth, random.randint(0, 999) if seq is None else seq)
+    return first17 + check_digit(first17)
+
+
+@pytest.fixture
+def login(client):
+    """``login(openid) -> token``: a wx.login code from the sandbox, exchanged for a bearer token."""
+
+    def _login(openid="o-user-1", unionid=None):
+        body = {"openid": openid} | ({"unionid": unionid} if unionid else {})
+        code = client.post("/sandbox/wechat/login-codes", json=body).get_json()["code"]
+        resp = client.post("/api/v1/auth/wechat-login", json={"code": code})
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["token"]
+
+    return _login
+
+
+@pytest.fixture
+def verify(client):
+    """``verify(token, **person) -> response``: medical-insurance authorization through the sandbox."""
+
+    def _verify(token, **person):
+        person = {
+            "name": "张建国",
+            "id_number": make_id_number(),
+            "insured_region": "320602",
+            "insurance_type": "employee",
+            "insured_status": "normal",
+        } | person
+        code = client.post("/sandbox/medins/auth-codes", json=person).get_json()["auth_code"]
+        return client.post("/api/v1/me/insurance-auth", json={"auth_code": code}, headers=bearer(token))
+
+    return _verify
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}

@@ -1,0 +1,104 @@
+"""The app shell: config layering, one error format, request ids, body limit, OpenAPI coverage."""
+
+import logging
+
+import pytest
+
+from app import create_app
+from postpay.openapi import all_specs
+
+
+def test_config_layers_defaults_instance_then_environment(tmp_path, keys, monkeypatch):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        "SECRET_KEY = %r\nPOSTPAY_DATA_KEY = %r\nPOSTPAY_TOKEN_TTL = 60\nWECHAT_APPID = 'from-file'\n"
+        % (keys["SECRET_KEY"], keys["POSTPAY_DATA_KEY"])
+    )
+    monkeypatch.setenv("POSTPAY_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("WECHAT_APPID", "from-env")
+    monkeypatch.setenv("POSTPAY_SANDBOX", "1")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    app = create_app()
+    assert app.config["POSTPAY_TOKEN_TTL"] == 60  # file over default
+    assert app.config["WECHAT_APPID"] == "from-env"  # environment over file
+    assert app.config["POSTPAY_SANDBOX"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+
+
+def test_missing_secrets_fail_at_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("POSTPAY_DATA_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SECRET_KEY": "", "POSTPAY_DATA_KEY": ""})
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, code",
+    [
+        ("get", "/no/such/page", {}, 404, "NOT_FOUND"),
+        ("put", "/api/v1/me", {}, 405, "METHOD_NOT_ALLOWED"),
+        ("post", "/api/v1/auth/wechat-login", {"data": "{not json", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
+        ("post", "/api/v1/auth/wechat-login", {"data": "", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
+        ("post", "/api/v1/auth/wechat-login", {"json": [1, 2]}, 422, "VALIDATION_ERROR"),
+        ("post", "/api/v1/auth/wechat-login", {"data": b"\xff\xfe", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
+        ("post", "/api/v1/auth/wechat-login", {"data": "x" * (600 * 1024), "content_type": "application/json"}, 413, "PAYLOAD_TOO_LARGE"),
+    ],
+)
+def test_every_error_has_the_one_format(client, method, path, kwargs, status, code):
+    resp = getattr(client, method)(path, **kwargs)
+    assert resp.status_code == status
+    assert resp.get_json() == {"error": {"code": code, "message": resp.get_json()["error"]["message"]}}
+    assert resp.get_json()["error"]["message"]
+
+
+def test_unhandled_exception_is_a_500_in_the_error_format(app, client):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom 320602198001010013")
+
+    resp = client.get("/boom")
+    assert resp.status_code == 500
+    assert resp.get_json()["error"]["code"] == "INTERNAL_ERROR"
+    assert "kaboom" not in resp.get_data(as_text=True)
+
+
+def test_request_id_in_header_and_every_log_line(client, caplog, login):
+    with caplog.at_level(logging.INFO):
+        resp = client.get("/api/v1/me", headers={"X-Request-Id": "req-abcdef-123"})
+    assert resp.headers["X-Request-Id"] == "req-abcdef-123"
+    ours = [r for r in caplog.records if r.name.startswith("postpay")]
+    assert ours and all(r.request_id == "req-abcdef-123" for r in ours)
+
+    fresh = client.get("/api/v1/me")
+    assert len(fresh.headers["X-Request-Id"]) == 32
+    evil = client.get("/api/v1/me", headers={"X-Request-Id": "bad id; drop <script>"})
+    assert evil.headers["X-Request-Id"] != "bad id; drop <script>"
+
+
+def test_log_lines_mask_identity_numbers_and_phones(app, caplog):
+    log = logging.getLogger("postpay.test")
+    with caplog.at_level(logging.INFO):
+        log.info("patient %s phone %s", "320602198001010013", "13812345678")
+    assert "320602198001010013" not in caplog.text and "13812345678" not in caplog.text
+    assert "320602********0013" in caplog.text and "138****5678" in caplog.text
+
+
+def test_openapi_documents_every_route(app, client):
+    doc = client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    specs = all_specs()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint == "boom":
+            continue
+        assert rule.endpoint in specs, "route %s has no OpenAPI description" % rule.rule
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], "%s %s missing from /openapi.json" % (method, path)
+
+
+def test_sandbox_is_mounted_only_when_configured(config):
+    config["POSTPAY_SANDBOX"] = False
+    app = create_app(config)
+    assert not [r for r in app.url_map.iter_rules() if r.rule.startswith("/sandbox")]
+    assert app.test_client().post("/sandbox/wechat/login-codes", json={"openid": "x"}).status_code == 404

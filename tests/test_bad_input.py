@@ -1,0 +1,57 @@
+"""Bad input on every JSON route of the API: always a 4xx in the error format, never a 500."""
+
+import pytest
+
+import app  # noqa: F401  (registers every route)
+from postpay.api import SPEC
+from tests.conftest import bearer
+
+BODY_ROUTES = sorted(e for e, s in SPEC.items() if s["request"] is not None)
+AUTH_ROUTES = sorted(e for e, s in SPEC.items() if s["auth"] == "bearer")
+
+
+def _url(app, endpoint):
+    rule = next(app.url_map.iter_rules(endpoint))
+    method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+    path = rule.build({a: "xx_nonexistent" for a in rule.arguments})[1]
+    return method, path
+
+
+def _required_strings(schema):
+    return {k: "ok" for k in schema.get("required", [])}
+
+
+BAD_BODIES = [
+    ("malformed", {"data": "{\"code\": ", "content_type": "application/json"}, 400),
+    ("not an object", {"json": ["a"]}, 422),
+    ("null", {"data": "null", "content_type": "application/json"}, 422),
+    ("missing fields", {"json": {}}, 422),
+    ("wrong types", "wrong-types", 422),
+    ("unknown field", "unknown-field", 422),
+    ("oversize", {"data": "{\"code\": \"" + "x" * 600_000 + "\"}", "content_type": "application/json"}, 413),
+    ("too long", "too-long", 422),
+]
+
+
+@pytest.mark.parametrize("endpoint", BODY_ROUTES)
+@pytest.mark.parametrize("case, kwargs, status", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_bodies_get_a_clean_4xx(app, client, login, endpoint, case, kwargs, status):
+    schema = SPEC[endpoint]["request"]
+    if kwargs == "wrong-types":
+        kwargs = {"json": {k: 12345 for k in schema.get("required", [])} or {"x": 1}}
+    elif kwargs == "unknown-field":
+        kwargs = {"json": {**_required_strings(schema), "surprise": True}}
+    elif kwargs == "too-long":
+        kwargs = {"json": {k: "x" * 5000 for k in schema.get("required", [])} or {"x": "y"}}
+    method, path = _url(app, endpoint)
+    headers = bearer(login("o-bad")) if SPEC[endpoint]["auth"] else {}
+    resp = client.open(path, method=method, headers=headers, **kwargs)
+    assert resp.status_code == status, resp.get_json()
+    assert set(resp.get_json()["error"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize("endpoint", AUTH_ROUTES)
+def test_every_authenticated_route_refuses_without_a_token(app, client, endpoint):
+    method, path = _url(app, endpoint)
+    resp = client.open(path, method=method, json={})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "UNAUTHORIZED"
