@@ -15,10 +15,12 @@ from wechat.medins import generate_sm2_keypair
 
 def _rsa_pem_pair(directory, name):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     paths = (os.path.join(directory, name + "_private.pem"), os.path.join(directory, name + "_public.pem"))
-    for path, data in zip(paths, (private, public)):
+    for path, data in zip(paths, (private, public), strict=True):
         with open(path, "wb") as f:
             f.write(data)
         os.chmod(path, 0o600)

@@ -27,10 +27,18 @@ COMMON_ERRORS = (400, 404, 405, 413, 422, 500, 502, 503)
 def all_specs():
     from wechat.sandbox import SPEC as SANDBOX
 
-    return {**SPEC, **SANDBOX, "openapi.openapi_json": {
-        "summary": "This document", "tags": ["meta"], "request": None, "query": {}, "auth": None,
-        "responses": {200: {"type": "object"}},
-    }}
+    return {
+        **SPEC,
+        **SANDBOX,
+        "openapi.openapi_json": {
+            "summary": "This document",
+            "tags": ["meta"],
+            "request": None,
+            "query": {},
+            "auth": None,
+            "responses": {200: {"type": "object"}},
+        },
+    }
 
 
 def _path(rule):
@@ -46,10 +54,13 @@ def _operation(rule, spec):
         responses[str(status)] = entry
     errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
     for status in errors:
-        responses.setdefault(str(status), {
-            "description": "error",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        })
+        responses.setdefault(
+            str(status),
+            {
+                "description": "error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
     op = {"operationId": rule.endpoint, "summary": spec["summary"], "tags": spec["tags"], "responses": responses}
     params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments]
     params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec["query"].items()]

@@ -38,11 +38,29 @@ def test_missing_secrets_fail_at_start(tmp_path, monkeypatch):
     [
         ("get", "/no/such/page", {}, 404, "NOT_FOUND"),
         ("put", "/api/v1/me", {}, 405, "METHOD_NOT_ALLOWED"),
-        ("post", "/api/v1/auth/wechat-login", {"data": "{not json", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
+        (
+            "post",
+            "/api/v1/auth/wechat-login",
+            {"data": "{not json", "content_type": "application/json"},
+            400,
+            "MALFORMED_JSON",
+        ),
         ("post", "/api/v1/auth/wechat-login", {"data": "", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
         ("post", "/api/v1/auth/wechat-login", {"json": [1, 2]}, 422, "VALIDATION_ERROR"),
-        ("post", "/api/v1/auth/wechat-login", {"data": b"\xff\xfe", "content_type": "application/json"}, 400, "MALFORMED_JSON"),
-        ("post", "/api/v1/auth/wechat-login", {"data": "x" * (600 * 1024), "content_type": "application/json"}, 413, "PAYLOAD_TOO_LARGE"),
+        (
+            "post",
+            "/api/v1/auth/wechat-login",
+            {"data": b"\xff\xfe", "content_type": "application/json"},
+            400,
+            "MALFORMED_JSON",
+        ),
+        (
+            "post",
+            "/api/v1/auth/wechat-login",
+            {"data": "x" * (600 * 1024), "content_type": "application/json"},
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
     ],
 )
 def test_every_error_has_the_one_format(client, method, path, kwargs, status, code):

@@ -48,9 +48,7 @@ class MedinsError(Exception):
 @functools.lru_cache(maxsize=16)
 def public_key_of(private_key):
     """The 128-hex ``x||y`` public key gmssl uses, for a private key in hex."""
-    return sm2.CryptSM2(private_key=private_key, public_key="")._kg(
-        int(private_key, 16), sm2.default_ecc_table["g"]
-    )
+    return sm2.CryptSM2(private_key=private_key, public_key="")._kg(int(private_key, 16), sm2.default_ecc_table["g"])
 
 
 def generate_sm2_keypair():
@@ -125,9 +123,7 @@ def unseal(envelope, app_secret, public_key, max_age=300, now=None):
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise MedinsError("ENVELOPE", "malformed envelope: %s" % type(e).__name__) from None
     verifier = sm2.CryptSM2(private_key="", public_key=public_key)
-    if len(signature) != 128 or not verifier.verify_with_sm3(
-        signature, sign_string(fields, data, app_secret).encode()
-    ):
+    if len(signature) != 128 or not verifier.verify_with_sm3(signature, sign_string(fields, data, app_secret).encode()):
         raise MedinsError("SIGNATURE", "bad SM2 signature")
     return data
 

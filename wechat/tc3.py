@@ -66,16 +66,29 @@ def signature(secret_key, to_sign, timestamp, service):
 
     Raises TypeError if ``timestamp`` is not an int.
     """
+
     def mac(key, msg):
         return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
     date = credential_scope(timestamp, service).split("/")[0]
     key = mac(mac(mac(("TC3" + secret_key).encode("utf-8"), date), service), "tc3_request")
     return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def tc3_sign(secret_id, secret_key, service, host, action, version, payload: str,
-             timestamp: int, region: str | None = None, content_type=JSON_CT,
-             *, sign_action=True) -> dict:
+def tc3_sign(
+    secret_id,
+    secret_key,
+    service,
+    host,
+    action,
+    version,
+    payload: str,
+    timestamp: int,
+    region: str | None = None,
+    content_type=JSON_CT,
+    *,
+    sign_action=True,
+) -> dict:
     """Step 4: the full headers (Authorization, Content-Type, Host, X-TC-*) of a signed POST.
 
     ``payload`` must be exactly the body sent, as a str (signed as UTF-8). Raises
@@ -84,14 +97,16 @@ def tc3_sign(secret_id, secret_key, service, host, action, version, payload: str
     """
     if not secret_id or not secret_key:
         raise ValueError("secret_id and secret_key are required")
-    canonical, signed = canonical_request(host, payload, content_type,
-                                          action if sign_action else None)
+    canonical, signed = canonical_request(host, payload, content_type, action if sign_action else None)
     sig = signature(secret_key, string_to_sign(canonical, timestamp, service), timestamp, service)
     headers = {
-        "Authorization": "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-            ALGORITHM, secret_id, credential_scope(timestamp, service), signed, sig),
-        "Content-Type": content_type, "Host": host, "X-TC-Action": action,
-        "X-TC-Timestamp": str(timestamp), "X-TC-Version": version,
+        "Authorization": "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s"
+        % (ALGORITHM, secret_id, credential_scope(timestamp, service), signed, sig),
+        "Content-Type": content_type,
+        "Host": host,
+        "X-TC-Action": action,
+        "X-TC-Timestamp": str(timestamp),
+        "X-TC-Version": version,
     }
     if region:
         headers["X-TC-Region"] = region
@@ -115,9 +130,18 @@ class SmsError(sms.SmsError):
 class TencentSmsClient:
     """One templated SMS through Tencent Cloud SMS ``SendSms`` (API version 2021-01-11)."""
 
-    def __init__(self, secret_id, secret_key, sdk_app_id, sign_name, template_id,
-                 region="ap-guangzhou", endpoint="https://sms.tencentcloudapi.com",
-                 timeout=5, session=None):
+    def __init__(
+        self,
+        secret_id,
+        secret_key,
+        sdk_app_id,
+        sign_name,
+        template_id,
+        region="ap-guangzhou",
+        endpoint="https://sms.tencentcloudapi.com",
+        timeout=5,
+        session=None,
+    ):
         self.secret_id, self.secret_key = secret_id, secret_key
         self.sdk_app_id, self.sign_name, self.template_id = sdk_app_id, sign_name, template_id
         self.region, self.endpoint, self.timeout = region, endpoint.rstrip("/"), timeout
@@ -137,22 +161,35 @@ class TencentSmsClient:
             phone = "+86" + phone
         elif not re.fullmatch(r"\+\d{6,15}", phone):
             raise ValueError("phone must be an 11-digit mainland number or +E.164")
-        body = json.dumps({
-            "PhoneNumberSet": [phone], "SmsSdkAppId": str(self.sdk_app_id),
-            "SignName": self.sign_name, "TemplateId": str(self.template_id),
-            "TemplateParamSet": [str(p) for p in params],
-        }, ensure_ascii=False, separators=(",", ":"))
-        headers = tc3_sign(self.secret_id, self.secret_key, "sms", self.host, "SendSms",
-                           "2021-01-11", body, int(time.time()), self.region)
-        resp = self.session.post(self.endpoint + "/", data=body.encode("utf-8"),
-                                 headers=headers, timeout=self.timeout)
+        body = json.dumps(
+            {
+                "PhoneNumberSet": [phone],
+                "SmsSdkAppId": str(self.sdk_app_id),
+                "SignName": self.sign_name,
+                "TemplateId": str(self.template_id),
+                "TemplateParamSet": [str(p) for p in params],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        headers = tc3_sign(
+            self.secret_id,
+            self.secret_key,
+            "sms",
+            self.host,
+            "SendSms",
+            "2021-01-11",
+            body,
+            int(time.time()),
+            self.region,
+        )
+        resp = self.session.post(self.endpoint + "/", data=body.encode("utf-8"), headers=headers, timeout=self.timeout)
         try:
             data = resp.json()["Response"]
         except (ValueError, KeyError, TypeError):
             data = None
         if not isinstance(data, dict):
-            raise SmsError("InvalidResponse", "HTTP %s without a JSON Response"
-                           % getattr(resp, "status_code", "?"))
+            raise SmsError("InvalidResponse", "HTTP %s without a JSON Response" % getattr(resp, "status_code", "?"))
         statuses = data.get("SendStatusSet") or []
         bad = data.get("Error") or next((s for s in statuses if s.get("Code") != "Ok"), None)
         if bad is None and not statuses:
@@ -161,6 +198,5 @@ class TencentSmsClient:
             log.info("sms sent to %s request_id=%s", mask_phone(phone), data.get("RequestId"))
             return data
         code, message = bad.get("Code", "Unknown"), bad.get("Message", "")
-        log.warning("sms to %s failed: %s %s request_id=%s",
-                    mask_phone(phone), code, message, data.get("RequestId"))
+        log.warning("sms to %s failed: %s %s request_id=%s", mask_phone(phone), code, message, data.get("RequestId"))
         raise SmsError(code, message, data.get("RequestId"))

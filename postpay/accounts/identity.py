@@ -14,7 +14,7 @@ def normalize(id_number):
 
 
 def check_digit(first17):
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def parse(id_number, today=None):

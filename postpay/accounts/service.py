@@ -2,6 +2,7 @@
 
 import logging
 
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import clients
@@ -10,7 +11,6 @@ from postpay.accounts.models import Patient, User, utcnow
 from postpay.errors import BadRequest, Conflict, Unauthorized, Upstream
 from postpay.extensions import db, redis
 from postpay.security import blind_index, decrypt, encrypt, new_token, token_digest
-from flask import current_app
 from wechat.medins import BAD_AUTH_CODE, MedinsError
 from wechat.miniprogram import WeChatError
 
@@ -30,13 +30,7 @@ def login(code):
     Raises BadRequest (INVALID_CODE) for an unknown or reused code, Upstream when WeChat fails.
     Returns ``(token, user)``.
     """
-    try:
-        session = clients.wechat().code_to_session(code)
-    except WeChatError as e:
-        if e.bad_code:
-            raise BadRequest("登录凭证无效或已使用，请重新登录", code="INVALID_CODE") from None
-        log.error("code2session failed: errcode %s", e.errcode)
-        raise Upstream() from None
+    session = _ask_wechat("code_to_session", code, "登录凭证无效或已使用，请重新登录")
     user = _user_for_openid(session["openid"], session.get("unionid"))
     token = new_token()
     redis.set(TOKEN_KEY % token_digest(token), user.id, ex=_ttl())
@@ -44,6 +38,17 @@ def login(code):
     redis.set(SESSION_KEY % user.id, encrypt(session["session_key"], "wx_session_key"), ex=_ttl())
     log.info("login user=%s", user.id)
     return token, user
+
+
+def _ask_wechat(call, code, bad_code_message):
+    """One WeChat call with a one-time code: BadRequest (INVALID_CODE) for a bad code, else Upstream."""
+    try:
+        return getattr(clients.wechat(), call)(code)
+    except WeChatError as e:
+        if e.bad_code:
+            raise BadRequest(bad_code_message, code="INVALID_CODE") from None
+        log.error("wechat %s failed: errcode %s", call, e.errcode)
+        raise Upstream() from None
 
 
 def _user_for_openid(openid, unionid):
@@ -87,13 +92,7 @@ def session_key(user):
 
 def bind_phone(user, code):
     """Store the phone WeChat vouches for (getuserphonenumber). Raises BadRequest, Upstream."""
-    try:
-        info = clients.wechat().phone_number(code)
-    except WeChatError as e:
-        if e.bad_code:
-            raise BadRequest("手机号授权码无效或已使用", code="INVALID_CODE") from None
-        log.error("getuserphonenumber failed: errcode %s", e.errcode)
-        raise Upstream() from None
+    info = _ask_wechat("phone_number", code, "手机号授权码无效或已使用")
     if info.get("countryCode") != "86":
         raise BadRequest("仅支持中国大陆手机号", code="UNSUPPORTED_PHONE")
     user.phone = info["purePhoneNumber"]
@@ -162,5 +161,3 @@ def upsert_patient(name, id_number, birth, sex):
 def account_patients(user):
     """The patients this account acts for: its own (later issues add bound relatives)."""
     return [(user.patient, "self")] if user.patient else []
-
-

@@ -44,9 +44,15 @@ def user_json(user):
     }
 
 
-@route(bp, "/auth/wechat-login", ["POST"], "Log in with a wx.login code", auth=None,
-       body=obj(["code"], code=CODE),
-       answers={200: loose(token=STR, expires_in=INT, user=USER)})
+@route(
+    bp,
+    "/auth/wechat-login",
+    ["POST"],
+    "Log in with a wx.login code",
+    auth=None,
+    body=obj(["code"], code=CODE),
+    answers={200: loose(token=STR, expires_in=INT, user=USER)},
+)
 def wechat_login():
     token, user = service.login(g.body["code"])
     return jsonify({"token": token, "expires_in": current_app.config["POSTPAY_TOKEN_TTL"], "user": user_json(user)})
@@ -58,14 +64,26 @@ def logout():
     return "", 204
 
 
-@route(bp, "/auth/phone", ["POST"], "Bind the phone number WeChat vouches for (getPhoneNumber code)",
-       body=obj(["code"], code=CODE), answers={200: loose(phone=STR)})
+@route(
+    bp,
+    "/auth/phone",
+    ["POST"],
+    "Bind the phone number WeChat vouches for (getPhoneNumber code)",
+    body=obj(["code"], code=CODE),
+    answers={200: loose(phone=STR)},
+)
 def phone():
     return jsonify({"phone": mask_phone(service.bind_phone(g.user, g.body["code"]))})
 
 
-@route(bp, "/me/insurance-auth", ["POST"], "Verify identity with a medical-insurance e-voucher authorization",
-       body=obj(["auth_code"], auth_code=CODE), answers={200: loose(patient=PATIENT)})
+@route(
+    bp,
+    "/me/insurance-auth",
+    ["POST"],
+    "Verify identity with a medical-insurance e-voucher authorization",
+    body=obj(["auth_code"], auth_code=CODE),
+    answers={200: loose(patient=PATIENT)},
+)
 def insurance_auth():
     patient = service.verify_identity(g.user, g.body["auth_code"])
     return jsonify({"patient": patient_json(patient)})

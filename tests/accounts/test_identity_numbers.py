@@ -7,7 +7,9 @@ from postpay.accounts import identity
 
 def test_valid_number_gives_birth_date_and_sex():
     assert identity.parse("11010519491231002X") == (dt.date(1949, 12, 31), "F")
-    assert identity.parse("110105194912310021".replace("0021", "0013")[:17] + identity.check_digit("11010519491231001")) == (
+    assert identity.parse(
+        "110105194912310021".replace("0021", "0013")[:17] + identity.check_digit("11010519491231001")
+    ) == (
         dt.date(1949, 12, 31),
         "M",
     )

@@ -13,9 +13,7 @@ def login_code(client, openid, **extra):
 
 def test_login_creates_the_account_once_and_keeps_unionid(app, client):
     first = client.post("/api/v1/auth/wechat-login", json={"code": login_code(client, "o-a")}).get_json()
-    again = client.post(
-        "/api/v1/auth/wechat-login", json={"code": login_code(client, "o-a", unionid="u-a")}
-    ).get_json()
+    again = client.post("/api/v1/auth/wechat-login", json={"code": login_code(client, "o-a", unionid="u-a")}).get_json()
     assert first["user"]["id"] == again["user"]["id"]
     assert first["token"] != again["token"]
     assert first["expires_in"] == app.config["POSTPAY_TOKEN_TTL"]

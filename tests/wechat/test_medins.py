@@ -23,7 +23,9 @@ def test_round_trip(pair):
 
 
 def test_sign_string_sorts_fields_skips_empty_and_appends_the_key():
-    s = medins.sign_string({"timestamp": "1", "appId": "A", "extra": "x", "encData": "E", "version": ""}, {"b": 2, "a": "中"}, "K")
+    s = medins.sign_string(
+        {"timestamp": "1", "appId": "A", "extra": "x", "encData": "E", "version": ""}, {"b": 2, "a": "中"}, "K"
+    )
     assert s == 'appId=A&data={"a":"中","b":2}&timestamp=1&key=K'
 
 
@@ -59,13 +61,29 @@ def test_wrong_key_stale_and_malformed_envelopes_are_refused(pair):
 
 def test_client_against_the_sandbox(app, client):
     cfg = app.config
-    person = {"name": "王五", "id_number": "11010519491231002X", "insured_region": "320602",
-              "insurance_type": "390", "insured_status": "1"}
+    person = {
+        "name": "王五",
+        "id_number": "11010519491231002X",
+        "insured_region": "320602",
+        "insurance_type": "390",
+        "insured_status": "1",
+    }
     code = client.post("/sandbox/medins/auth-codes", json=person).get_json()["auth_code"]
-    c = medins.MedinsClient(cfg["LIVE_URL"] + "/sandbox/medins/api", cfg["MEDINS_APP_ID"], cfg["MEDINS_APP_SECRET"],
-                            cfg["MEDINS_PRIVATE_KEY"], cfg["MEDINS_PLATFORM_PUBLIC_KEY"], cfg["MEDINS_ORG_CODE"])
-    assert c.query_auth_code(code) == {"name": "王五", "id_number": "11010519491231002X", "insured_region": "320602",
-                                      "insurance_type": "resident", "insured_status": "normal"}
+    c = medins.MedinsClient(
+        cfg["LIVE_URL"] + "/sandbox/medins/api",
+        cfg["MEDINS_APP_ID"],
+        cfg["MEDINS_APP_SECRET"],
+        cfg["MEDINS_PRIVATE_KEY"],
+        cfg["MEDINS_PLATFORM_PUBLIC_KEY"],
+        cfg["MEDINS_ORG_CODE"],
+    )
+    assert c.query_auth_code(code) == {
+        "name": "王五",
+        "id_number": "11010519491231002X",
+        "insured_region": "320602",
+        "insurance_type": "resident",
+        "insured_status": "normal",
+    }
     with pytest.raises(medins.MedinsError) as e:
         c.query_auth_code(code)
     assert e.value.code == medins.BAD_AUTH_CODE

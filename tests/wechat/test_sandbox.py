@@ -8,7 +8,12 @@ from wechat.sms import SandboxSms
 
 def wx(app):
     cfg = app.config
-    return MiniProgram(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], app.extensions["redis"], api_base=cfg["LIVE_URL"] + "/sandbox/wechat/api")
+    return MiniProgram(
+        cfg["WECHAT_APPID"],
+        cfg["WECHAT_SECRET"],
+        app.extensions["redis"],
+        api_base=cfg["LIVE_URL"] + "/sandbox/wechat/api",
+    )
 
 
 def test_jscode2session_speaks_wechat_json(app, client):
@@ -30,7 +35,11 @@ def test_jscode2session_speaks_wechat_json(app, client):
 
 def test_token_endpoint_checks_the_app_credentials(app):
     url = app.config["LIVE_URL"] + "/sandbox/wechat/api/cgi-bin/token"
-    good = {"grant_type": "client_credential", "appid": app.config["WECHAT_APPID"], "secret": app.config["WECHAT_SECRET"]}
+    good = {
+        "grant_type": "client_credential",
+        "appid": app.config["WECHAT_APPID"],
+        "secret": app.config["WECHAT_SECRET"],
+    }
     answer = requests.get(url, params=good, timeout=5).json()
     assert answer["expires_in"] == 7200 and len(answer["access_token"]) > 20
     assert requests.get(url, params=dict(good, secret="x"), timeout=5).json()["errcode"] == 40125
@@ -76,6 +85,17 @@ def test_sms_outbox_keeps_messages_newest_last(app, client):
 def test_sandbox_control_endpoints_validate_their_input(client):
     assert client.post("/sandbox/wechat/login-codes", json={}).status_code == 422
     assert client.post("/sandbox/wechat/login-codes", data="nope", content_type="application/json").status_code == 400
-    bad = {"name": "x", "id_number": "1", "insured_region": "32", "insurance_type": "employee", "insured_status": "normal"}
+    bad = {
+        "name": "x",
+        "id_number": "1",
+        "insured_region": "32",
+        "insurance_type": "employee",
+        "insured_status": "normal",
+    }
     assert client.post("/sandbox/medins/auth-codes", json=bad).status_code == 422
-    assert client.post("/sandbox/medins/auth-codes", json=dict(bad, insured_region="320602", insurance_type="gold")).status_code == 422
+    assert (
+        client.post(
+            "/sandbox/medins/auth-codes", json=dict(bad, insured_region="320602", insurance_type="gold")
+        ).status_code
+        == 422
+    )

@@ -27,8 +27,15 @@ import pytest
 
 from wechat import sms
 from wechat.tc3 import (
-    SmsError, TencentSmsClient, canonical_request, credential_scope, mask_phone, sha256_hex,
-    signature, string_to_sign, tc3_sign,
+    SmsError,
+    TencentSmsClient,
+    canonical_request,
+    credential_scope,
+    mask_phone,
+    sha256_hex,
+    signature,
+    string_to_sign,
+    tc3_sign,
 )
 
 SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******"
@@ -56,19 +63,38 @@ DOC_CANONICAL_OLDER = (
 
 # (secret_id, secret_key, sign_action, canonical request, hashed canonical request, signature)
 DOC_VECTORS = {
-    "current": (SECRET_ID, SECRET_KEY, True, DOC_CANONICAL_CURRENT,
-                "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
-                "be4f67d323c78ab9acb7395e43c0dbcf822a9cfac32fea2449a7bc7726b770a3"),
-    "older": (SECRET_ID, SECRET_KEY, False, DOC_CANONICAL_OLDER,
-              "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
-              "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"),
-    "example-key": ("AKID**********************0123456789EXAMPLE",
-                    "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", False, DOC_CANONICAL_OLDER,
-                    "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
-                    "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"),
-    "fully-masked": ("AKID" + "*" * 32, "*" * 32, True, DOC_CANONICAL_CURRENT,
-                     "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
-                     "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f"),
+    "current": (
+        SECRET_ID,
+        SECRET_KEY,
+        True,
+        DOC_CANONICAL_CURRENT,
+        "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
+        "be4f67d323c78ab9acb7395e43c0dbcf822a9cfac32fea2449a7bc7726b770a3",
+    ),
+    "older": (
+        SECRET_ID,
+        SECRET_KEY,
+        False,
+        DOC_CANONICAL_OLDER,
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
+        "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c",
+    ),
+    "example-key": (
+        "AKID**********************0123456789EXAMPLE",
+        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        False,
+        DOC_CANONICAL_OLDER,
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
+        "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168",
+    ),
+    "fully-masked": (
+        "AKID" + "*" * 32,
+        "*" * 32,
+        True,
+        DOC_CANONICAL_CURRENT,
+        "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
+        "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f",
+    ),
 }
 
 
@@ -89,19 +115,29 @@ def test_credential_scope_uses_the_utc_date():
 def test_signer_reproduces_documented_example(name):
     secret_id, secret_key, sign_action, doc_canonical, doc_hashed, doc_signature = DOC_VECTORS[name]
     canonical, signed = canonical_request(
-        "cvm.tencentcloudapi.com", PAYLOAD, action="DescribeInstances" if sign_action else None)
+        "cvm.tencentcloudapi.com", PAYLOAD, action="DescribeInstances" if sign_action else None
+    )
     assert canonical == doc_canonical
     assert sha256_hex(canonical) == doc_hashed
     to_sign = string_to_sign(canonical, TIMESTAMP, "cvm")
     assert to_sign == "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n" + doc_hashed
     assert signature(secret_key, to_sign, TIMESTAMP, "cvm") == doc_signature
 
-    headers = tc3_sign(secret_id, secret_key, "cvm", "cvm.tencentcloudapi.com",
-                       "DescribeInstances", "2017-03-12", PAYLOAD, TIMESTAMP, "ap-guangzhou",
-                       sign_action=sign_action)
+    headers = tc3_sign(
+        secret_id,
+        secret_key,
+        "cvm",
+        "cvm.tencentcloudapi.com",
+        "DescribeInstances",
+        "2017-03-12",
+        PAYLOAD,
+        TIMESTAMP,
+        "ap-guangzhou",
+        sign_action=sign_action,
+    )
     assert headers == {
         "Authorization": "TC3-HMAC-SHA256 Credential=%s/2019-02-25/cvm/tc3_request, "
-                         "SignedHeaders=%s, Signature=%s" % (secret_id, signed, doc_signature),
+        "SignedHeaders=%s, Signature=%s" % (secret_id, signed, doc_signature),
         "Content-Type": "application/json; charset=utf-8",
         "Host": "cvm.tencentcloudapi.com",
         "X-TC-Action": "DescribeInstances",
@@ -112,20 +148,31 @@ def test_signer_reproduces_documented_example(name):
 
 
 def test_documented_authorization_lines_verbatim():
-    current = tc3_sign(SECRET_ID, SECRET_KEY, "cvm", "cvm.tencentcloudapi.com",
-                       "DescribeInstances", "2017-03-12", PAYLOAD, TIMESTAMP)
+    current = tc3_sign(
+        SECRET_ID, SECRET_KEY, "cvm", "cvm.tencentcloudapi.com", "DescribeInstances", "2017-03-12", PAYLOAD, TIMESTAMP
+    )
     assert current["Authorization"] == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******/2019-02-25/cvm/"
         "tc3_request, SignedHeaders=content-type;host;x-tc-action, "
-        "Signature=be4f67d323c78ab9acb7395e43c0dbcf822a9cfac32fea2449a7bc7726b770a3")
+        "Signature=be4f67d323c78ab9acb7395e43c0dbcf822a9cfac32fea2449a7bc7726b770a3"
+    )
     assert "X-TC-Region" not in current
-    example = tc3_sign("AKID**********************0123456789EXAMPLE",
-                       "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", "cvm", "cvm.tencentcloudapi.com",
-                       "DescribeInstances", "2017-03-12", PAYLOAD, TIMESTAMP, sign_action=False)
+    example = tc3_sign(
+        "AKID**********************0123456789EXAMPLE",
+        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        "cvm",
+        "cvm.tencentcloudapi.com",
+        "DescribeInstances",
+        "2017-03-12",
+        PAYLOAD,
+        TIMESTAMP,
+        sign_action=False,
+    )
     assert example["Authorization"] == (
         "TC3-HMAC-SHA256 Credential=AKID**********************0123456789EXAMPLE/2019-02-25/cvm/"
         "tc3_request, SignedHeaders=content-type;host, "
-        "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168")
+        "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+    )
 
 
 def test_tc3_sign_refuses_missing_credentials():
@@ -137,7 +184,8 @@ def test_tc3_sign_refuses_missing_credentials():
 
 AUTH_RE = re.compile(
     r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d\d-\d\d)/(?P<service>[a-z]+)"
-    r"/tc3_request, SignedHeaders=(?P<signed>[a-z;-]+), Signature=(?P<sig>[0-9a-f]{64})$")
+    r"/tc3_request, SignedHeaders=(?P<signed>[a-z;-]+), Signature=(?P<sig>[0-9a-f]{64})$"
+)
 
 
 def recompute_signature(headers, body, secret_key):
@@ -150,10 +198,13 @@ def recompute_signature(headers, body, secret_key):
     assert auth["date"] == date
     names = auth["signed"].split(";")
     canonical_headers = "".join("%s:%s\n" % (n, lower[n].strip().lower()) for n in names)
-    canonical = "POST\n/\n\n%s\n%s\n%s" % (
-        canonical_headers, auth["signed"], hashlib.sha256(body).hexdigest())
+    canonical = "POST\n/\n\n%s\n%s\n%s" % (canonical_headers, auth["signed"], hashlib.sha256(body).hexdigest())
     to_sign = "TC3-HMAC-SHA256\n%s\n%s/%s/tc3_request\n%s" % (
-        timestamp, date, auth["service"], hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+        timestamp,
+        date,
+        auth["service"],
+        hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    )
     key = ("TC3" + secret_key).encode("utf-8")
     for part in (date, auth["service"], "tc3_request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
@@ -181,26 +232,53 @@ class FakeSession:
         return self.reply
 
 
-OK_REPLY = {"Response": {"SendStatusSet": [{
-    "SerialNo": "5000:1045710669157053657849499619", "PhoneNumber": "+8613812345678",
-    "Fee": 1, "SessionContext": "", "Code": "Ok", "Message": "send success", "IsoCode": "CN",
-}], "RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279"}}
-ERROR_REPLY = {"Response": {"Error": {
-    "Code": "FailedOperation.SignatureIncorrectOrUnapproved",
-    "Message": "签名未审批或格式错误。",
-}, "RequestId": "b1bbcea7-0000-4f3e-a81f-9198114a2279"}}
-LIMIT_REPLY = {"Response": {"SendStatusSet": [{
-    "SerialNo": "", "PhoneNumber": "+8613812345678", "Fee": 0, "SessionContext": "",
-    "Code": "LimitExceeded.PhoneNumberDailyLimit",
-    "Message": "the number of SMS messages sent from a single mobile number every day "
-               "exceeds the upper limit", "IsoCode": "CN",
-}], "RequestId": "c2ccdfb8-0000-4f3e-a81f-9198114a2279"}}
+OK_REPLY = {
+    "Response": {
+        "SendStatusSet": [
+            {
+                "SerialNo": "5000:1045710669157053657849499619",
+                "PhoneNumber": "+8613812345678",
+                "Fee": 1,
+                "SessionContext": "",
+                "Code": "Ok",
+                "Message": "send success",
+                "IsoCode": "CN",
+            }
+        ],
+        "RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279",
+    }
+}
+ERROR_REPLY = {
+    "Response": {
+        "Error": {
+            "Code": "FailedOperation.SignatureIncorrectOrUnapproved",
+            "Message": "签名未审批或格式错误。",
+        },
+        "RequestId": "b1bbcea7-0000-4f3e-a81f-9198114a2279",
+    }
+}
+LIMIT_REPLY = {
+    "Response": {
+        "SendStatusSet": [
+            {
+                "SerialNo": "",
+                "PhoneNumber": "+8613812345678",
+                "Fee": 0,
+                "SessionContext": "",
+                "Code": "LimitExceeded.PhoneNumberDailyLimit",
+                "Message": "the number of SMS messages sent from a single mobile number every day "
+                "exceeds the upper limit",
+                "IsoCode": "CN",
+            }
+        ],
+        "RequestId": "c2ccdfb8-0000-4f3e-a81f-9198114a2279",
+    }
+}
 
 
 def make_client(reply):
     session = FakeSession(reply)
-    client = TencentSmsClient("AKIDsmsTEST", "sms-secret-key", "1400006666", "某某医院",
-                              "1234567", session=session)
+    client = TencentSmsClient("AKIDsmsTEST", "sms-secret-key", "1400006666", "某某医院", "1234567", session=session)
     return client, session
 
 
@@ -209,14 +287,20 @@ def assert_signed_send_sms(call):
     assert call["timeout"] == 5
     assert isinstance(call["data"], bytes)
     assert json.loads(call["data"].decode("utf-8")) == {
-        "PhoneNumberSet": ["+8613812345678"], "SmsSdkAppId": "1400006666",
-        "SignName": "某某医院", "TemplateId": "1234567", "TemplateParamSet": ["8821", "5"],
+        "PhoneNumberSet": ["+8613812345678"],
+        "SmsSdkAppId": "1400006666",
+        "SignName": "某某医院",
+        "TemplateId": "1234567",
+        "TemplateParamSet": ["8821", "5"],
     }
     headers = call["headers"]
     assert headers["Host"] == "sms.tencentcloudapi.com"
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert (headers["X-TC-Action"], headers["X-TC-Version"], headers["X-TC-Region"]) == (
-        "SendSms", "2021-01-11", "ap-guangzhou")
+        "SendSms",
+        "2021-01-11",
+        "ap-guangzhou",
+    )
     auth, expected = recompute_signature(headers, call["data"], "sms-secret-key")
     assert (auth["id"], auth["service"]) == ("AKIDsmsTEST", "sms")
     assert auth["signed"] == "content-type;host;x-tc-action"
@@ -235,10 +319,13 @@ def test_send_success_returns_response(caplog):
     assert "138****5678" in caplog.text and "13812345678" not in caplog.text
 
 
-@pytest.mark.parametrize("reply, code", [
-    (ERROR_REPLY, "FailedOperation.SignatureIncorrectOrUnapproved"),
-    (LIMIT_REPLY, "LimitExceeded.PhoneNumberDailyLimit"),
-])
+@pytest.mark.parametrize(
+    "reply, code",
+    [
+        (ERROR_REPLY, "FailedOperation.SignatureIncorrectOrUnapproved"),
+        (LIMIT_REPLY, "LimitExceeded.PhoneNumberDailyLimit"),
+    ],
+)
 def test_send_failure_raises_sms_error(caplog, reply, code):
     client, session = make_client(FakeResponse(reply))
     with caplog.at_level(logging.DEBUG, logger="wechat.tc3"):
@@ -251,11 +338,14 @@ def test_send_failure_raises_sms_error(caplog, reply, code):
     assert "138****5678" in caplog.text and "13812345678" not in caplog.text
 
 
-@pytest.mark.parametrize("reply", [
-    FakeResponse("<html>502 Bad Gateway</html>", 502),
-    FakeResponse({"Response": {"SendStatusSet": [], "RequestId": "r"}}),
-    FakeResponse({"unexpected": 1}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        FakeResponse("<html>502 Bad Gateway</html>", 502),
+        FakeResponse({"Response": {"SendStatusSet": [], "RequestId": "r"}}),
+        FakeResponse({"unexpected": 1}),
+    ],
+)
 def test_send_unusable_reply_raises_sms_error(reply):
     client, _ = make_client(reply)
     with pytest.raises(SmsError) as err:

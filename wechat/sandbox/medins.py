@@ -23,8 +23,14 @@ PERSON = {
 }
 
 
-@route("/medins/auth-codes", ["POST"], "Sandbox: an e-voucher authorization code for a person (single use)",
-       body=PERSON, answer={"type": "object", "properties": {"auth_code": STR}}, status=201)
+@route(
+    "/medins/auth-codes",
+    ["POST"],
+    "Sandbox: an e-voucher authorization code for a person (single use)",
+    body=PERSON,
+    answer={"type": "object", "properties": {"auth_code": STR}},
+    status=201,
+)
 def auth_code():
     body, err = body_fields(*PERSON["required"])
     if err:
@@ -52,8 +58,12 @@ def _envelope_error(code, message):
     return jsonify({"code": code, "message": message})
 
 
-@route("/medins/api/auth/userinfo", ["POST"], "Medical insurance: the person behind an authorization code",
-       body={"type": "object"})
+@route(
+    "/medins/api/auth/userinfo",
+    ["POST"],
+    "Medical insurance: the person behind an authorization code",
+    body={"type": "object"},
+)
 def userinfo():
     cfg = current_app.config
     envelope = request.get_json(force=True, silent=True)
@@ -68,5 +78,10 @@ def userinfo():
     person = take("sbx:medins:auth:" + str(data.get("authCode", "")))
     if person is None:
         return _envelope_error(2001, "授权码无效或已使用")
-    sealed = medins.seal(person, cfg["SANDBOX_MEDINS_APP_ID"], cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"])
+    sealed = medins.seal(
+        person,
+        cfg["SANDBOX_MEDINS_APP_ID"],
+        cfg["SANDBOX_MEDINS_APP_SECRET"],
+        cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"],
+    )
     return jsonify({"code": 0, "message": "成功", **sealed})

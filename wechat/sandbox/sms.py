@@ -14,9 +14,13 @@ MESSAGE = {
 }
 
 
-@route("/sms/send", ["POST"], "SMS gateway: send one text message",
-       body={"type": "object", "required": ["phone", "text"], "properties": {"phone": STR, "text": STR}},
-       answer={"type": "object", "properties": {"code": STR, "message": STR}})
+@route(
+    "/sms/send",
+    ["POST"],
+    "SMS gateway: send one text message",
+    body={"type": "object", "required": ["phone", "text"], "properties": {"phone": STR, "text": STR}},
+    answer={"type": "object", "properties": {"code": STR, "message": STR}},
+)
 def send():
     body, err = body_fields("phone", "text")
     if err:
@@ -27,8 +31,12 @@ def send():
     return jsonify({"code": "Ok", "message": "send success"})
 
 
-@route("/sms/outbox", ["GET"], "Sandbox: messages sent to a phone, newest last",
-       query={"phone": STR},
-       answer={"type": "object", "properties": {"messages": {"type": "array", "items": MESSAGE}}})
+@route(
+    "/sms/outbox",
+    ["GET"],
+    "Sandbox: messages sent to a phone, newest last",
+    query={"phone": STR},
+    answer={"type": "object", "properties": {"messages": {"type": "array", "items": MESSAGE}}},
+)
 def outbox():
     return jsonify({"messages": read_list("sbx:sms:" + request.args.get("phone", ""))})

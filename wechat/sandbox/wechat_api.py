@@ -25,9 +25,14 @@ def _token_ok():
     return bool(token) and redis().exists("sbx:wx:token:" + token)
 
 
-@route("/wechat/login-codes", ["POST"], "Sandbox: a wx.login code for an openid (single use)",
-       body={"type": "object", "required": ["openid"], "properties": {"openid": STR, "unionid": STR}},
-       answer={"type": "object", "properties": {"code": STR}}, status=201)
+@route(
+    "/wechat/login-codes",
+    ["POST"],
+    "Sandbox: a wx.login code for an openid (single use)",
+    body={"type": "object", "required": ["openid"], "properties": {"openid": STR, "unionid": STR}},
+    answer={"type": "object", "properties": {"code": STR}},
+    status=201,
+)
 def login_code():
     body, err = body_fields("openid", optional=("unionid",))
     if err:
@@ -37,9 +42,14 @@ def login_code():
     return jsonify({"code": code}), 201
 
 
-@route("/wechat/phone-codes", ["POST"], "Sandbox: a getPhoneNumber code for a phone (single use)",
-       body={"type": "object", "required": ["phone"], "properties": {"phone": STR}},
-       answer={"type": "object", "properties": {"code": STR}}, status=201)
+@route(
+    "/wechat/phone-codes",
+    ["POST"],
+    "Sandbox: a getPhoneNumber code for a phone (single use)",
+    body={"type": "object", "required": ["phone"], "properties": {"phone": STR}},
+    answer={"type": "object", "properties": {"code": STR}},
+    status=201,
+)
 def phone_code():
     body, err = body_fields("phone")
     if err:
@@ -51,8 +61,12 @@ def phone_code():
     return jsonify({"code": code}), 201
 
 
-@route(API + "/cgi-bin/token", ["GET"], "WeChat: access token (client_credential)",
-       query={"grant_type": STR, "appid": STR, "secret": STR})
+@route(
+    API + "/cgi-bin/token",
+    ["GET"],
+    "WeChat: access token (client_credential)",
+    query={"grant_type": STR, "appid": STR, "secret": STR},
+)
 def access_token():
     cfg = current_app.config
     if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
@@ -64,11 +78,18 @@ def access_token():
     return jsonify({"access_token": token, "expires_in": TOKEN_TTL})
 
 
-@route(API + "/sns/jscode2session", ["GET"], "WeChat: jscode2session",
-       query={"appid": STR, "secret": STR, "js_code": STR, "grant_type": STR})
+@route(
+    API + "/sns/jscode2session",
+    ["GET"],
+    "WeChat: jscode2session",
+    query={"appid": STR, "secret": STR, "js_code": STR, "grant_type": STR},
+)
 def jscode2session():
     cfg = current_app.config
-    if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"] or request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]:
+    if (
+        request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]
+        or request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]
+    ):
         return _wx(40013, "invalid appid")
     login = take("sbx:wx:login:" + request.args.get("js_code", ""))
     if login is None:
@@ -79,8 +100,13 @@ def jscode2session():
     return jsonify(answer)
 
 
-@route(API + "/wxa/business/getuserphonenumber", ["POST"], "WeChat: getuserphonenumber",
-       query={"access_token": STR}, body={"type": "object", "properties": {"code": STR}})
+@route(
+    API + "/wxa/business/getuserphonenumber",
+    ["POST"],
+    "WeChat: getuserphonenumber",
+    query={"access_token": STR},
+    body={"type": "object", "properties": {"code": STR}},
+)
 def getuserphonenumber():
     if not _token_ok():
         return _wx(40001, "invalid credential, access_token is invalid or not latest")
@@ -98,8 +124,13 @@ def getuserphonenumber():
     return jsonify({"errcode": 0, "errmsg": "ok", "phone_info": info})
 
 
-@route(API + "/cgi-bin/message/subscribe/send", ["POST"], "WeChat: subscribeMessage.send",
-       query={"access_token": STR}, body={"type": "object"})
+@route(
+    API + "/cgi-bin/message/subscribe/send",
+    ["POST"],
+    "WeChat: subscribeMessage.send",
+    query={"access_token": STR},
+    body={"type": "object"},
+)
 def subscribe_send():
     if not _token_ok():
         return _wx(40001, "invalid credential, access_token is invalid or not latest")
@@ -111,8 +142,12 @@ def subscribe_send():
     return jsonify({"errcode": 0, "errmsg": "ok"})
 
 
-@route("/wechat/messages", ["GET"], "Sandbox: subscribe messages sent to a user, oldest first",
-       query={"openid": STR},
-       answer={"type": "object", "properties": {"messages": {"type": "array", "items": {"type": "object"}}}})
+@route(
+    "/wechat/messages",
+    ["GET"],
+    "Sandbox: subscribe messages sent to a user, oldest first",
+    query={"openid": STR},
+    answer={"type": "object", "properties": {"messages": {"type": "array", "items": {"type": "object"}}}},
+)
 def messages():
     return jsonify({"messages": read_list("sbx:wx:msg:" + request.args.get("openid", ""))})
