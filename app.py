@@ -7,12 +7,14 @@ from flask import Flask
 from sqlalchemy import event
 
 from postpay import config as cfg
-from postpay import errors, lifecycle, openapi
+from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
+from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
+from postpay.family.views import bp as family_bp
 from wechat import sandbox
 
-BLUEPRINTS = [accounts_bp, openapi.bp]
+BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, openapi.bp]
 
 
 def create_app(test_config=None):

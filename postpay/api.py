@@ -18,6 +18,8 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 NULLABLE_STR = {"type": ["string", "null"]}
+#: An answer that is a page, not JSON.
+HTML = "text/html"
 
 
 def obj(required=(), **props):
@@ -31,7 +33,7 @@ def loose(**props):
 
 
 def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer"):
-    """Declare a JSON route. ``answers`` maps status -> schema (None: no body)."""
+    """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page)."""
 
     def deco(fn):
         endpoint = "%s.%s" % (bp.name, fn.__name__)

@@ -4,7 +4,7 @@
 from flask import current_app
 
 from postpay.extensions import redis
-from wechat import medins, miniprogram, sms
+from wechat import medins, miniprogram, sms, tc3
 
 
 def _base(real, sandbox_path):
@@ -50,5 +50,21 @@ def medical_insurance():
 
 
 def sms_gateway():
+    """The sandbox outbox, or Tencent Cloud SMS when ``POSTPAY_SMS_PROVIDER=tencent`` (and no sandbox)."""
     cfg = current_app.config
-    return _cached("sms", lambda: sms.SandboxSms(_base(cfg["SMS_API_BASE"], ""), timeout=cfg["UPSTREAM_TIMEOUT"]))
+    return _cached("sms", lambda: _build_sms(cfg))
+
+
+def _build_sms(cfg):
+    if cfg["POSTPAY_SMS_PROVIDER"] == "tencent" and not cfg["POSTPAY_SANDBOX"]:
+        client = tc3.TencentSmsClient(
+            cfg["TENCENT_SMS_SECRET_ID"],
+            cfg["TENCENT_SMS_SECRET_KEY"],
+            cfg["TENCENT_SMS_SDK_APP_ID"],
+            cfg["POSTPAY_SMS_SIGN_NAME"],
+            template_id=None,
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        )
+        return sms.TencentSms(client, cfg["TENCENT_SMS_TEMPLATES"])
+    base = _base(cfg["SMS_API_BASE"], "")
+    return sms.SandboxSms(base, cfg["POSTPAY_SMS_SIGN_NAME"], timeout=cfg["UPSTREAM_TIMEOUT"])

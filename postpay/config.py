@@ -1,10 +1,27 @@
 """Configuration: defaults here, then ``instance/config.py``, then the environment
 (API.md's names), then a test's dict."""
 
+import json
 import os
 
 #: Environment names that map to another config key.
 ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+#: Nantong's administrative division codes: the city, its districts, counties and county-level cities.
+NANTONG = (
+    "320600",
+    "320602",
+    "320611",
+    "320612",
+    "320613",
+    "320614",
+    "320623",
+    "320671",
+    "320681",
+    "320682",
+    "320684",
+    "320685",
+)
 
 
 def defaults(instance_path):
@@ -18,6 +35,18 @@ def defaults(instance_path):
         "POSTPAY_SANDBOX": False,
         "POSTPAY_SANDBOX_URL": "http://127.0.0.1:%s/sandbox" % port,
         "POSTPAY_TOKEN_TTL": 7200,
+        #: R1: insured regions whose patients may sign (Nantong, 3206xx).
+        "POSTPAY_INSURED_REGIONS": list(NANTONG),
+        #: The commitment letter patients sign now; None: the newest in templates/commitment/.
+        "POSTPAY_COMMITMENT_VERSION": None,
+        "POSTPAY_MAX_RELATIVES": 10,
+        "POSTPAY_SMS_PROVIDER": "sandbox",
+        "POSTPAY_SMS_SIGN_NAME": "先诊疗后付费",
+        "TENCENT_SMS_SECRET_ID": "",
+        "TENCENT_SMS_SECRET_KEY": "",
+        "TENCENT_SMS_SDK_APP_ID": "",
+        #: Template name -> Tencent Cloud template id, e.g. {"verify_code": "1234567"}.
+        "TENCENT_SMS_TEMPLATES": {},
         "MAX_CONTENT_LENGTH": 512 * 1024,
         "LOG_LEVEL": "INFO",
         "UPSTREAM_TIMEOUT": 5,
@@ -50,6 +79,10 @@ def defaults(instance_path):
 
 
 def _coerce(value, like):
+    if isinstance(like, list):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(like, dict):
+        return json.loads(value)
     if isinstance(like, bool):
         return value.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(like, int):

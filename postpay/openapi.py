@@ -49,7 +49,9 @@ def _operation(rule, spec):
     responses = {}
     for status, schema in spec["responses"].items():
         entry = {"description": "HTTP %s" % status}
-        if schema is not None:
+        if isinstance(schema, str):
+            entry["content"] = {schema: {"schema": {"type": "string"}}}
+        elif schema is not None:
             entry["content"] = {"application/json": {"schema": schema}}
         responses[str(status)] = entry
     errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())

@@ -126,7 +126,9 @@ def check_answer(app, method, path, resp):
     spec = all_specs()[endpoint]
     assert resp.status_code in spec["responses"], "%s %s answered %s, undocumented" % (method, path, resp.status_code)
     schema = spec["responses"][resp.status_code]
-    if schema is None:
+    if isinstance(schema, str):
+        assert resp.mimetype == schema
+    elif schema is None:
         assert resp.data == b"", "%s %s documents no body" % (method, path)
     else:
         jsonschema.validate(resp.get_json(), schema)

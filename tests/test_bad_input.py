@@ -37,6 +37,8 @@ BAD_BODIES = [
 @pytest.mark.parametrize("case, kwargs, status", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
 def test_bad_bodies_get_a_clean_4xx(app, client, login, endpoint, case, kwargs, status):
     schema = SPEC[endpoint]["request"]
+    if case == "missing fields" and not schema.get("required"):
+        pytest.skip("nothing is required")
     if kwargs == "wrong-types":
         kwargs = {"json": {k: 12345 for k in schema.get("required", [])} or {"x": 1}}
     elif kwargs == "unknown-field":

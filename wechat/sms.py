@@ -1,7 +1,17 @@
-"""SMS gateway clients. ``SandboxSms`` posts to the sandbox outbox; the Tencent
-Cloud adapter (``wechat.tc3``) is chosen by config in production."""
+"""SMS gateways. Every gateway sends a named template with its parameters:
+
+- ``SandboxSms`` renders the text itself and posts it to the sandbox outbox;
+- ``TencentSms`` sends the template registered with Tencent Cloud SMS (``wechat.tc3``).
+
+``TEXTS`` are the templates as registered with the provider (Chinese, what patients read).
+"""
 
 import requests
+
+TEXTS = {
+    "verify_code": "您的验证码为{0}，用于签署先诊疗后付费承诺书，{1}分钟内有效。如非本人操作，请忽略本短信。",
+    "bill_overdue": "您在{0}的就诊费用{1}元已超过24小时未结清，请通过医院小程序、自助机或窗口尽快缴费。",
+}
 
 
 class SmsError(Exception):
@@ -13,17 +23,37 @@ class SmsError(Exception):
         self.message = message
 
 
+def render(sign_name, template, params):
+    return "【%s】%s" % (sign_name, TEXTS[template].format(*params))
+
+
 class SandboxSms:
     """The sandbox gateway: ``POST {base}/sms/send`` with the phone and the full text."""
 
-    def __init__(self, base_url, timeout=5):
+    def __init__(self, base_url, sign_name, timeout=5):
         self.base_url = base_url.rstrip("/")
+        self.sign_name = sign_name
         self.timeout = timeout
 
-    def send(self, phone, text):
-        """Send ``text`` to ``phone``. Raises SmsError, requests.RequestException."""
+    def send(self, phone, template, params):
+        """Send template ``template`` to ``phone``. Raises SmsError, requests.RequestException."""
+        text = render(self.sign_name, template, params)
         resp = requests.post(self.base_url + "/sms/send", json={"phone": phone, "text": text}, timeout=self.timeout)
         body = resp.json()
         if body.get("code") != "Ok":
             raise SmsError(body.get("code"), body.get("message", ""))
         return body
+
+
+class TencentSms:
+    """Tencent Cloud SMS: one client, the template ids registered for our template names."""
+
+    def __init__(self, client, template_ids):
+        self.client = client
+        self.template_ids = template_ids
+
+    def send(self, phone, template, params):
+        """Raises SmsError (also for a template with no registered id), requests.RequestException."""
+        if template not in self.template_ids:
+            raise SmsError("TemplateNotConfigured", template)
+        return self.client.send(phone, [str(p) for p in params], template_id=self.template_ids[template])

@@ -148,7 +148,7 @@ class TencentSmsClient:
         self.host = urlparse(self.endpoint).netloc
         self.session = session or requests.Session()
 
-    def send(self, phone: str, params: list[str]) -> dict:
+    def send(self, phone: str, params: list[str], template_id: str | None = None) -> dict:
         """Send the template to ``phone``; return Tencent's ``Response`` dict.
 
         An 11-digit mainland number gets ``+86``; a ``+``-prefixed number is sent as is.
@@ -166,7 +166,7 @@ class TencentSmsClient:
                 "PhoneNumberSet": [phone],
                 "SmsSdkAppId": str(self.sdk_app_id),
                 "SignName": self.sign_name,
-                "TemplateId": str(self.template_id),
+                "TemplateId": str(template_id or self.template_id),
                 "TemplateParamSet": [str(p) for p in params],
             },
             ensure_ascii=False,

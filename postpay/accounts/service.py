@@ -159,5 +159,10 @@ def upsert_patient(name, id_number, birth, sex):
 
 
 def account_patients(user):
-    """The patients this account acts for: its own (later issues add bound relatives)."""
-    return [(user.patient, "self")] if user.patient else []
+    """``[(patient, relationship, permissions)]``: its own patient first, then bound relatives."""
+    from postpay import authz
+
+    found = authz.relationships(user)
+    patients = {p.id: p for p in Patient.query.filter(Patient.id.in_(found))} if found else {}
+    ordered = sorted(found.items(), key=lambda kv: kv[1][0] != "self")
+    return [(patients[pid], rel, sorted(perms)) for pid, (rel, perms) in ordered if pid in patients]

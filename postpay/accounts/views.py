@@ -22,8 +22,9 @@ PATIENT = loose(
 USER = loose(id=STR, has_phone=BOOL, phone={"type": ["string", "null"]}, patients={"type": "array", "items": PATIENT})
 
 
-def patient_json(patient, relationship="self"):
+def patient_json(patient, relationship="self", permissions=("view", "accompany", "pay")):
     return {
+        "permissions": list(permissions),
         "id": patient.id,
         "name": patient.name,
         "id_number": mask_id_number(patient.id_number),
@@ -40,7 +41,7 @@ def user_json(user):
         "id": user.id,
         "has_phone": user.phone is not None,
         "phone": mask_phone(user.phone),
-        "patients": [patient_json(p, rel) for p, rel in service.account_patients(user)],
+        "patients": [patient_json(p, rel, perms) for p, rel, perms in service.account_patients(user)],
     }
 
 

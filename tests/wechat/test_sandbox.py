@@ -74,12 +74,14 @@ def test_subscribe_messages_land_in_the_users_inbox(app, client):
 
 
 def test_sms_outbox_keeps_messages_newest_last(app, client):
-    gateway = SandboxSms(app.config["LIVE_URL"] + "/sandbox")
-    gateway.send("13512345678", "【市一院】您的验证码为123456，5分钟内有效。")
-    gateway.send("13512345678", "第二条")
-    gateway.send("13500000000", "别人的")
+    gateway = SandboxSms(app.config["LIVE_URL"] + "/sandbox", "市一院")
+    gateway.send("13512345678", "verify_code", ["123456", 5])
+    gateway.send("13512345678", "bill_overdue", ["南通市第一人民医院", "12.30"])
+    gateway.send("13500000000", "verify_code", ["654321", 5])
     messages = client.get("/sandbox/sms/outbox?phone=13512345678").get_json()["messages"]
-    assert [m["text"] for m in messages] == ["【市一院】您的验证码为123456，5分钟内有效。", "第二条"]
+    assert messages[0]["text"].startswith("【市一院】您的验证码为123456，用于签署")
+    assert messages[1]["text"].startswith("【市一院】您在南通市第一人民医院的就诊费用12.30元")
+    assert len(messages) == 2
 
 
 def test_sandbox_control_endpoints_validate_their_input(client):

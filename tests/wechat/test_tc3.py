@@ -365,3 +365,16 @@ def test_mask_phone():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("+8613812345678") == "138****5678"
     assert mask_phone("123") == "****"
+
+
+def test_tencent_gateway_sends_the_registered_template_id():
+    from wechat.sms import SmsError as GatewayError
+    from wechat.sms import TencentSms
+
+    client, session = make_client(FakeResponse(OK_REPLY))
+    gateway = TencentSms(client, {"verify_code": "2233445"})
+    gateway.send("13812345678", "verify_code", ["123456", 5])
+    sent = json.loads(session.calls[-1]["data"])
+    assert sent["TemplateId"] == "2233445" and sent["TemplateParamSet"] == ["123456", "5"]
+    with pytest.raises(GatewayError):
+        gateway.send("13812345678", "bill_overdue", ["x", "1"])

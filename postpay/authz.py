@@ -1,0 +1,62 @@
+"""The one answer to "may account A do X for patient P". Every route that names a
+patient, bill, visit or payment asks here.
+
+- The account's own verified patient: everything.
+- A relative bound to the account by an active binding: what the binding grants
+  (``view``, ``accompany``, ``pay``).
+- Anyone else: the patient does not exist for this account (404), so another
+  family's ids reveal nothing.
+"""
+
+from postpay.accounts.models import Patient
+from postpay.errors import Forbidden, NotFound
+from postpay.extensions import db
+from postpay.family.models import Binding, BindingStatus
+
+ALL = frozenset({"view", "accompany", "pay"})
+
+
+def relationships(user):
+    """``{patient_id: (relationship, permissions)}`` for every patient the account acts for."""
+    found = {}
+    if user.patient_id:
+        found[user.patient_id] = ("self", ALL)
+    query = db.select(Binding).where(Binding.user_id == user.id, Binding.status == BindingStatus.active)
+    for binding in db.session.execute(query).scalars():
+        found.setdefault(binding.relative_patient_id, (binding.relationship, frozenset(binding.permissions)))
+    return found
+
+
+def permissions(user, patient_id):
+    """What ``user`` may do for ``patient_id``: a frozenset, empty for a stranger."""
+    if patient_id and patient_id == user.patient_id:
+        return ALL
+    query = db.select(Binding.permissions).where(
+        Binding.user_id == user.id,
+        Binding.relative_patient_id == patient_id,
+        Binding.status == BindingStatus.active,
+    )
+    granted = db.session.execute(query).scalar_one_or_none()
+    return frozenset(granted or ())
+
+
+def patient_for(user, patient_id, permission):
+    """The patient, if ``user`` may ``permission`` for them.
+
+    Raises NotFound when the account has no relation to the patient (or it does
+    not exist), Forbidden (PERMISSION_DENIED) when a relative lacks ``permission``.
+    """
+    granted = permissions(user, patient_id)
+    patient = db.session.get(Patient, patient_id) if granted else None
+    if patient is None:
+        raise NotFound("未找到该就诊人")
+    if permission not in granted:
+        raise Forbidden("亲情账户未获得该授权", code="PERMISSION_DENIED")
+    return patient
+
+
+def own_patient(user):
+    """The account's own verified patient. Raises Forbidden (NOT_VERIFIED) before verification."""
+    if user.patient is None or user.patient.verified_at is None:
+        raise Forbidden("请先完成医保电子凭证实名认证", code="NOT_VERIFIED")
+    return user.patient

@@ -1,0 +1,65 @@
+"""Post-pay contracts (诊后付签约): who signed which letter, how, and when it ended."""
+
+import enum
+
+from postpay.accounts.models import utcnow
+from postpay.errors import Conflict
+from postpay.extensions import db
+from postpay.security import Encrypted, new_id
+
+
+class ContractStatus(str, enum.Enum):
+    active = "active"
+    cancelled = "cancelled"
+
+
+class Channel(str, enum.Enum):
+    miniprogram = "miniprogram"
+    kiosk = "kiosk"
+    window = "window"
+
+
+#: Legal moves of a contract's status.
+TRANSITIONS = {ContractStatus.active: {ContractStatus.cancelled}, ContractStatus.cancelled: set()}
+
+
+class Contract(db.Model):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        # One active contract per patient, settled by the database (R6-R8).
+        db.Index(
+            "uq_contracts_one_active",
+            "patient_id",
+            unique=True,
+            postgresql_where=db.text("status = 'active'"),
+            sqlite_where=db.text("status = 'active'"),
+        ),
+    )
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("ct"))
+    patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), nullable=False, index=True)
+    status = db.Column(db.Enum(ContractStatus, native_enum=False, length=16), nullable=False)
+    channel = db.Column(db.Enum(Channel, native_enum=False, length=16), nullable=False)
+    commitment_version = db.Column(db.String(32), nullable=False)
+    #: SHA-256 of the letter text as rendered when signed.
+    commitment_sha256 = db.Column(db.String(64), nullable=False)
+    #: The phone the SMS code went to: the contract phone for reminders.
+    phone = db.Column(Encrypted("phone"), nullable=False)
+    #: The account that signed (None at a kiosk or window).
+    signer_user_id = db.Column(db.String(32), db.ForeignKey("users.id"))
+    #: A relative who signed for an elder without a phone: signer and guarantor.
+    guarantor_patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"))
+    kiosk_id = db.Column(db.String(32), db.ForeignKey("kiosk_devices.id"))
+    signature_png = db.Column(db.LargeBinary, nullable=False)
+    client_ip = db.Column(db.String(64))
+    user_agent = db.Column(db.String(512))
+    signed_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    cancelled_at = db.Column(db.DateTime(timezone=True))
+    #: Who cancelled: "user:<id>", "kiosk:<id>" or "staff:<id>".
+    cancelled_by = db.Column(db.String(64))
+
+    def transition(self, to):
+        """Move to status ``to``. Raises Conflict for an illegal or repeated move."""
+        if to not in TRANSITIONS[self.status]:
+            raise Conflict("签约状态为%s，不能变更为%s" % (self.status.value, to.value), code="CONTRACT_STATE")
+        self.status = to

@@ -1,0 +1,127 @@
+"""Family bindings (R15): ask, consent, revoke."""
+
+import logging
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from postpay import authz
+from postpay.accounts import identity
+from postpay.accounts.models import utcnow
+from postpay.accounts.service import find_patient
+from postpay.errors import Conflict, DomainError, Invalid, NotFound
+from postpay.extensions import db, redis
+from postpay.family.models import Binding, BindingStatus
+
+log = logging.getLogger(__name__)
+
+#: Failed relative lookups an account may make per hour before it is slowed down.
+MAX_FAILED_MATCHES = 5
+
+
+class TooManyTries(DomainError):
+    status, code, message = 429, "TOO_MANY_ATTEMPTS", "尝试次数过多，请1小时后再试"
+
+
+def _count_active(user_id):
+    query = db.select(db.func.count(Binding.id)).where(
+        Binding.user_id == user_id, Binding.status == BindingStatus.active
+    )
+    return db.session.execute(query).scalar_one()
+
+
+def _check_room(user_id):
+    if _count_active(user_id) >= current_app.config["POSTPAY_MAX_RELATIVES"]:
+        raise Conflict(
+            "亲情账户最多绑定%d位亲属" % current_app.config["POSTPAY_MAX_RELATIVES"], code="TOO_MANY_RELATIVES"
+        )
+
+
+def request_binding(user, name, id_number, relationship, permissions):
+    """Ask to bind a verified relative; pending until the relative consents.
+
+    A name and identity number that do not match one verified patient are refused
+    with one message (RELATIVE_NOT_FOUND) that does not say which part is wrong;
+    failed tries are limited per account (TOO_MANY_ATTEMPTS). Raises Forbidden
+    (NOT_VERIFIED), Invalid (CANNOT_BIND_SELF), Conflict (ALREADY_BOUND, TOO_MANY_RELATIVES).
+    """
+    own = authz.own_patient(user)
+    failures_key = "family:match-failures:%s" % user.id
+    if int(redis.get(failures_key) or 0) >= MAX_FAILED_MATCHES:
+        raise TooManyTries()
+    relative = find_patient(id_number) if _well_formed(id_number) else None
+    if relative is None or relative.verified_at is None or relative.name != name.strip():
+        redis.incr(failures_key)
+        redis.expire(failures_key, 3600, nx=True)
+        raise Invalid("未找到与姓名和身份证号匹配的已实名用户，请核对后重试", code="RELATIVE_NOT_FOUND")
+    if relative.id == own.id:
+        raise Invalid("不能绑定本人", code="CANNOT_BIND_SELF")
+    _check_room(user.id)
+    binding = Binding(
+        user_id=user.id,
+        relative_patient_id=relative.id,
+        relationship=relationship,
+        permissions=sorted(set(permissions)),
+        status=BindingStatus.pending,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(binding)
+    except IntegrityError:
+        raise Conflict("已绑定该亲属或绑定申请待确认", code="ALREADY_BOUND") from None
+    log.info("binding %s requested by %s", binding.id, user.id)
+    return binding
+
+
+def _well_formed(id_number):
+    try:
+        identity.parse(id_number)
+    except ValueError:
+        return False
+    return True
+
+
+def binding_for(user, binding_id):
+    """A binding either side of which is ``user`` (asker, or the relative's own account). Raises NotFound."""
+    binding = db.session.get(Binding, binding_id)
+    if binding is None or (binding.user_id != user.id and binding.relative_patient_id != user.patient_id):
+        raise NotFound("未找到该绑定")
+    return binding
+
+
+def consent(user, binding_id, channel="miniprogram"):
+    """The relative agrees, from their own verified account (R15). Raises NotFound, Conflict."""
+    binding = binding_for(user, binding_id)
+    if binding.relative_patient_id != authz.own_patient(user).id:
+        raise NotFound("未找到该绑定")  # the asker cannot consent for the relative
+    db.session.refresh(binding, with_for_update=True)
+    _check_room(binding.user_id)
+    binding.transition(BindingStatus.active)
+    binding.consented_at = utcnow()
+    binding.consent_channel = channel
+    db.session.flush()
+    log.info("binding %s consented via %s", binding.id, channel)
+    return binding
+
+
+def revoke(user, binding_id):
+    """Either side ends the binding at any time. Raises NotFound, Conflict (BINDING_STATE)."""
+    binding = binding_for(user, binding_id)
+    db.session.refresh(binding, with_for_update=True)
+    binding.transition(BindingStatus.revoked)
+    binding.revoked_at = utcnow()
+    binding.revoked_by = "user:%s" % user.id
+    db.session.flush()
+    log.info("binding %s revoked by %s", binding.id, user.id)
+
+
+def bindings_of(user):
+    """``(asked, received)``: live and past bindings the account asked for, and those naming its own patient."""
+    asked = db.select(Binding).where(Binding.user_id == user.id).order_by(Binding.created_at.desc())
+    received = (
+        db.select(Binding).where(Binding.relative_patient_id == user.patient_id).order_by(Binding.created_at.desc())
+    )
+    return (
+        db.session.execute(asked).scalars().all(),
+        db.session.execute(received).scalars().all() if user.patient_id else [],
+    )

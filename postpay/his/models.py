@@ -1,0 +1,37 @@
+"""Hospitals on the hub and their exclusion data (R2, R4)."""
+
+from postpay.accounts.models import utcnow
+from postpay.extensions import db
+from postpay.security import Encrypted, new_id
+
+#: R4: herbal medicine, consumables and treatment items are paid before service.
+DEFAULT_PAY_NOW_CATEGORIES = ["herbal", "consumable", "treatment"]
+#: R2: kinds of visit or item the HIS may flag that are never deferred.
+DEFAULT_EXCLUDED_KINDS = [
+    "illegal_act",
+    "abortion",
+    "induced_labour",
+    "assisted_reproduction",
+    "orthodontics",
+    "dental_restoration",
+    "eye_laser",
+    "third_party_liability",
+    "unsuitable",
+]
+
+
+class Hospital(db.Model):
+    __tablename__ = "hospitals"
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("hp"))
+    #: The hospital's X-Hospital-Id.
+    code = db.Column(db.String(32), nullable=False, unique=True)
+    name = db.Column(db.String(128), nullable=False)
+    #: WeChat Pay merchant (sub-merchant) id that receives this hospital's payments.
+    mchid = db.Column(db.String(32), nullable=False)
+    his_secret = db.Column(Encrypted("his_secret"), nullable=False)
+    #: R4: item categories paid before service at this hospital.
+    pay_now_categories = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_PAY_NOW_CATEGORIES))
+    #: R2: exclusion kinds the HIS may flag on a visit or item.
+    excluded_kinds = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_EXCLUDED_KINDS))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
