@@ -4,6 +4,7 @@ port as well, so the app's WeChat, medical-insurance and SMS clients reach the
 sandbox over real HTTP. Every JSON answer the test client gets is checked
 against the route's schema in ``/openapi.json``."""
 
+import base64
 import os
 import random
 import threading
@@ -177,3 +178,78 @@ def verify(client):
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+@pytest.fixture
+def phone(client):
+    """``phone(token, number)``: bind a WeChat-vouched phone to the account."""
+
+    def _phone(token, number):
+        code = client.post("/sandbox/wechat/phone-codes", json={"phone": number}).get_json()["code"]
+        assert client.post("/api/v1/auth/phone", json={"code": code}, headers=bearer(token)).status_code == 200
+
+    return _phone
+
+
+@pytest.fixture
+def person(login, verify):
+    """``person(openid, **identity) -> (token, patient_json)``: a logged-in, verified account."""
+
+    def _person(openid, **identity):
+        token = login(openid)
+        identity.setdefault("id_number", make_id_number(birth=identity.pop("birth", "19800101")))
+        resp = verify(token, **identity)
+        assert resp.status_code == 200, resp.get_json()
+        return token, resp.get_json()["patient"] | {"id_number_plain": identity["id_number"]}
+
+    return _person
+
+
+def last_sms_code(client, number):
+    """The six digits of the newest SMS the sandbox delivered to ``number``."""
+    import re
+
+    messages = client.get("/sandbox/sms/outbox?phone=" + number).get_json()["messages"]
+    return re.search(r"验证码为(\d{6})", messages[-1]["text"]).group(1)
+
+
+@pytest.fixture
+def signed(client):
+    """``signed(token, patient_id, number) -> response``: the whole R7 flow in the mini-program."""
+    from tests.pngs import png
+
+    def _signed(token, patient_id, number, **override):
+        sent = client.post(
+            "/api/v1/postpay/sms-code", json={"patient_id": patient_id, "phone": number}, headers=bearer(token)
+        )
+        assert sent.status_code == 204, sent.get_json()
+        body = {
+            "patient_id": patient_id,
+            "commitment_version": client.get("/api/v1/postpay/commitment").get_json()["version"],
+            "sms_code": last_sms_code(client, number),
+            "signature_png": base64.b64encode(png()).decode(),
+        } | override
+        return client.post("/api/v1/postpay/contracts", json=body, headers=bearer(token))
+
+    return _signed
+
+
+@pytest.fixture
+def bind(client):
+    """``bind(asker_token, relative_token, relative_patient, permissions) -> binding id``, consented."""
+
+    def _bind(asker, relative_token, relative, permissions=("view", "accompany", "pay"), relationship="parent"):
+        body = {
+            "relative": {"name": relative["name"], "id_number": relative["id_number_plain"]},
+            "relationship": relationship,
+            "permissions": list(permissions),
+        }
+        resp = client.post("/api/v1/family/bindings", json=body, headers=bearer(asker))
+        assert resp.status_code == 201, resp.get_json()
+        binding_id = resp.get_json()["binding"]["id"]
+        if relative_token is not None:
+            ok = client.post("/api/v1/family/bindings/%s/consent" % binding_id, json={}, headers=bearer(relative_token))
+            assert ok.status_code == 200, ok.get_json()
+        return binding_id
+
+    return _bind

@@ -1,0 +1,103 @@
+"""Every route that names a patient, contract, binding, bill, visit or payment, called
+by a stranger (404: another family's ids reveal nothing) and by a relative whose
+binding lacks the permission the route needs (403)."""
+
+import base64
+
+import pytest
+
+from app import BLUEPRINTS  # noqa: F401  (registers every route)
+from postpay.api import SPEC
+from tests.conftest import bearer
+from tests.pngs import png
+
+#: endpoint -> (method, url, body, permission a relative needs; None: only the parties themselves)
+ROUTES = {
+    "contracts.check_eligibility": ("GET", "/api/v1/postpay/eligibility?patient_id={patient}", None, "view"),
+    "contracts.list_contracts": ("GET", "/api/v1/postpay/contracts?patient_id={patient}", None, "view"),
+    "contracts.sms_code": (
+        "POST",
+        "/api/v1/postpay/sms-code",
+        {"patient_id": "{patient}", "phone": "13700000001"},
+        "pay",
+    ),
+    "contracts.sign": (
+        "POST",
+        "/api/v1/postpay/contracts",
+        {
+            "patient_id": "{patient}",
+            "commitment_version": "2026.1",
+            "sms_code": "123456",
+            "signature_png": base64.b64encode(png()).decode(),
+        },
+        "pay",
+    ),
+    "contracts.cancel": ("DELETE", "/api/v1/postpay/contracts/{contract}", None, "pay"),
+    "family.consent": ("POST", "/api/v1/family/bindings/{binding}/consent", {}, None),
+    "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
+}
+
+
+def test_every_route_naming_a_resource_is_in_this_table():
+    naming = set()
+    for endpoint, spec in SPEC.items():
+        if endpoint.startswith("sandbox.") or spec["auth"] != "bearer":
+            continue
+        body_props = (spec["request"] or {}).get("properties", {})
+        if "patient_id" in spec["query"] or "patient_id" in body_props or "bill_ids" in body_props:
+            naming.add(endpoint)
+    for rule in _rules():
+        if rule.arguments and SPEC.get(rule.endpoint, {}).get("auth") == "bearer":
+            naming.add(rule.endpoint)
+    assert naming <= set(ROUTES), "add %s to ROUTES" % sorted(naming - set(ROUTES))
+
+
+def _rules():
+    from flask import Flask
+
+    app = Flask("rules")
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    return list(app.url_map.iter_rules())
+
+
+@pytest.fixture
+def world(client, person, bind, signed, phone):
+    elder_token, elder = person("o-z-elder", birth="19480312")
+    contract = signed(elder_token, elder["id"], "13700000009").get_json()["contract"]["id"]
+    limited_token, _ = person("o-z-limited")
+    stranger_token, _ = person("o-z-stranger")
+    binding = bind(limited_token, elder_token, elder, permissions=["accompany"])
+    return {
+        "ids": {"patient": elder["id"], "contract": contract, "binding": binding},
+        "stranger": stranger_token,
+        "limited": limited_token,
+    }
+
+
+def _fill(value, ids):
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_a_stranger_gets_404(client, world, endpoint):
+    method, url, body, _ = ROUTES[endpoint]
+    resp = client.open(
+        _fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(world["stranger"])
+    )
+    assert resp.status_code == 404, resp.get_json()
+    assert resp.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e, r in ROUTES.items() if r[3]))
+def test_a_relative_without_the_permission_gets_403(client, world, endpoint):
+    method, url, body, _ = ROUTES[endpoint]
+    resp = client.open(
+        _fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(world["limited"])
+    )
+    assert resp.status_code == 403, resp.get_json()
+    assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"
