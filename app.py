@@ -12,9 +12,10 @@ from postpay.accounts.views import bp as accounts_bp
 from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
 from postpay.family.views import bp as family_bp
+from postpay.kiosk.views import bp as kiosk_bp
 from wechat import sandbox
 
-BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, openapi.bp]
+BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, kiosk_bp, openapi.bp]
 
 
 def create_app(test_config=None):
@@ -60,6 +61,39 @@ def _sqlite_pragmas(dbapi_conn, _record):
 
 
 def register_cli(app):
+    @app.cli.group()
+    def hospital():
+        """Hospitals on the hub."""
+
+    @hospital.command("add")
+    @click.argument("code")
+    @click.argument("name")
+    @click.option("--mchid", required=True, help="WeChat Pay merchant id of the hospital")
+    @click.option("--his-secret", required=True, help="the HIS request-signing secret")
+    def hospital_add(code, name, mchid, his_secret):
+        """Create or update a hospital; CODE is its X-Hospital-Id."""
+        from postpay.his.service import upsert_hospital
+
+        found, created = upsert_hospital(code, name, mchid, his_secret)
+        db.session.commit()
+        click.echo("%s hospital %s %s" % ("created" if created else "updated", found.code, found.name))
+
+    @app.cli.group()
+    def kiosk():
+        """Self-service kiosks."""
+
+    @kiosk.command("add")
+    @click.argument("hospital_code")
+    @click.argument("device_code")
+    @click.option("--secret", help="the device's signing secret (default: a new random one, printed once)")
+    def kiosk_add(hospital_code, device_code, secret):
+        """Register or re-key a kiosk; DEVICE_CODE is its X-Kiosk-Id."""
+        from postpay.kiosk.service import add_device
+
+        device, secret = add_device(hospital_code, device_code, secret)
+        db.session.commit()
+        click.echo("kiosk %s at %s secret %s" % (device.code, hospital_code, secret))
+
     @app.cli.group()
     def demo():
         """Demo data for `make run`."""

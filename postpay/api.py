@@ -13,6 +13,19 @@ from postpay.extensions import db
 
 #: endpoint -> {"summary", "tags", "request", "responses", "query", "auth"}
 SPEC = {}
+#: auth scheme -> (attribute of ``g`` that holds the caller, function returning the caller or raising)
+AUTHENTICATORS = {}
+
+
+def authenticator(scheme, attribute):
+    """Register how routes declared with ``auth=scheme`` find their caller."""
+
+    def deco(fn):
+        AUTHENTICATORS[scheme] = (attribute, fn)
+        return fn
+
+    return deco
+
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -48,10 +61,9 @@ def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth=
 
         @functools.wraps(fn)
         def view(*args, **kwargs):
-            if auth == "bearer":
-                from postpay.accounts.service import authenticate
-
-                g.user = authenticate(request.headers.get("Authorization", ""))
+            if auth is not None:
+                attribute, find_caller = AUTHENTICATORS[auth]
+                setattr(g, attribute, find_caller())
             if body is not None:
                 g.body = parse_body(body)
             try:

@@ -70,8 +70,8 @@ def _operation(rule, spec):
         op["parameters"] = params
     if spec["request"] is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["request"]}}}
-    if spec["auth"] == "bearer":
-        op["security"] = [{"bearer": []}]
+    if spec["auth"]:
+        op["security"] = [{spec["auth"]: []}]
     return op
 
 
@@ -90,7 +90,23 @@ def build(app):
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "kiosk": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Signature",
+                    "description": "X-Kiosk-Id, X-Timestamp, X-Nonce and X-Signature = hex HMAC-SHA256 with the "
+                    "device secret over METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY)",
+                },
+                "his": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Signature",
+                    "description": "X-Hospital-Id, X-Timestamp, X-Nonce and X-Signature, as for kiosks, with the "
+                    "hospital's HIS secret",
+                },
+            },
         },
     }
 

@@ -253,3 +253,45 @@ def bind(client):
         return binding_id
 
     return _bind
+
+
+@pytest.fixture
+def kiosk(app):
+    """``kiosk.open(method, path, json=..., data=...)``: a request signed by a registered kiosk device."""
+    from postpay.his.service import upsert_hospital
+    from postpay.kiosk.service import add_device
+
+    with app.app_context():
+        upsert_hospital("NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01")
+        add_device("NT01", "KIOSK-NT01-01", "kiosk-secret-01")
+        db.session.commit()
+    return SignedCaller(app.test_client(), "X-Kiosk-Id", "KIOSK-NT01-01", "kiosk-secret-01")
+
+
+class SignedCaller:
+    """Signs requests as a HIS or kiosk does (API.md)."""
+
+    def __init__(self, client, id_header, caller_id, secret):
+        self.client, self.id_header, self.caller_id, self.secret = client, id_header, caller_id, secret
+
+    def headers(self, method, path, body, timestamp=None, nonce=None):
+        import secrets as _secrets
+        import time as _time
+
+        from postpay.his.signing import sign
+
+        timestamp = str(int(timestamp if timestamp is not None else _time.time()))
+        nonce = nonce or _secrets.token_hex(12)
+        return {
+            self.id_header: self.caller_id,
+            "X-Timestamp": timestamp,
+            "X-Nonce": nonce,
+            "X-Signature": sign(self.secret, method, path, timestamp, nonce, body),
+        }
+
+    def open(self, path, method="POST", json=None, data=None, headers=None, content_type="application/json", **kw):
+        import json as _json
+
+        body = data.encode() if isinstance(data, str) else data if data is not None else _json.dumps(json).encode()
+        signed = self.headers(method, path.split("?")[0], body, **kw) | (headers or {})
+        return self.client.open(path, method=method, data=body, headers=signed, content_type=content_type)

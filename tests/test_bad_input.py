@@ -7,7 +7,7 @@ from postpay.api import SPEC
 from tests.conftest import bearer
 
 BODY_ROUTES = sorted(e for e, s in SPEC.items() if s["request"] is not None)
-AUTH_ROUTES = sorted(e for e, s in SPEC.items() if s["auth"] == "bearer")
+AUTH_ROUTES = sorted(e for e, s in SPEC.items() if s["auth"])
 
 
 def _url(app, endpoint):
@@ -35,7 +35,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("endpoint", BODY_ROUTES)
 @pytest.mark.parametrize("case, kwargs, status", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
-def test_bad_bodies_get_a_clean_4xx(app, client, login, endpoint, case, kwargs, status):
+def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, endpoint, case, kwargs, status):
     schema = SPEC[endpoint]["request"]
     if case == "missing fields" and not schema.get("required"):
         pytest.skip("nothing is required")
@@ -46,8 +46,11 @@ def test_bad_bodies_get_a_clean_4xx(app, client, login, endpoint, case, kwargs, 
     elif kwargs == "too-long":
         kwargs = {"json": {k: "x" * 5000 for k in schema.get("required", [])} or {"x": "y"}}
     method, path = _url(app, endpoint)
-    headers = bearer(login("o-bad")) if SPEC[endpoint]["auth"] else {}
-    resp = client.open(path, method=method, headers=headers, **kwargs)
+    if SPEC[endpoint]["auth"] == "kiosk":
+        resp = kiosk.open(path, method=method, **kwargs)
+    else:
+        headers = bearer(login("o-bad")) if SPEC[endpoint]["auth"] else {}
+        resp = client.open(path, method=method, headers=headers, **kwargs)
     assert resp.status_code == status, resp.get_json()
     assert set(resp.get_json()["error"]) == {"code", "message"}
 
@@ -56,4 +59,5 @@ def test_bad_bodies_get_a_clean_4xx(app, client, login, endpoint, case, kwargs, 
 def test_every_authenticated_route_refuses_without_a_token(app, client, endpoint):
     method, path = _url(app, endpoint)
     resp = client.open(path, method=method, json={})
-    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "UNAUTHORIZED"
+    expected = {"bearer": "UNAUTHORIZED", "kiosk": "BAD_SIGNATURE"}[SPEC[endpoint]["auth"]]
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == expected

@@ -5,6 +5,8 @@ from alembic.migration import MigrationContext
 
 from postpay.accounts.models import Patient
 from postpay.extensions import db
+from postpay.family.models import Binding
+from postpay.his.models import Hospital
 
 
 def test_migrations_match_the_models(app):
@@ -20,4 +22,5 @@ def test_demo_load_twice_changes_nothing(app, runner):
     assert second.output == first.output
     with app.app_context():
         assert Patient.query.filter(Patient.verified_at.isnot(None)).count() == 3
+        assert Hospital.query.count() == 2 and Binding.query.count() == 1
     assert "********" in first.output

@@ -157,11 +157,20 @@ class MedinsClient:
         Returns ``{"name", "id_number", "insured_region", "insurance_type", "insured_status"}``
         in our vocabulary. Raises MedinsError (code ``BAD_AUTH_CODE`` for an unknown or used code).
         """
-        d = self.call("/auth/userinfo", {"authCode": auth_code, "orgCodg": self.org_code})
-        return {
-            "name": d["psnName"],
-            "id_number": d["certno"],
-            "insured_region": d["insuplcAdmdvs"],
-            "insurance_type": INSURANCE_TYPES.get(d["insutype"], "other"),
-            "insured_status": INSURED_STATUS.get(d["psnInsuStas"], "terminated"),
-        }
+        return _person(self.call("/auth/userinfo", {"authCode": auth_code, "orgCodg": self.org_code}))
+
+    def query_ecode(self, ec_qr_code):
+        """The person behind an e-voucher QR code scanned at a kiosk (R8), as :meth:`query_auth_code`."""
+        data = {"ecQrCode": ec_qr_code, "orgCodg": self.org_code, "businessType": "01101"}
+        return _person(self.call("/ec/query", data))
+
+
+def _person(d):
+    """The platform's person record in our vocabulary."""
+    return {
+        "name": d["psnName"],
+        "id_number": d["certno"],
+        "insured_region": d["insuplcAdmdvs"],
+        "insurance_type": INSURANCE_TYPES.get(d["insutype"], "other"),
+        "insured_status": INSURED_STATUS.get(d["psnInsuStas"], "terminated"),
+    }

@@ -114,19 +114,29 @@ def verify_identity(user, auth_code):
             raise BadRequest("医保授权码无效或已使用", code="INVALID_AUTH_CODE") from None
         log.error("medins auth query failed: %s", e.code)
         raise Upstream() from None
+    patient = record_verified_person(person)
+    if user.patient_id and user.patient_id != patient.id:
+        raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
+    user.patient_id = patient.id
+    db.session.flush()
+    return patient
+
+
+def record_verified_person(person):
+    """Store what the medical-insurance platform vouched for; returns the (verified) patient.
+
+    Raises Upstream when the platform's identity number fails its check digit.
+    """
     try:
         birth, sex = identity.parse(person["id_number"])
     except ValueError as e:
         log.error("medins returned an invalid identity number")
         raise Upstream(str(e)) from None
     patient = upsert_patient(person["name"], person["id_number"], birth, sex)
-    if user.patient_id and user.patient_id != patient.id:
-        raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
     patient.insured_region = person["insured_region"]
     patient.insurance_type = person["insurance_type"]
     patient.insured_status = person["insured_status"]
     patient.verified_at = utcnow()
-    user.patient_id = patient.id
     db.session.flush()
     return patient
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from postpay.accounts import service
-from postpay.api import BOOL, INT, STR, loose, obj, route
+from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
 from postpay.security import mask_id_number, mask_phone
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
@@ -20,6 +20,11 @@ PATIENT = loose(
     verified=BOOL,
 )
 USER = loose(id=STR, has_phone=BOOL, phone={"type": ["string", "null"]}, patients={"type": "array", "items": PATIENT})
+
+
+@authenticator("bearer", "user")
+def bearer_user():
+    return service.authenticate(request.headers.get("Authorization", ""))
 
 
 def patient_json(patient, relationship="self", permissions=("view", "accompany", "pay")):

@@ -23,15 +23,7 @@ PERSON = {
 }
 
 
-@route(
-    "/medins/auth-codes",
-    ["POST"],
-    "Sandbox: an e-voucher authorization code for a person (single use)",
-    body=PERSON,
-    answer={"type": "object", "properties": {"auth_code": STR}},
-    status=201,
-)
-def auth_code():
+def _mint(kind, answer_field):
     body, err = body_fields(*PERSON["required"])
     if err:
         return err
@@ -50,12 +42,60 @@ def auth_code():
         "insutype": itype,
         "psnInsuStas": status,
     }
-    put("sbx:medins:auth:" + code, person, CODE_TTL)
-    return jsonify({"auth_code": code}), 201
+    put("sbx:medins:%s:%s" % (kind, code), person, CODE_TTL)
+    return jsonify({answer_field: code}), 201
 
 
-def _envelope_error(code, message):
+@route(
+    "/medins/auth-codes",
+    ["POST"],
+    "Sandbox: an e-voucher authorization code for a person (single use)",
+    body=PERSON,
+    answer={"type": "object", "properties": {"auth_code": STR}},
+    status=201,
+)
+def auth_code():
+    return _mint("auth", "auth_code")
+
+
+@route(
+    "/medins/ecodes",
+    ["POST"],
+    "Sandbox: an e-voucher QR code as a kiosk scans it (single use)",
+    body=PERSON,
+    answer={"type": "object", "properties": {"ecode": STR}},
+    status=201,
+)
+def ecode():
+    return _mint("ecode", "ecode")
+
+
+def _answer(code, message):
     return jsonify({"code": code, "message": message})
+
+
+def _serve(kind, field):
+    """Open the request envelope, look the code up once, answer in a sealed envelope."""
+    cfg = current_app.config
+    envelope = request.get_json(force=True, silent=True)
+    if not isinstance(envelope, dict):
+        return _answer(-1, "报文格式错误")
+    if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
+        return _answer(1001, "appId不存在")
+    try:
+        data = medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
+    except medins.MedinsError as e:
+        return _answer(1002, "验签失败: %s" % e.message)
+    person = take("sbx:medins:%s:%s" % (kind, data.get(field, "")))
+    if person is None:
+        return _answer(int(medins.BAD_AUTH_CODE), "凭证无效或已使用")
+    sealed = medins.seal(
+        person,
+        cfg["SANDBOX_MEDINS_APP_ID"],
+        cfg["SANDBOX_MEDINS_APP_SECRET"],
+        cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"],
+    )
+    return jsonify({"code": 0, "message": "成功", **sealed})
 
 
 @route(
@@ -65,23 +105,14 @@ def _envelope_error(code, message):
     body={"type": "object"},
 )
 def userinfo():
-    cfg = current_app.config
-    envelope = request.get_json(force=True, silent=True)
-    if not isinstance(envelope, dict):
-        return _envelope_error(-1, "报文格式错误")
-    if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
-        return _envelope_error(1001, "appId不存在")
-    try:
-        data = medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
-    except medins.MedinsError as e:
-        return _envelope_error(1002, "验签失败: %s" % e.message)
-    person = take("sbx:medins:auth:" + str(data.get("authCode", "")))
-    if person is None:
-        return _envelope_error(2001, "授权码无效或已使用")
-    sealed = medins.seal(
-        person,
-        cfg["SANDBOX_MEDINS_APP_ID"],
-        cfg["SANDBOX_MEDINS_APP_SECRET"],
-        cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"],
-    )
-    return jsonify({"code": 0, "message": "成功", **sealed})
+    return _serve("auth", "authCode")
+
+
+@route(
+    "/medins/api/ec/query",
+    ["POST"],
+    "Medical insurance: the person behind an e-voucher QR code",
+    body={"type": "object"},
+)
+def ec_query():
+    return _serve("ecode", "ecQrCode")

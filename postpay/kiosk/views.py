@@ -1,0 +1,121 @@
+"""The kiosk channel (``/kiosk/v1``, R6, R8, R10): sign and unsign at a self-service machine."""
+
+from flask import Blueprint, g, jsonify, request, url_for
+
+from postpay.api import INT, STR, authenticator, loose, obj, route
+from postpay.contracts import commitment, eligibility
+from postpay.contracts import service as contracts
+from postpay.contracts.models import Channel
+from postpay.contracts.views import CONTRACT, PHONE, SIGNATURE, contract_json, eligibility_json
+from postpay.errors import NotFound
+from postpay.kiosk import service
+from postpay.security import mask_id_number, mask_name
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk/v1")
+
+SESSION = {"type": "string", "minLength": 8, "maxLength": 64}
+
+
+@authenticator("kiosk", "kiosk")
+def signed_kiosk():
+    return service.authenticate()
+
+
+@route(
+    bp,
+    "/sessions",
+    ["POST"],
+    "Identify the patient by the e-voucher QR code (R8)",
+    auth="kiosk",
+    body=obj(["ecode"], ecode={"type": "string", "minLength": 1, "maxLength": 256}),
+    answers={
+        201: loose(
+            session=STR,
+            expires_in=INT,
+            patient={"type": "object"},
+            eligibility={"type": "object"},
+            commitment={"type": "object"},
+        )
+    },
+)
+def open_session():
+    token, patient = service.open_session(g.kiosk, g.body["ecode"])
+    version = commitment.current_version()
+    return jsonify(
+        {
+            "session": token,
+            "expires_in": service.SESSION_TTL,
+            "patient": {"name": mask_name(patient.name), "id_number": mask_id_number(patient.id_number)},
+            "eligibility": eligibility_json(patient, eligibility.evaluate(patient)),
+            "commitment": {
+                "version": version,
+                "url": url_for("contracts.commitment_page", version=version, _external=True),
+            },
+        }
+    ), 201
+
+
+@route(
+    bp,
+    "/postpay/sms-code",
+    ["POST"],
+    "Send the signing code to the phone the patient confirms",
+    auth="kiosk",
+    body=obj(["session", "phone"], session=SESSION, phone=PHONE),
+    answers={204: None},
+)
+def sms_code():
+    patient = service.session_patient(g.kiosk, g.body["session"])
+    contracts.check_can_sign(patient)
+    contracts.sms_codes.send(patient.id, g.body["phone"], service.actor(g.kiosk, g.body["session"]))
+    return "", 204
+
+
+@route(
+    bp,
+    "/postpay/contracts",
+    ["POST"],
+    "Sign at the kiosk",
+    auth="kiosk",
+    body=obj(
+        ["session", "commitment_version", "sms_code", "signature_png"],
+        session=SESSION,
+        commitment_version={"type": "string", "maxLength": 32},
+        sms_code={"type": "string", "pattern": "^[0-9]{6}$"},
+        signature_png=SIGNATURE,
+    ),
+    answers={201: loose(contract=CONTRACT)},
+)
+def sign():
+    b = g.body
+    patient = service.session_patient(g.kiosk, b["session"])
+    contract = contracts.sign(
+        patient,
+        service.actor(g.kiosk, b["session"]),
+        Channel.kiosk,
+        b["commitment_version"],
+        b["sms_code"],
+        b["signature_png"],
+        request.remote_addr,
+        request.user_agent.string,
+        kiosk_id=g.kiosk.id,
+    )
+    return jsonify({"contract": contract_json(contract)}), 201
+
+
+@route(
+    bp,
+    "/postpay/contracts/cancel",
+    ["POST"],
+    "Unsign at the kiosk (取消诊后付, R10)",
+    auth="kiosk",
+    body=obj(["session"], session=SESSION),
+    answers={204: None},
+)
+def cancel():
+    patient = service.session_patient(g.kiosk, g.body["session"])
+    contract = eligibility.active_contract(patient.id)
+    if contract is None:
+        raise NotFound("没有生效中的签约", code="NO_CONTRACT")
+    contracts.cancel(contract, "kiosk:%s" % g.kiosk.id)
+    return "", 204
