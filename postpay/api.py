@@ -2,7 +2,9 @@
 authentication, its request schema (validated on the way in) and its answers
 (documented in ``/openapi.json`` and checked by the tests)."""
 
+import datetime as dt
 import functools
+from zoneinfo import ZoneInfo
 
 import jsonschema
 from flask import g, request
@@ -43,6 +45,18 @@ def obj(required=(), **props):
 def loose(**props):
     """An answer object: documented fields, more allowed later."""
     return {"type": "object", "required": list(props), "properties": props}
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def iso(moment):
+    """A timestamp as API.md wants it: ISO 8601 in +08:00 (naive values from SQLite are UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(SHANGHAI).isoformat()
 
 
 def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer"):

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, g, jsonify, request, url_for
 
 from postpay import authz
-from postpay.api import BOOL, HTML, STR, loose, obj, route
+from postpay.api import BOOL, HTML, STR, iso, loose, obj, route
 from postpay.contracts import commitment, eligibility, service
 
 bp = Blueprint("contracts", __name__)
@@ -26,10 +26,10 @@ def contract_json(contract):
         "id": contract.id,
         "patient_id": contract.patient_id,
         "status": contract.status.value,
-        "signed_at": contract.signed_at.isoformat(),
+        "signed_at": iso(contract.signed_at),
         "channel": contract.channel.value,
         "commitment_version": contract.commitment_version,
-        "cancelled_at": contract.cancelled_at.isoformat() if contract.cancelled_at else None,
+        "cancelled_at": iso(contract.cancelled_at),
         "guarantor": contract.guarantor_patient_id is not None,
     }
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, jsonify
 
-from postpay.api import STR, loose, obj, route
+from postpay.api import STR, iso, loose, obj, route
 from postpay.family import service
 from postpay.family.models import PERMISSIONS, RELATIONSHIPS, BindingStatus
 from postpay.security import mask_id_number, mask_name
@@ -26,8 +26,8 @@ def binding_json(binding, side):
         "status": binding.status.value,
         "relationship": binding.relationship,
         "permissions": list(binding.permissions),
-        "created_at": binding.created_at.isoformat(),
-        "consented_at": binding.consented_at.isoformat() if binding.consented_at else None,
+        "created_at": iso(binding.created_at),
+        "consented_at": iso(binding.consented_at),
     }
     if other is not None:
         data["relative" if side == "asked" else "requester"] = {
