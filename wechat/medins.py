@@ -45,6 +45,14 @@ class MedinsError(Exception):
         self.message = message
 
 
+def _sm2(private_key, public_key):
+    """gmssl's SM2 with the public key as given: its constructor ``lstrip("04")``s the key,
+    which mangles every key whose hex starts with 0 or 4 (about one in eight)."""
+    crypt = sm2.CryptSM2(private_key=private_key, public_key="")
+    crypt.public_key = public_key
+    return crypt
+
+
 @functools.lru_cache(maxsize=16)
 def public_key_of(private_key):
     """The 128-hex ``x||y`` public key gmssl uses, for a private key in hex."""
@@ -100,7 +108,7 @@ def seal(data, app_id, app_secret, private_key, extra_fields=None, now=None):
         "signType": "SM2",
         **(extra_fields or {}),
     }
-    signer = sm2.CryptSM2(private_key=private_key, public_key=public_key_of(private_key))
+    signer = _sm2(private_key, public_key_of(private_key))
     raw_sig = signer.sign_with_sm3(sign_string(fields, data, app_secret).encode(), secrets.token_hex(32))
     enc = _sm4(data_key(app_id, app_secret), _canonical(data).encode(), True).hex().upper()
     return dict(fields, encData=enc, signData=base64.b64encode(bytes.fromhex(raw_sig)).decode())
@@ -122,7 +130,7 @@ def unseal(envelope, app_secret, public_key, max_age=300, now=None):
         raise
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise MedinsError("ENVELOPE", "malformed envelope: %s" % type(e).__name__) from None
-    verifier = sm2.CryptSM2(private_key="", public_key=public_key)
+    verifier = _sm2("", public_key)
     if len(signature) != 128 or not verifier.verify_with_sm3(signature, sign_string(fields, data, app_secret).encode()):
         raise MedinsError("SIGNATURE", "bad SM2 signature")
     return data

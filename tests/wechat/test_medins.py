@@ -87,3 +87,12 @@ def test_client_against_the_sandbox(app, client):
     with pytest.raises(medins.MedinsError) as e:
         c.query_auth_code(code)
     assert e.value.code == medins.BAD_AUTH_CODE
+
+
+def test_keys_whose_hex_starts_with_04_still_verify():
+    """gmssl lstrips "04" off public keys; a key that starts with those digits must survive."""
+    private = "d8c3ebb14431ab56849f9b382849a17737086b6f6acf0c5c3f2ea594cd95a395"
+    public = medins.public_key_of(private)
+    assert public.startswith("04")
+    envelope = medins.seal({"x": "1"}, APP_ID, SECRET, private)
+    assert medins.unseal(envelope, SECRET, public) == {"x": "1"}
