@@ -63,10 +63,13 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Encrypted columns are plain strings in the database."""
+    from postpay.extensions import UTCDateTime
     from postpay.security import Encrypted
 
     if type_ == "type" and isinstance(obj, Encrypted):
         return "sa.String(length=255)"
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
     return False
 
 

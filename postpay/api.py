@@ -2,7 +2,6 @@
 authentication, its request schema (validated on the way in) and its answers
 (documented in ``/openapi.json`` and checked by the tests)."""
 
-import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
@@ -10,6 +9,7 @@ import jsonschema
 from flask import g, request
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
+from postpay import pushes
 from postpay.errors import BadRequest, Invalid
 from postpay.extensions import db
 
@@ -51,12 +51,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def iso(moment):
-    """A timestamp as API.md wants it: ISO 8601 in +08:00 (naive values from SQLite are UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(SHANGHAI).isoformat()
+    """A timestamp as API.md wants it: ISO 8601 in +08:00."""
+    return None if moment is None else moment.astimezone(SHANGHAI).isoformat()
 
 
 def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer"):
@@ -85,7 +81,9 @@ def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth=
                 db.session.commit()  # one commit per request, after the service has flushed
             except BaseException:
                 db.session.rollback()
+                pushes.discard()
                 raise
+            pushes.flush()
             return rv
 
         bp.add_url_rule(rule, fn.__name__, view, methods=methods)

@@ -1,11 +1,14 @@
 """Extensions, created unbound at import and bound in ``create_app``."""
 
+import datetime as dt
+
 import fakeredis
 import redis as redis_lib
 from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.types import TypeDecorator
 from werkzeug.local import LocalProxy
 
 # Stable constraint names, so migrations read the same on SQLite and PostgreSQL.
@@ -18,6 +21,29 @@ NAMING = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment in time, stored in UTC and read back timezone-aware on every database
+    (SQLite keeps no offset: without this it would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a timezone")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
 migrate = Migrate()
 
 

@@ -1,11 +1,28 @@
 """Every model, imported once so the metadata (and the migrations) know every table."""
 
 from postpay.accounts.models import Patient, User
-from postpay.billing.models import Bill
+from postpay.billing.models import Bill, Dispute, Item
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditRecord
 from postpay.family.models import Binding
 from postpay.his.models import Hospital
 from postpay.kiosk.models import KioskDevice
+from postpay.payments.models import Refund
+from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
-__all__ = ["Bill", "Binding", "Contract", "CreditRecord", "Hospital", "KioskDevice", "Patient", "User"]
+__all__ = [
+    "Bill",
+    "Binding",
+    "Contract",
+    "CreditRecord",
+    "Dispute",
+    "Hospital",
+    "Item",
+    "KioskDevice",
+    "Patient",
+    "Refund",
+    "SubscriptionQuota",
+    "User",
+    "Visit",
+    "VisitEvent",
+]

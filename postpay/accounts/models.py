@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 
 
@@ -30,9 +30,9 @@ class Patient(db.Model):
     #: normal / suspended / terminated
     insured_status = db.Column(db.String(16))
     #: When the medical-insurance platform confirmed this identity; None: reported by a HIS only.
-    verified_at = db.Column(db.DateTime(timezone=True))
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    verified_at = db.Column(UTCDateTime)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
 
 class User(db.Model):
@@ -48,6 +48,6 @@ class User(db.Model):
     phone_index = db.Column(db.String(64), index=True)
     #: The account holder's own verified patient.
     patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), index=True)
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     patient = db.relationship(Patient)

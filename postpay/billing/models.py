@@ -1,33 +1,139 @@
-"""Day bills (R11): one per patient, per hospital, per visit day. The HIS issue fills in
-items, finalising and disputes; the contracts issue needs only "is anything unpaid"."""
+"""Day bills (R11), their items (R2, R4, R9) and disputes (R12).
+
+A day bill is per patient, per hospital, per visit day. A visit that starts after
+the day's bill was finalised opens a second part of that day (``part`` 2), so a
+finalised bill never changes under a payer.
+"""
 
 import enum
 
 from postpay.accounts.models import utcnow
-from postpay.extensions import db
+from postpay.errors import Conflict
+from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 
 
 class BillStatus(str, enum.Enum):
     open = "open"  #: the visit day is still running
-    due = "due"  #: finalised, awaiting payment
+    due = "due"  #: finalised, awaiting payment (overdue once due_at has passed)
     paid = "paid"
-    void = "void"  #: every item voided
+    closed = "closed"  #: finalised with nothing to pay
 
 
 #: Statuses that still owe money.
 UNPAID = (BillStatus.open, BillStatus.due)
+TRANSITIONS = {
+    BillStatus.open: {BillStatus.due, BillStatus.closed},
+    BillStatus.due: {BillStatus.paid, BillStatus.closed},
+    BillStatus.paid: set(),
+    BillStatus.closed: set(),
+}
 
 
 class Bill(db.Model):
     __tablename__ = "bills"
-    __table_args__ = (db.UniqueConstraint("patient_id", "hospital_id", "visit_day", name="uq_bills_patient_day"),)
+    __table_args__ = (
+        db.UniqueConstraint("patient_id", "hospital_id", "visit_day", "part", name="uq_bills_patient_day_part"),
+        db.CheckConstraint("total_fen >= 0", name="total_not_negative"),
+        db.Index("ix_bills_status_due_at", "status", "due_at"),
+    )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("bl"))
     patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), nullable=False, index=True)
     hospital_id = db.Column(db.String(32), db.ForeignKey("hospitals.id"), nullable=False, index=True)
     visit_day = db.Column(db.Date, nullable=False)
+    #: 1, or 2.. for visits that started after the day's bill was finalised.
+    part = db.Column(db.Integer, nullable=False, default=1)
     status = db.Column(db.Enum(BillStatus, native_enum=False, length=16), nullable=False, default=BillStatus.open)
-    #: Computed by this service from the items, never taken from input.
+    #: Computed by this service from the deferred, unvoided items; never taken from input.
     total_fen = db.Column(db.BigInteger, nullable=False, default=0)
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    finalised_at = db.Column(UTCDateTime)
+    #: 24 h after finalising (R11); overdue after it (R17).
+    due_at = db.Column(UTCDateTime)
+    paid_at = db.Column(UTCDateTime)
+    #: R14: set while the patient is admitted; insurance settlement waits for discharge.
+    hold_reason = db.Column(db.String(128))
+    hold_since = db.Column(UTCDateTime)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    hospital = db.relationship("Hospital")
+    patient = db.relationship("Patient")
+    items = db.relationship("Item", back_populates="bill", order_by="Item.created_at")
+    visits = db.relationship("Visit", back_populates="bill", order_by="Visit.registered_at")
+
+    def transition(self, to):
+        """Move to ``to``. Raises Conflict for an illegal or repeated move."""
+        if to not in TRANSITIONS[self.status]:
+            raise Conflict("账单状态为%s，不能变更为%s" % (self.status.value, to.value), code="BILL_STATE")
+        self.status = to
+
+
+CATEGORIES = ("exam", "lab", "drug", "herbal", "consumable", "treatment")
+
+
+class Item(db.Model):
+    """One charge the HIS reported. Deferred items make up the day bill; the others are paid now."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        db.UniqueConstraint("visit_id", "his_item_no", name="uq_items_visit_item_no"),
+        db.CheckConstraint("amount_fen >= 0 AND unit_price_fen >= 0 AND quantity_milli > 0", name="amounts"),
+    )
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("it"))
+    visit_id = db.Column(db.String(32), db.ForeignKey("visits.id"), nullable=False, index=True)
+    #: Set for deferred items only: the day bill they are on.
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), index=True)
+    his_item_no = db.Column(db.String(64), nullable=False)
+    category = db.Column(db.String(16), nullable=False)
+    name = db.Column(db.String(128), nullable=False)
+    #: Quantity in thousandths (1.5 boxes -> 1500): exact, with no floats.
+    quantity_milli = db.Column(db.BigInteger, nullable=False)
+    unit_price_fen = db.Column(db.BigInteger, nullable=False)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    #: R2 exclusion kind the HIS flagged, if any.
+    exclusion = db.Column(db.String(32))
+    deferred = db.Column(db.Boolean, nullable=False)
+    #: Why not deferred: PAYG, CATEGORY (R4), EXCLUDED (R2), PAID_EARLY (R9), BILL_FINALISED.
+    pay_now_reason = db.Column(db.String(16))
+    voided_at = db.Column(UTCDateTime)
+    void_reason = db.Column(db.String(200))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    bill = db.relationship(Bill, back_populates="items")
+    visit = db.relationship("Visit")
+
+
+class DisputeStatus(str, enum.Enum):
+    pending = "pending"
+    confirmed = "confirmed"
+    rejected = "rejected"
+
+
+class Dispute(db.Model):
+    """R12: an item the patient says was given up during the visit, for the window to confirm."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        db.Index(
+            "uq_disputes_one_pending",
+            "item_id",
+            unique=True,
+            postgresql_where=db.text("status = 'pending'"),
+            sqlite_where=db.text("status = 'pending'"),
+        ),
+    )
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("dp"))
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)
+    item_id = db.Column(db.String(32), db.ForeignKey("items.id"), nullable=False, index=True)
+    raised_by_user_id = db.Column(db.String(32), db.ForeignKey("users.id"), nullable=False)
+    reason = db.Column(db.String(200), nullable=False)
+    status = db.Column(db.Enum(DisputeStatus, native_enum=False, length=16), nullable=False)
+    #: "staff:<id>" who decided, and the reason the patient sees when rejected.
+    decided_by = db.Column(db.String(64))
+    decision_reason = db.Column(db.String(200))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    decided_at = db.Column(UTCDateTime)
+
+    item = db.relationship(Item)

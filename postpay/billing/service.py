@@ -1,10 +1,158 @@
-"""Day bills."""
+"""Day bills (R11), totals, finalising, holds (R14), voids and the outstanding list."""
 
-from postpay.billing.models import UNPAID, Bill
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import selectinload
+
+from postpay import authz
+from postpay.accounts.models import utcnow
+from postpay.billing.models import UNPAID, Bill, BillStatus, Item
+from postpay.errors import NotFound
 from postpay.extensions import db
+from postpay.payments.models import Refund
+
+log = logging.getLogger(__name__)
+
+DUE_AFTER = dt.timedelta(hours=24)  # R11
+HOLD_REASON = "住院期间门诊诊后付费用暂不能使用医保结算，出院后可结算"  # R14
 
 
 def has_unpaid_bills(patient_id):
     """True while any post-pay bill of the patient is unpaid (R10)."""
     query = db.select(Bill.id).where(Bill.patient_id == patient_id, Bill.status.in_(UNPAID)).limit(1)
     return db.session.execute(query).first() is not None
+
+
+def open_bill_for(patient_id, hospital_id, day):
+    """The day's open bill for a new post-pay visit, created (as a new part after a finalised one) if needed."""
+    bills = (
+        db.session.execute(
+            db.select(Bill)
+            .where(Bill.patient_id == patient_id, Bill.hospital_id == hospital_id, Bill.visit_day == day)
+            .order_by(Bill.part.desc())
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    if bills and bills[0].status == BillStatus.open:
+        return bills[0]
+    bill = Bill(patient_id=patient_id, hospital_id=hospital_id, visit_day=day, part=(bills[0].part + 1 if bills else 1))
+    db.session.add(bill)
+    db.session.flush()
+    return bill
+
+
+def recompute_total(bill):
+    """The bill's total from its deferred, unvoided items: the only source of a bill's amount."""
+    total = db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(Item.amount_fen), 0)).where(
+            Item.bill_id == bill.id, Item.deferred.is_(True), Item.voided_at.is_(None)
+        )
+    ).scalar_one()
+    bill.total_fen = int(total)
+    return bill.total_fen
+
+
+def finalise(bill, at):
+    """Close the visit day (R11): due 24 h later, or closed when nothing is owed."""
+    if bill.status != BillStatus.open:
+        return
+    recompute_total(bill)
+    bill.finalised_at = at
+    if bill.total_fen == 0:
+        bill.transition(BillStatus.closed)
+    else:
+        bill.transition(BillStatus.due)
+        bill.due_at = at + DUE_AFTER
+    db.session.flush()
+    log.info("bill %s finalised: %s fen due %s", bill.id, bill.total_fen, bill.due_at)
+
+
+def finalise_if_all_visits_finished(bill, at):
+    if bill.status == BillStatus.open and all(v.finished_at is not None for v in bill.visits):
+        finalise(bill, at)
+
+
+def finalise_day_end(before_day, now):
+    """The day-end job: finalise every open bill of a visit day before ``before_day``. Returns how many."""
+    bills = db.session.execute(
+        db.select(Bill).where(Bill.status == BillStatus.open, Bill.visit_day < before_day).with_for_update()
+    ).scalars()
+    count = 0
+    for bill in bills:
+        finalise(bill, now)
+        count += 1
+    return count
+
+
+def set_hold(patient_id, held, at):
+    """R14: hold (admitted) or release (discharged) the patient's unpaid post-pay bills."""
+    bills = db.session.execute(
+        db.select(Bill).where(Bill.patient_id == patient_id, Bill.status.in_(UNPAID)).with_for_update()
+    ).scalars()
+    for bill in bills:
+        bill.hold_reason, bill.hold_since = (HOLD_REASON, at) if held else (None, None)
+    db.session.flush()
+
+
+def void_item(item, reason):
+    """Take an item off its bill (R12). On a paid bill, a refund of the item is requested."""
+    if item.voided_at is not None:
+        return None
+    item.voided_at, item.void_reason = utcnow(), reason
+    bill = item.bill
+    refund = None
+    if bill is not None and item.deferred:
+        if bill.status == BillStatus.paid:
+            refund = Refund(bill_id=bill.id, item_id=item.id, amount_fen=item.amount_fen, reason=reason)
+            db.session.add(refund)
+        else:
+            recompute_total(bill)
+            if bill.status == BillStatus.due and bill.total_fen == 0:
+                bill.transition(BillStatus.closed)
+    db.session.flush()
+    log.info("item %s voided (%s)", item.id, "refund requested" if refund else "bill recomputed")
+    return refund
+
+
+def bill_for(user, bill_id, permission):
+    """A bill of a patient ``user`` may ``permission`` for. Raises NotFound, Forbidden."""
+    bill = db.session.get(Bill, bill_id)
+    if bill is None:
+        raise NotFound("未找到该账单")
+    authz.patient_for(user, bill.patient_id, permission)
+    return bill
+
+
+def outstanding(user, now):
+    """Unpaid post-pay bills of the account's own patient and of relatives it may pay: overdue first.
+
+    A fixed number of queries however many bills and items: the relationships,
+    the bills with their patients and hospitals, their items, their disputes.
+    """
+    payable = {pid: rel for pid, (rel, perms) in authz.relationships(user).items() if "pay" in perms}
+    if not payable:
+        return [], payable
+    bills = (
+        db.session.execute(
+            db.select(Bill)
+            .where(Bill.patient_id.in_(payable), Bill.status.in_(UNPAID))
+            .options(
+                selectinload(Bill.patient),
+                selectinload(Bill.hospital),
+                selectinload(Bill.items),
+                selectinload(Bill.visits),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+    def key(bill):
+        due = bill.due_at or far
+        return (due >= now, due, bill.created_at)
+
+    return sorted(bills, key=key), payable

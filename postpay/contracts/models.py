@@ -4,7 +4,7 @@ import enum
 
 from postpay.accounts.models import utcnow
 from postpay.errors import Conflict
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 
 
@@ -53,8 +53,8 @@ class Contract(db.Model):
     signature_png = db.Column(db.LargeBinary, nullable=False)
     client_ip = db.Column(db.String(64))
     user_agent = db.Column(db.String(512))
-    signed_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-    cancelled_at = db.Column(db.DateTime(timezone=True))
+    signed_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    cancelled_at = db.Column(UTCDateTime)
     #: Who cancelled: "user:<id>", "kiosk:<id>" or "staff:<id>".
     cancelled_by = db.Column(db.String(64))
 

@@ -2,7 +2,7 @@
 on the hub until it is repaired; the record stays, with its repair time."""
 
 from postpay.accounts.models import utcnow
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 
 
@@ -15,6 +15,6 @@ class CreditRecord(db.Model):
     kind = db.Column(db.String(32), nullable=False, default="malicious_arrears")
     #: The bills that caused it.
     bill_ids = db.Column(db.JSON, nullable=False, default=list)
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     #: Credit repair: when every overdue bill was paid. None: the suspension holds.
-    repaired_at = db.Column(db.DateTime(timezone=True))
+    repaired_at = db.Column(UTCDateTime)

@@ -4,7 +4,7 @@ import enum
 
 from postpay.accounts.models import utcnow
 from postpay.errors import Conflict
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 
 PERMISSIONS = ("view", "accompany", "pay")
@@ -47,11 +47,11 @@ class Binding(db.Model):
     #: Sorted list drawn from PERMISSIONS.
     permissions = db.Column(db.JSON, nullable=False)
     status = db.Column(db.Enum(BindingStatus, native_enum=False, length=16), nullable=False)
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-    consented_at = db.Column(db.DateTime(timezone=True))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    consented_at = db.Column(UTCDateTime)
     #: miniprogram (the relative's own verified account) or window (staff after an ID check).
     consent_channel = db.Column(db.String(16))
-    revoked_at = db.Column(db.DateTime(timezone=True))
+    revoked_at = db.Column(UTCDateTime)
     revoked_by = db.Column(db.String(64))
 
     user = db.relationship("User")

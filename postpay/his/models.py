@@ -1,7 +1,7 @@
 """Hospitals on the hub and their exclusion data (R2, R4)."""
 
 from postpay.accounts.models import utcnow
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 
 #: R4: herbal medicine, consumables and treatment items are paid before service.
@@ -34,4 +34,4 @@ class Hospital(db.Model):
     pay_now_categories = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_PAY_NOW_CATEGORIES))
     #: R2: exclusion kinds the HIS may flag on a visit or item.
     excluded_kinds = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_EXCLUDED_KINDS))
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,7 +1,7 @@
 """Self-service kiosks: each device has its own signing key."""
 
 from postpay.accounts.models import utcnow
-from postpay.extensions import db
+from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 
 
@@ -14,6 +14,6 @@ class KioskDevice(db.Model):
     code = db.Column(db.String(64), nullable=False, unique=True)
     secret = db.Column(Encrypted("kiosk_secret"), nullable=False)
     active = db.Column(db.Boolean, nullable=False, default=True)
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     hospital = db.relationship("Hospital")
