@@ -9,13 +9,16 @@ from sqlalchemy import event
 from postpay import config as cfg
 from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
+from postpay.billing.views import bp as billing_bp
 from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
 from postpay.family.views import bp as family_bp
+from postpay.his.views import bp as his_bp
 from postpay.kiosk.views import bp as kiosk_bp
+from postpay.visits.views import bp as visits_bp
 from wechat import sandbox
 
-BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, kiosk_bp, openapi.bp]
+BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, kiosk_bp, his_bp, visits_bp, billing_bp, openapi.bp]
 
 
 def create_app(test_config=None):

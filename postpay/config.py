@@ -40,6 +40,16 @@ def defaults(instance_path):
         #: The commitment letter patients sign now; None: the newest in templates/commitment/.
         "POSTPAY_COMMITMENT_VERSION": None,
         "POSTPAY_MAX_RELATIVES": 10,
+        #: Subscribe-message template ids by what they announce.
+        "WECHAT_SUBSCRIBE_TEMPLATES": {
+            "called": "TPL_VISIT_CALLED",
+            "report_ready": "TPL_REPORT_READY",
+            "visit_finished": "TPL_VISIT_FINISHED",
+            "bill_due": "TPL_BILL_DUE",
+        },
+        #: Longest an SSE stream stays open before the client reconnects with Last-Event-ID.
+        "POSTPAY_SSE_MAX_SECONDS": 300,
+        "POSTPAY_SSE_HEARTBEAT_SECONDS": 15,
         "POSTPAY_SMS_PROVIDER": "sandbox",
         "POSTPAY_SMS_SIGN_NAME": "先诊疗后付费",
         "TENCENT_SMS_SECRET_ID": "",

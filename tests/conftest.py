@@ -256,16 +256,90 @@ def bind(client):
 
 
 @pytest.fixture
-def kiosk(app):
-    """``kiosk.open(method, path, json=..., data=...)``: a request signed by a registered kiosk device."""
+def hospitals(app):
+    """Two hospitals on the hub: NT01 and HA01, with HIS secrets ``his-secret-<code>``."""
     from postpay.his.service import upsert_hospital
-    from postpay.kiosk.service import add_device
 
     with app.app_context():
         upsert_hospital("NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01")
+        upsert_hospital("HA01", "海安市中医院", "1900000110", "his-secret-ha01")
+        db.session.commit()
+    return ["NT01", "HA01"]
+
+
+@pytest.fixture
+def kiosk(app, hospitals):
+    """``kiosk.open(method, path, json=..., data=...)``: a request signed by a registered kiosk device."""
+    from postpay.kiosk.service import add_device
+
+    with app.app_context():
         add_device("NT01", "KIOSK-NT01-01", "kiosk-secret-01")
         db.session.commit()
     return SignedCaller(app.test_client(), "X-Kiosk-Id", "KIOSK-NT01-01", "kiosk-secret-01")
+
+
+@pytest.fixture
+def his(app, hospitals):
+    """The HIS of NT01 calling the signed API; ``his.at("HA01")`` is the other hospital's."""
+    return HisCaller(app.test_client(), "NT01")
+
+
+class HisCaller:
+    """A hospital information system driving the signed HIS API, as the simulator does."""
+
+    def __init__(self, client, code):
+        self.client, self.code = client, code
+        self.signed = SignedCaller(client, "X-Hospital-Id", code, "his-secret-" + code.lower())
+
+    def at(self, code):
+        return HisCaller(self.client, code)
+
+    def open(self, *args, **kwargs):
+        return self.signed.open(*args, **kwargs)
+
+    def visit(self, no, patient, registered_at=None, **extra):
+        """Register visit ``no`` for ``patient`` ({"name", "id_number_plain"}); returns the answer JSON."""
+        import datetime as _dt
+
+        body = {
+            "his_visit_no": no,
+            "patient": {"name": patient["name"], "id_number": patient["id_number_plain"]},
+            "department": "心内科",
+            "doctor": "王医生",
+            "registered_at": registered_at or _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8))).isoformat(),
+        } | extra
+        resp = self.open("/his/v1/visits", json=body)
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()
+
+    def items(self, no, *items):
+        """Report items given as (his_item_no, category, name, quantity, unit_price_fen[, extra])."""
+        body = {"items": [item(*i) for i in items]}
+        resp = self.open("/his/v1/visits/%s/items" % no, json=body)
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["items"]
+
+    def event(self, no, type_, at=None, **detail):
+        import datetime as _dt
+
+        at = at or _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8))).isoformat()
+        resp = self.open("/his/v1/visits/%s/events" % no, json={"type": type_, "at": at, "detail": detail})
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()
+
+
+def item(no, category, name, quantity, unit_price_fen, extra=None):
+    from postpay.visits.service import amount_for, to_milli
+
+    amount = amount_for(to_milli(quantity), unit_price_fen)
+    return {
+        "his_item_no": no,
+        "category": category,
+        "name": name,
+        "quantity": quantity,
+        "unit_price_fen": unit_price_fen,
+        "amount_fen": amount,
+    } | (extra or {})
 
 
 class SignedCaller:

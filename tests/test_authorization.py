@@ -34,6 +34,10 @@ ROUTES = {
     ),
     "contracts.cancel": ("DELETE", "/api/v1/postpay/contracts/{contract}", None, "pay"),
     "family.consent": ("POST", "/api/v1/family/bindings/{binding}/consent", {}, None),
+    "visits.show": ("GET", "/api/v1/visits/{visit}", None, "accompany"),
+    "visits.stream": ("GET", "/api/v1/visits/{visit}/events", None, "accompany"),
+    "billing.show": ("GET", "/api/v1/bills/{bill}", None, "view"),
+    "billing.dispute": ("POST", "/api/v1/bills/{bill}/disputes", {"item_ids": ["{item}"], "reason": "未做"}, "pay"),
     "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
 }
 
@@ -62,17 +66,25 @@ def _rules():
 
 
 @pytest.fixture
-def world(client, person, bind, signed, phone):
+def world(client, person, bind, signed, his):
     elder_token, elder = person("o-z-elder", birth="19480312")
     contract = signed(elder_token, elder["id"], "13700000009").get_json()["contract"]["id"]
-    limited_token, _ = person("o-z-limited")
+    visit = his.visit("Z-1", elder)
+    item = his.items("Z-1", ("Z-1-1", "lab", "血常规", 1, 2000))[0]["item_id"]
+    viewer_token, _ = person("o-z-viewer")
+    companion_token, _ = person("o-z-companion")
     stranger_token, _ = person("o-z-stranger")
-    binding = bind(limited_token, elder_token, elder, permissions=["accompany"])
-    return {
-        "ids": {"patient": elder["id"], "contract": contract, "binding": binding},
-        "stranger": stranger_token,
-        "limited": limited_token,
+    binding = bind(viewer_token, elder_token, elder, permissions=["view"])
+    bind(companion_token, elder_token, elder, permissions=["accompany"])
+    ids = {
+        "patient": elder["id"],
+        "contract": contract,
+        "binding": binding,
+        "visit": visit["visit_id"],
+        "bill": visit["bill_id"],
+        "item": item,
     }
+    return {"ids": ids, "stranger": stranger_token, "viewer": viewer_token, "companion": companion_token}
 
 
 def _fill(value, ids):
@@ -95,9 +107,8 @@ def test_a_stranger_gets_404(client, world, endpoint):
 
 @pytest.mark.parametrize("endpoint", sorted(e for e, r in ROUTES.items() if r[3]))
 def test_a_relative_without_the_permission_gets_403(client, world, endpoint):
-    method, url, body, _ = ROUTES[endpoint]
-    resp = client.open(
-        _fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(world["limited"])
-    )
+    method, url, body, permission = ROUTES[endpoint]
+    lacking = world["companion"] if permission == "view" else world["viewer"]
+    resp = client.open(_fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(lacking))
     assert resp.status_code == 403, resp.get_json()
     assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"

@@ -35,7 +35,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("endpoint", BODY_ROUTES)
 @pytest.mark.parametrize("case, kwargs, status", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
-def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, endpoint, case, kwargs, status):
+def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, his, endpoint, case, kwargs, status):
     schema = SPEC[endpoint]["request"]
     if case == "missing fields" and not schema.get("required"):
         pytest.skip("nothing is required")
@@ -46,8 +46,8 @@ def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, endpoint, case, k
     elif kwargs == "too-long":
         kwargs = {"json": {k: "x" * 5000 for k in schema.get("required", [])} or {"x": "y"}}
     method, path = _url(app, endpoint)
-    if SPEC[endpoint]["auth"] == "kiosk":
-        resp = kiosk.open(path, method=method, **kwargs)
+    if SPEC[endpoint]["auth"] in ("kiosk", "his"):
+        resp = {"kiosk": kiosk, "his": his}[SPEC[endpoint]["auth"]].open(path, method=method, **kwargs)
     else:
         headers = bearer(login("o-bad")) if SPEC[endpoint]["auth"] else {}
         resp = client.open(path, method=method, headers=headers, **kwargs)
@@ -59,5 +59,5 @@ def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, endpoint, case, k
 def test_every_authenticated_route_refuses_without_a_token(app, client, endpoint):
     method, path = _url(app, endpoint)
     resp = client.open(path, method=method, json={})
-    expected = {"bearer": "UNAUTHORIZED", "kiosk": "BAD_SIGNATURE"}[SPEC[endpoint]["auth"]]
+    expected = {"bearer": "UNAUTHORIZED", "kiosk": "BAD_SIGNATURE", "his": "BAD_SIGNATURE"}[SPEC[endpoint]["auth"]]
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == expected

@@ -1,0 +1,97 @@
+"""Bills for the mini-program: the outstanding list (R11), one bill, disputes (R12)."""
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify
+
+from postpay.api import INT, STR, iso, loose, obj, route
+from postpay.billing import disputes, service
+from postpay.security import mask_id_number
+from postpay.visits.views import ITEM, item_json
+
+bp = Blueprint("billing", __name__, url_prefix="/api/v1/bills")
+
+BILL = loose(
+    id=STR,
+    patient={"type": "object"},
+    hospital_id=STR,
+    visit_id={"type": ["string", "null"]},
+    amount_fen=INT,
+    due_at={"type": ["string", "null"]},
+    status=STR,
+    items={"type": "array", "items": ITEM},
+)
+
+
+def bill_json(bill, relationship, now, disputes_by_item=None):
+    disputes_by_item = disputes_by_item or {}
+    return {
+        "id": bill.id,
+        "patient": {
+            "id": bill.patient.id,
+            "name": bill.patient.name,
+            "id_number": mask_id_number(bill.patient.id_number),
+            "relationship": relationship,
+        },
+        "hospital_id": bill.hospital_id,
+        "hospital": {"code": bill.hospital.code, "name": bill.hospital.name},
+        "visit_id": bill.visits[0].id if bill.visits else None,
+        "visit_ids": [v.id for v in bill.visits],
+        "visit_day": bill.visit_day.isoformat(),
+        "amount_fen": bill.total_fen,
+        "due_at": iso(bill.due_at),
+        "overdue": bool(bill.due_at and bill.due_at < now),
+        "status": bill.status.value,
+        "hold": {"reason": bill.hold_reason, "since": iso(bill.hold_since)} if bill.hold_reason else None,
+        "items": [item_json(i) | {"dispute": disputes_by_item.get(i.id)} for i in bill.items],
+    }
+
+
+@route(
+    bp,
+    "/outstanding",
+    ["GET"],
+    "Unpaid bills of the account and of relatives it may pay, overdue first",
+    answers={200: loose(bills={"type": "array", "items": BILL})},
+)
+def outstanding():
+    now = dt.datetime.now(dt.timezone.utc)
+    bills, relationships = service.outstanding(g.user, now)
+    return jsonify({"bills": [bill_json(b, relationships[b.patient_id], now) for b in bills]})
+
+
+@route(bp, "/<bill_id>", ["GET"], "One bill with its items and their disputes", answers={200: loose(bill=BILL)})
+def show(bill_id):
+    bill = service.bill_for(g.user, bill_id, "view")
+    now = dt.datetime.now(dt.timezone.utc)
+    found = {d.item_id: dispute_json(d) for d in disputes.for_bill(bill.id)}
+    relationship = "self" if bill.patient_id == g.user.patient_id else "relative"
+    return jsonify({"bill": bill_json(bill, relationship, now, found)})
+
+
+def dispute_json(dispute):
+    return {
+        "id": dispute.id,
+        "item_id": dispute.item_id,
+        "status": dispute.status.value,
+        "reason": dispute.reason,
+        "decision_reason": dispute.decision_reason,
+    }
+
+
+@route(
+    bp,
+    "/<bill_id>/disputes",
+    ["POST"],
+    "Flag items given up during the visit for the window to confirm (R12)",
+    body=obj(
+        ["item_ids", "reason"],
+        item_ids={"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "maxLength": 64}},
+        reason={"type": "string", "minLength": 1, "maxLength": 200},
+    ),
+    answers={201: loose(disputes={"type": "array", "items": loose(id=STR, item_id=STR, status=STR)})},
+)
+def dispute(bill_id):
+    bill = service.bill_for(g.user, bill_id, "pay")
+    raised = disputes.raise_disputes(g.user, bill, g.body["item_ids"], g.body["reason"])
+    return jsonify({"disputes": [dispute_json(d) for d in raised]}), 201

@@ -1,0 +1,136 @@
+"""The HIS API (``/his/v1``): signed server-to-server calls from each hospital."""
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify, request
+
+from postpay.api import BOOL, INT, STR, authenticator, iso, loose, obj, route
+from postpay.billing.models import CATEGORIES
+from postpay.errors import Invalid
+from postpay.his.models import Hospital
+from postpay.his.signing import verify_request
+from postpay.visits import service
+from postpay.visits.models import EVENT_TYPES
+
+bp = Blueprint("his", __name__, url_prefix="/his/v1")
+
+NO = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]+$"}
+TIME = {"type": "string", "minLength": 10, "maxLength": 40}
+FEN = {"type": "integer", "minimum": 0, "maximum": 100_000_000}
+EXCLUSION = {"type": "string", "maxLength": 32}
+ITEM_IN = obj(
+    ["his_item_no", "category", "name", "quantity", "unit_price_fen", "amount_fen"],
+    his_item_no=NO,
+    category={"type": "string", "enum": list(CATEGORIES)},
+    name={"type": "string", "minLength": 1, "maxLength": 128},
+    quantity={"type": "number", "exclusiveMinimum": 0, "maximum": 10000},
+    unit_price_fen=FEN,
+    amount_fen=FEN,
+    exclusion=EXCLUSION,
+    paid=BOOL,
+)
+ITEM_OUT = loose(his_item_no=STR, item_id=STR, deferred=BOOL, pay_now_reason={"type": ["string", "null"]})
+
+
+@authenticator("his", "hospital")
+def signed_hospital():
+    code = request.headers.get("X-Hospital-Id", "")
+    hospital = Hospital.query.filter_by(code=code).one_or_none() if code else None
+    verify_request("his", code, hospital.his_secret if hospital else None)
+    return hospital
+
+
+def parse_time(text):
+    """ISO 8601 with an offset, in UTC. Raises Invalid (INVALID_TIME) without an offset."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid("时间格式应为ISO 8601: %s" % text[:40], code="INVALID_TIME") from None
+    if moment.tzinfo is None:
+        raise Invalid("时间须带时区偏移，如 +08:00", code="INVALID_TIME")
+    return moment.astimezone(dt.timezone.utc)
+
+
+def item_json(item):
+    return {
+        "his_item_no": item.his_item_no,
+        "item_id": item.id,
+        "deferred": item.deferred,
+        "pay_now_reason": item.pay_now_reason,
+        "voided": item.voided_at is not None,
+    }
+
+
+@route(
+    bp,
+    "/visits",
+    ["POST"],
+    "Register a visit: is it post-pay (R9)?",
+    auth="his",
+    body=obj(
+        ["his_visit_no", "patient", "department", "doctor", "registered_at"],
+        his_visit_no=NO,
+        patient=obj(
+            ["name", "id_number"],
+            name={"type": "string", "minLength": 1, "maxLength": 64},
+            id_number={"type": "string", "minLength": 18, "maxLength": 18},
+        ),
+        department={"type": "string", "minLength": 1, "maxLength": 64},
+        doctor={"type": "string", "minLength": 1, "maxLength": 64},
+        registered_at=TIME,
+        exclusion=EXCLUSION,
+    ),
+    answers={200: loose(visit_id=STR, postpay=BOOL, reasons={"type": "array", "items": loose(code=STR, message=STR)})},
+)
+def register():
+    data = dict(g.body, registered_at=parse_time(g.body["registered_at"]))
+    visit = service.register_visit(g.hospital, data)
+    return jsonify({"visit_id": visit.id, "postpay": visit.postpay, "reasons": visit.reasons, "bill_id": visit.bill_id})
+
+
+@route(
+    bp,
+    "/visits/<his_visit_no>/items",
+    ["POST"],
+    "Report charges; each answer says deferred or pay now",
+    auth="his",
+    body=obj(["items"], items={"type": "array", "minItems": 1, "maxItems": 200, "items": ITEM_IN}),
+    answers={200: loose(items={"type": "array", "items": ITEM_OUT})},
+)
+def items(his_visit_no):
+    found = service.add_items(g.hospital, his_visit_no, g.body["items"])
+    return jsonify({"items": [item_json(i) for i in found]})
+
+
+@route(
+    bp,
+    "/visits/<his_visit_no>/events",
+    ["POST"],
+    "Report a visit event (any order; ordered by at)",
+    auth="his",
+    body=obj(
+        ["type", "at"],
+        type={"type": "string", "enum": list(EVENT_TYPES)},
+        at=TIME,
+        detail={"type": "object", "maxProperties": 20},
+    ),
+    answers={200: loose(event_id=STR, seq=INT)},
+)
+def events(his_visit_no):
+    b = g.body
+    event, _ = service.add_event(g.hospital, his_visit_no, b["type"], parse_time(b["at"]), b.get("detail"))
+    return jsonify({"event_id": event.id, "seq": event.seq, "type": event.type, "at": iso(event.at)})
+
+
+@route(
+    bp,
+    "/visits/<his_visit_no>/items/<his_item_no>/void",
+    ["POST"],
+    "Void an item (R12)",
+    auth="his",
+    body=obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 200}),
+    answers={200: loose(item=ITEM_OUT)},
+)
+def void(his_visit_no, his_item_no):
+    item = service.void(g.hospital, his_visit_no, his_item_no, g.body["reason"])
+    return jsonify({"item": item_json(item)})

@@ -1,0 +1,118 @@
+"""WeChat subscribe messages for key visit events and due bills (R16), sent from RQ jobs.
+
+Each message spends one of the one-time quotas the mini-program reported for that
+user and template; errcode 43101 (the user refused or used it) drops the quota.
+A Redis key per (event, user) keeps a re-run job from sending twice.
+"""
+
+import logging
+
+from flask import current_app
+
+from postpay import clients, jobs
+from postpay.accounts.models import User
+from postpay.api import iso
+from postpay.billing.models import Bill
+from postpay.extensions import db
+from postpay.family.models import Binding, BindingStatus
+from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
+from wechat.miniprogram import WeChatError
+
+log = logging.getLogger(__name__)
+
+TITLES = {"called": "请到诊室就诊", "report_ready": "检查检验报告已出", "visit_finished": "本次就诊已结束"}
+
+
+def recipients(patient_id, permission):
+    """Accounts to tell: the patient's own, and relatives whose active binding grants ``permission``."""
+    own = db.select(User).where(User.patient_id == patient_id)
+    bound = (
+        db.select(User)
+        .join(Binding, Binding.user_id == User.id)
+        .where(Binding.relative_patient_id == patient_id, Binding.status == BindingStatus.active)
+    )
+    users = {u.id: u for u in db.session.execute(own).scalars()}
+    for user in db.session.execute(bound.add_columns(Binding.permissions)).all():
+        if permission in user[1]:
+            users.setdefault(user[0].id, user[0])
+    return list(users.values())
+
+
+def _spend_quota(user_id, template_id):
+    """Take one quota; False when none is left (the update touches no row)."""
+    result = db.session.execute(
+        db.update(SubscriptionQuota)
+        .where(
+            SubscriptionQuota.user_id == user_id,
+            SubscriptionQuota.template_id == template_id,
+            SubscriptionQuota.remaining > 0,
+        )
+        .values(remaining=SubscriptionQuota.remaining - 1)
+    )
+    return result.rowcount == 1
+
+
+def _send(kind, key, users, data, page):
+    template_id = current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].get(kind)
+    if not template_id:
+        return 0
+    sent = 0
+    for user in users:
+        if not jobs.once("msg:%s:%s" % (key, user.id)):
+            continue
+        if not _spend_quota(user.id, template_id):
+            continue
+        db.session.commit()  # the quota is spent before the send: never sent twice on one quota
+        try:
+            clients.wechat().send_subscribe_message(user.openid, template_id, data, page=page)
+            sent += 1
+        except WeChatError as e:
+            if e.errcode == 43101:  # refused or used up on WeChat's side: our count is stale
+                db.session.execute(
+                    db.update(SubscriptionQuota)
+                    .where(SubscriptionQuota.user_id == user.id, SubscriptionQuota.template_id == template_id)
+                    .values(remaining=0)
+                )
+                db.session.commit()
+            else:
+                log.error("subscribe message to %s failed: %s", user.id, e.errcode)
+    return sent
+
+
+def send_for_event(event_id):
+    event = db.session.get(VisitEvent, event_id)
+    visit = db.session.get(Visit, event.visit_id)
+    data = {
+        "thing1": {"value": visit.hospital.name[:20]},
+        "thing2": {"value": ("%s %s" % (visit.department, TITLES.get(event.type, "")))[:20]},
+        "time3": {"value": iso(event.at)[:16].replace("T", " ")},
+    }
+    users = recipients(visit.patient_id, "accompany")
+    return _send(event.type, "event:%s" % event.id, users, data, "pages/visit/index?id=%s" % visit.id)
+
+
+def send_for_bill(bill_id):
+    bill = db.session.get(Bill, bill_id)
+    data = {
+        "thing1": {"value": bill.hospital.name[:20]},
+        "amount2": {"value": "%d.%02d元" % divmod(bill.total_fen, 100)},
+        "time3": {"value": iso(bill.due_at)[:16].replace("T", " ")},
+    }
+    users = recipients(bill.patient_id, "pay")
+    return _send("bill_due", "bill:%s" % bill.id, users, data, "pages/bills/index")
+
+
+def add_quota(user, template_ids):
+    """The mini-program reports templates the user accepted in wx.requestSubscribeMessage."""
+    allowed = set(current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].values())
+    for template_id in dict.fromkeys(template_ids):
+        if template_id not in allowed:
+            continue
+        quota = db.session.get(SubscriptionQuota, (user.id, template_id), with_for_update=True)
+        if quota is None:
+            quota = SubscriptionQuota(user_id=user.id, template_id=template_id, remaining=0)
+            db.session.add(quota)
+        quota.remaining = min(quota.remaining + 1, 50)
+    db.session.flush()
+    rows = db.session.execute(db.select(SubscriptionQuota).where(SubscriptionQuota.user_id == user.id)).scalars()
+    return {q.template_id: q.remaining for q in rows}
