@@ -369,3 +369,16 @@ class SignedCaller:
         body = data.encode() if isinstance(data, str) else data if data is not None else _json.dumps(json).encode()
         signed = self.headers(method, path.split("?")[0], body, **kw) | (headers or {})
         return self.client.open(path, method=method, data=body, headers=signed, content_type=content_type)
+
+
+def run_jobs(app):
+    """Run every queued job with a real RQ worker (burst), in the app context, as `jobs worker` does."""
+    from rq import SimpleWorker
+
+    from postpay.jobs import queue
+
+    with app.app_context():
+        q = queue()
+        worker = SimpleWorker([q], connection=q.connection)
+        worker.work(burst=True)
+        return worker

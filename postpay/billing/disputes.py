@@ -17,7 +17,7 @@ def raise_disputes(user, bill, item_ids, reason):
     """Flag items of an unpaid bill as given up. Raises Invalid (UNKNOWN_ITEM), Conflict."""
     if bill.status not in (BillStatus.open, BillStatus.due):
         raise Conflict("账单已结清，如有疑问请至人工窗口咨询", code="BILL_SETTLED")
-    items = {i.id: i for i in bill.items if i.voided_at is None}
+    items = {i.id: i for i in bill.items if i.voided_at is None}  # deferred items: the ones billed
     unknown = [i for i in item_ids if i not in items]
     if unknown:
         raise Invalid("账单中没有这些项目: %s" % ", ".join(unknown[:5]), code="UNKNOWN_ITEM")

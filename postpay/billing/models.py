@@ -58,8 +58,14 @@ class Bill(db.Model):
 
     hospital = db.relationship("Hospital")
     patient = db.relationship("Patient")
+    #: The deferred items that make up the total (all of the day's items: ``all_items``).
     items = db.relationship("Item", back_populates="bill", order_by="Item.created_at")
     visits = db.relationship("Visit", back_populates="bill", order_by="Visit.registered_at")
+
+    @property
+    def all_items(self):
+        """Every item of the bill's visits, deferred or paid now, in the order they came."""
+        return [item for visit in self.visits for item in visit.items]
 
     def transition(self, to):
         """Move to ``to``. Raises Conflict for an illegal or repeated move."""
@@ -101,7 +107,7 @@ class Item(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     bill = db.relationship(Bill, back_populates="items")
-    visit = db.relationship("Visit")
+    visit = db.relationship("Visit", back_populates="items")
 
 
 class DisputeStatus(str, enum.Enum):

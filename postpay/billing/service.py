@@ -11,6 +11,7 @@ from postpay.billing.models import UNPAID, Bill, BillStatus, Item
 from postpay.errors import NotFound
 from postpay.extensions import db
 from postpay.payments.models import Refund
+from postpay.visits.models import Visit
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,7 @@ def outstanding(user, now):
             .options(
                 selectinload(Bill.patient),
                 selectinload(Bill.hospital),
-                selectinload(Bill.items),
-                selectinload(Bill.visits),
+                selectinload(Bill.visits).selectinload(Visit.items),
             )
         )
         .scalars()

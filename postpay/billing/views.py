@@ -43,7 +43,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None):
         "overdue": bool(bill.due_at and bill.due_at < now),
         "status": bill.status.value,
         "hold": {"reason": bill.hold_reason, "since": iso(bill.hold_since)} if bill.hold_reason else None,
-        "items": [item_json(i) | {"dispute": disputes_by_item.get(i.id)} for i in bill.items],
+        "items": [item_json(i) | {"dispute": disputes_by_item.get(i.id)} for i in bill.all_items],
     }
 
 

@@ -43,6 +43,7 @@ class Visit(db.Model):
     hospital = db.relationship("Hospital")
     patient = db.relationship("Patient")
     bill = db.relationship("Bill", back_populates="visits")
+    items = db.relationship("Item", back_populates="visit", order_by="Item.created_at")
 
 
 class VisitEvent(db.Model):

@@ -62,6 +62,13 @@ def test_phone_codes_refuse_non_mainland_numbers(client):
 
 
 def test_subscribe_messages_land_in_the_users_inbox(app, client):
+    try:
+        wx(app).send_subscribe_message("o-s2", "TPL_BILL_DUE", {"amount5": {"value": "¥1"}})
+    except WeChatError as e:
+        assert e.errcode == 43101  # not accepted yet
+    else:
+        raise AssertionError("a message without an accepted subscription must be refused")
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-s2", "template_id": "TPL_BILL_DUE"})
     wx(app).send_subscribe_message("o-s2", "TPL_BILL_DUE", {"amount5": {"value": "¥12.30"}}, page="pages/bill")
     messages = client.get("/sandbox/wechat/messages?openid=o-s2").get_json()["messages"]
     assert messages[0]["template_id"] == "TPL_BILL_DUE" and messages[0]["data"]["amount5"]["value"] == "¥12.30"

@@ -137,9 +137,27 @@ def subscribe_send():
     body = request.get_json(force=True, silent=True) or {}
     if not body.get("touser") or not body.get("template_id") or not isinstance(body.get("data"), dict):
         return _wx(47003, "argument invalid!")
+    quota_key = "sbx:wx:sub:%s:%s" % (body["touser"], body["template_id"])
+    if redis().decr(quota_key) < 0:  # each acceptance of wx.requestSubscribeMessage allows one message
+        redis().incr(quota_key)
+        return _wx(43101, "user refuse to accept the msg")
     body["sent_at"] = int(time.time())
     append("sbx:wx:msg:" + body["touser"], body)
     return jsonify({"errcode": 0, "errmsg": "ok"})
+
+
+@route(
+    "/wechat/subscriptions",
+    ["POST"],
+    "Sandbox: the user accepts wx.requestSubscribeMessage for a template (one message each)",
+    body={"type": "object", "required": ["openid", "template_id"], "properties": {"openid": STR, "template_id": STR}},
+    answer={"type": "object", "properties": {"accepted": {"type": "integer"}}},
+)
+def accept_subscription():
+    body, err = body_fields("openid", "template_id")
+    if err:
+        return err
+    return jsonify({"accepted": redis().incr("sbx:wx:sub:%s:%s" % (body["openid"], body["template_id"]))})
 
 
 @route(
