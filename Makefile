@@ -25,8 +25,11 @@ db: setup
 # One worker with threads: the in-process Redis lives in that worker, and the
 # sandbox calls back into the service over HTTP while a request is open.
 run: db
-	POSTPAY_SANDBOX=1 $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) \
-		--access-logfile - 'app:create_app()'
+	POSTPAY_SANDBOX=1 $(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
+
+# Jobs (pushes, reminders) need a real Redis shared with the web workers: REDIS_URL=redis://...
+worker: setup
+	$(BIN)/flask --app app jobs worker
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

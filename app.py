@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from postpay import config as cfg
-from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
+from postpay import errors, jobs, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
 from postpay.contracts.views import bp as contracts_bp
@@ -52,6 +52,15 @@ def create_app(test_config=None):
     if app.config["POSTPAY_SANDBOX"]:
         app.register_blueprint(sandbox.bp)
     register_cli(app)
+    if app.config["POSTPAY_INPROCESS_WORKER"] and not app.config["REDIS_URL"] and not app.testing:
+        started = []
+
+        @app.before_request
+        def start_worker_once():
+            if not started:
+                started.append(True)
+                jobs.start_inprocess_worker(app)
+
     return app
 
 
@@ -80,6 +89,59 @@ def register_cli(app):
         found, created = upsert_hospital(code, name, mchid, his_secret)
         db.session.commit()
         click.echo("%s hospital %s %s" % ("created" if created else "updated", found.code, found.name))
+
+    @app.cli.group()
+    def his():
+        """The hospital information system side."""
+
+    @his.command("simulate")
+    @click.option("--hospital", "hospital_code", required=True, help="X-Hospital-Id of the simulated HIS")
+    @click.option("--date", "day", default=None, help="visit day, YYYY-MM-DD (default: today in Shanghai)")
+    @click.option("--visits", default=20, show_default=True)
+    @click.option("--strangers", default=10, show_default=True, help="unknown outpatients among the patients")
+    @click.option("--seed", default=0, show_default=True)
+    @click.option("--url", default=None, help="a running service (default: this app, in-process)")
+    @click.option("--unfinished", is_flag=True, help="leave the visits running (no visit_finished)")
+    def his_simulate(hospital_code, day, visits, strangers, seed, url, unfinished):
+        """Drive a realistic day of visits through the signed HIS API."""
+        import datetime as dt
+        import random
+
+        from postpay.accounts.models import Patient
+        from postpay.contracts.eligibility import today
+        from postpay.his import simulate
+        from postpay.his.models import Hospital
+
+        hospital = Hospital.query.filter_by(code=hospital_code).one_or_none()
+        if hospital is None:
+            raise click.ClickException("no hospital %s: add it with `hospital add`" % hospital_code)
+        rng = random.Random(seed)
+        patients = [{"name": p.name, "id_number": p.id_number} for p in Patient.query.limit(50)]
+        patients += [simulate.stranger(rng) for _ in range(strangers)]
+        transport = simulate.Transport(
+            hospital.code, hospital.his_secret, url=url, client=None if url else app.test_client()
+        )
+        db.session.remove()
+        when = dt.date.fromisoformat(day) if day else today()
+        summary = simulate.simulate_day(transport, patients, when, visits, seed, finish=not unfinished)
+        click.echo("%(visits)d visits: %(postpay)d post-pay, %(pay_as_you_go)d pay-as-you-go" % summary)
+
+    @app.cli.group()
+    def jobs():
+        """Background jobs (RQ)."""
+
+    @jobs.command("worker")
+    @click.option("--burst", is_flag=True, help="stop when the queues are empty")
+    def jobs_worker(burst):
+        """Run an RQ worker (with its scheduler) for the pushes queue, in the app context."""
+        from rq import Worker
+
+        from postpay.jobs import PUSHES, queue
+
+        if not app.config.get("REDIS_URL"):
+            raise click.ClickException("a worker needs a real Redis: set REDIS_URL")
+        q = queue(PUSHES)
+        Worker([q], connection=q.connection).work(burst=burst, with_scheduler=True)
 
     @app.cli.group()
     def kiosk():

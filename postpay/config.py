@@ -50,6 +50,8 @@ def defaults(instance_path):
         #: Longest an SSE stream stays open before the client reconnects with Last-Event-ID.
         "POSTPAY_SSE_MAX_SECONDS": 300,
         "POSTPAY_SSE_HEARTBEAT_SECONDS": 15,
+        #: Without REDIS_URL (development), work the job queue on a thread of the web process.
+        "POSTPAY_INPROCESS_WORKER": True,
         "POSTPAY_SMS_PROVIDER": "sandbox",
         "POSTPAY_SMS_SIGN_NAME": "先诊疗后付费",
         "TENCENT_SMS_SECRET_ID": "",

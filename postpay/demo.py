@@ -1,15 +1,26 @@
 """Demo data for ``make run``: idempotent, so running it twice changes nothing."""
 
+import datetime as dt
+import random
 import secrets
+import struct
+import zlib
+
+from flask import current_app
 
 from postpay.accounts import identity
 from postpay.accounts.models import User, utcnow
 from postpay.accounts.service import upsert_patient
+from postpay.contracts import commitment
+from postpay.contracts.eligibility import active_contract, today
+from postpay.contracts.models import Channel, Contract, ContractStatus
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
+from postpay.his import simulate
 from postpay.his.models import Hospital
 from postpay.his.service import upsert_hospital
 from postpay.security import mask_id_number
+from postpay.visits.models import Visit
 
 #: Verified patients insured in Nantong (3206xx), with their demo WeChat openids.
 #: Identity numbers are made up; the check digit is computed.
@@ -63,4 +74,52 @@ def load():
         secret = existing.his_secret if existing else secrets.token_urlsafe(24)
         hospital, _ = upsert_hospital(code, name, mchid, secret)
         yield "hospital %s %s (mchid %s)" % (hospital.code, hospital.name, hospital.mchid)
+    if active_contract(elder.patient_id) is None:
+        version = commitment.current_version()
+        db.session.add(
+            Contract(
+                patient_id=elder.patient_id,
+                status=ContractStatus.active,
+                channel=Channel.miniprogram,
+                commitment_version=version,
+                commitment_sha256=commitment.digest(version),
+                phone="13800000000",
+                signer_user_id=son.id,
+                guarantor_patient_id=son.patient_id,
+                signature_png=_signature(),
+            )
+        )
+    yield "contract: 张晓明 signed for 张建国 as guarantor (post-pay active)"
     db.session.commit()
+    yield from _visits(elder.patient)
+
+
+def _visits(elder):
+    """Yesterday's finished visit (a due bill) and today's running one, through the signed HIS API."""
+    hospital = Hospital.query.filter_by(code="NT01").one()
+    transport = simulate.Transport(hospital.code, hospital.his_secret, client=current_app.test_client())
+    patient = {"name": elder.name, "id_number": elder.id_number}
+    for day, finish, label in (
+        (today() - dt.timedelta(days=1), True, "finished, bill due"),
+        (today(), False, "running"),
+    ):
+        number = 9000 + day.day
+        no = "%s-%s-%04d" % (hospital.code, day.strftime("%Y%m%d"), number)
+        if Visit.query.filter_by(hospital_id=hospital.id, his_visit_no=no).first() is None:
+            simulate.simulate_visit(transport, patient, day, random.Random(number), number, finish=finish)
+        yield "visit %s of 张建国 at %s: %s" % (no, hospital.name, label)
+
+
+def _signature():
+    """A small hand-drawn-looking PNG for the demo contract."""
+    width, height = 300, 100
+    rows = b"".join(
+        b"\x00" + bytes(0 if abs(y - 50 - 20 * ((x // 30) % 2)) < 2 else 255 for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

@@ -42,3 +42,23 @@ def send_bill_due_messages(bill_id):
 
     messages.send_for_bill(bill_id)
     db.session.commit()
+
+
+def start_inprocess_worker(app):
+    """Development only (no REDIS_URL): the in-process Redis cannot be shared with a worker
+    process, so one background thread works the queue. Never a request thread, never in production."""
+    import threading
+
+    from rq import SimpleWorker
+
+    class ThreadWorker(SimpleWorker):
+        def _install_signal_handlers(self):  # signals belong to the main thread
+            pass
+
+    def run():
+        with app.app_context():
+            q = queue()
+            ThreadWorker([q], connection=q.connection).work(burst=False, logging_level="WARNING")
+
+    threading.Thread(target=run, name="rq-inprocess", daemon=True).start()
+    log.warning("no REDIS_URL: jobs run on an in-process worker thread (development only)")

@@ -24,3 +24,28 @@ def test_demo_load_twice_changes_nothing(app, runner):
         assert Patient.query.filter(Patient.verified_at.isnot(None)).count() == 3
         assert Hospital.query.count() == 2 and Binding.query.count() == 1
     assert "********" in first.output
+
+
+def test_demo_has_an_elder_bound_to_his_son_and_a_due_bill(app, runner):
+    from postpay.billing.models import Bill, BillStatus
+    from postpay.contracts.models import Contract
+
+    runner.invoke(args=["demo", "load"])
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        assert Contract.query.count() == 1
+        assert [b.status for b in Bill.query.order_by(Bill.visit_day)] == [BillStatus.due, BillStatus.open]
+
+
+def test_his_simulator_drives_a_day_through_the_signed_api(app, runner, hospitals):
+    from postpay.visits.models import Visit, VisitEvent
+
+    out = runner.invoke(args=["his", "simulate", "--hospital", "NT01", "--visits", "6", "--date", "2026-11-20"])
+    assert out.exit_code == 0, out.output
+    assert "6 visits" in out.output
+    with app.app_context():
+        assert Visit.query.count() == 6
+        assert VisitEvent.query.filter_by(type="visit_finished").count() == 6
+    unknown = runner.invoke(args=["his", "simulate", "--hospital", "NOPE"])
+    assert unknown.exit_code != 0 and "no hospital" in unknown.output

@@ -1,0 +1,20 @@
+"""gunicorn settings. `gunicorn -c gunicorn.conf.py 'app:create_app()'`
+
+Worker class gthread: an idle SSE stream (live accompany, R16) holds one thread,
+for at most POSTPAY_SSE_MAX_SECONDS (300 s by default) before the client
+reconnects with Last-Event-ID. The limit of open streams per instance is
+workers x threads (default 2 x 64 = 128): raise GUNICORN_THREADS for more; the
+threads mostly wait on Redis pub/sub, so hundreds per worker are cheap.
+With the in-process Redis of development, keep one worker.
+"""
+
+import os
+
+bind = "%s:%s" % (os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000"))
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2" if os.environ.get("REDIS_URL") else "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+timeout = 60
+graceful_timeout = 10
+keepalive = 5
+accesslog = "-"
