@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from postpay import config as cfg
-from postpay import errors, jobs, lifecycle, models, openapi  # noqa: F401  (models: every table)
+from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
 from postpay.contracts.views import bp as contracts_bp
@@ -52,15 +52,6 @@ def create_app(test_config=None):
     if app.config["POSTPAY_SANDBOX"]:
         app.register_blueprint(sandbox.bp)
     register_cli(app)
-    if app.config["POSTPAY_INPROCESS_WORKER"] and not app.config["REDIS_URL"] and not app.testing:
-        started = []
-
-        @app.before_request
-        def start_worker_once():
-            if not started:
-                started.append(True)
-                jobs.start_inprocess_worker(app)
-
     return app
 
 

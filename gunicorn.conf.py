@@ -18,3 +18,12 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    """Development without REDIS_URL: work the job queue on a thread of this (single) worker."""
+    app = worker.wsgi
+    if not app.config.get("REDIS_URL") and app.config.get("POSTPAY_INPROCESS_WORKER"):
+        from postpay.jobs import start_inprocess_worker
+
+        start_inprocess_worker(app)

@@ -50,9 +50,12 @@ def start_inprocess_worker(app):
     import threading
 
     from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
 
     class ThreadWorker(SimpleWorker):
-        def _install_signal_handlers(self):  # signals belong to the main thread
+        death_penalty_class = TimerDeathPenalty  # SIGALRM belongs to the main thread
+
+        def _install_signal_handlers(self):  # so do the other signals
             pass
 
     def run():
