@@ -55,6 +55,18 @@ def patient_for(user, patient_id, permission):
     return patient
 
 
+def owned(user, model, row_id, permission, missing="未找到"):
+    """A row (with a ``patient_id``) of a patient ``user`` may ``permission`` for.
+
+    Raises NotFound (also for another family's row), Forbidden (PERMISSION_DENIED).
+    """
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    patient_for(user, row.patient_id, permission)
+    return row
+
+
 def own_patient(user):
     """The account's own verified patient. Raises Forbidden (NOT_VERIFIED) before verification."""
     if user.patient is None or user.patient.verified_at is None:

@@ -107,19 +107,27 @@ def verify_identity(user, auth_code):
     Raises BadRequest (INVALID_AUTH_CODE), Conflict (IDENTITY_CONFLICT) when the
     account is already verified as someone else, Upstream when the platform fails.
     """
-    try:
-        person = clients.medical_insurance().query_auth_code(auth_code)
-    except MedinsError as e:
-        if e.code == BAD_AUTH_CODE:
-            raise BadRequest("医保授权码无效或已使用", code="INVALID_AUTH_CODE") from None
-        log.error("medins auth query failed: %s", e.code)
-        raise Upstream() from None
-    patient = record_verified_person(person)
+    patient = verify_with("query_auth_code", auth_code, "医保授权码无效或已使用", "INVALID_AUTH_CODE")
     if user.patient_id and user.patient_id != patient.id:
         raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
     user.patient_id = patient.id
     db.session.flush()
     return patient
+
+
+def verify_with(call, code, bad_message, bad_code):
+    """Ask the medical-insurance platform who is behind ``code`` and store the verified person.
+
+    Raises BadRequest (``bad_code``) for an unknown or used code, Upstream when the platform fails.
+    """
+    try:
+        person = getattr(clients.medical_insurance(), call)(code)
+    except MedinsError as e:
+        if e.code == BAD_AUTH_CODE:
+            raise BadRequest(bad_message, code=bad_code) from None
+        log.error("medins %s failed: %s", call, e.code)
+        raise Upstream() from None
+    return record_verified_person(person)
 
 
 def record_verified_person(person):

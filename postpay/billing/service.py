@@ -8,7 +8,6 @@ from sqlalchemy.orm import selectinload
 from postpay import authz
 from postpay.accounts.models import utcnow
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
-from postpay.errors import NotFound
 from postpay.extensions import db
 from postpay.payments.models import Refund
 from postpay.visits.models import Visit
@@ -120,11 +119,7 @@ def void_item(item, reason):
 
 def bill_for(user, bill_id, permission):
     """A bill of a patient ``user`` may ``permission`` for. Raises NotFound, Forbidden."""
-    bill = db.session.get(Bill, bill_id)
-    if bill is None:
-        raise NotFound("未找到该账单")
-    authz.patient_for(user, bill.patient_id, permission)
-    return bill
+    return authz.owned(user, Bill, bill_id, permission, "未找到该账单")
 
 
 def outstanding(user, now):

@@ -12,7 +12,7 @@ from postpay.billing.service import has_unpaid_bills
 from postpay.contracts import commitment, eligibility, sms_codes
 from postpay.contracts.models import Channel, Contract, ContractStatus
 from postpay.contracts.signature import check_png
-from postpay.errors import Conflict, Forbidden, Invalid, NotFound
+from postpay.errors import Conflict, Forbidden, Invalid
 from postpay.extensions import db
 
 log = logging.getLogger(__name__)
@@ -140,11 +140,7 @@ def cancel(contract, by):
 
 def contract_for(user, contract_id, permission):
     """A contract of a patient ``user`` may ``permission`` for. Raises NotFound, Forbidden."""
-    contract = db.session.get(Contract, contract_id)
-    if contract is None:
-        raise NotFound("未找到该签约")
-    authz.patient_for(user, contract.patient_id, permission)
-    return contract
+    return authz.owned(user, Contract, contract_id, permission, "未找到该签约")
 
 
 def history(patient_id):

@@ -19,6 +19,12 @@ CONTRACT = loose(
 )
 #: Base64 of at most 200 KB, with room for a data-URL prefix.
 SIGNATURE = {"type": "string", "minLength": 16, "maxLength": 280_000}
+#: What every signing channel sends besides who signs.
+SIGNING = {
+    "commitment_version": {"type": "string", "maxLength": 32},
+    "sms_code": {"type": "string", "pattern": "^[0-9]{6}$"},
+    "signature_png": SIGNATURE,
+}
 
 
 def contract_json(contract):
@@ -105,13 +111,7 @@ def sms_code():
     "/api/v1/postpay/contracts",
     ["POST"],
     "Sign the post-pay contract (R6-R8)",
-    body=obj(
-        ["patient_id", "commitment_version", "sms_code", "signature_png"],
-        patient_id=PATIENT_ID,
-        commitment_version={"type": "string", "maxLength": 32},
-        sms_code={"type": "string", "pattern": "^[0-9]{6}$"},
-        signature_png=SIGNATURE,
-    ),
+    body=obj(["patient_id", *SIGNING], patient_id=PATIENT_ID, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
 )
 def sign():

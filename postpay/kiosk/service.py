@@ -7,16 +7,14 @@ import secrets
 
 from flask import request
 
-from postpay import clients
 from postpay.accounts.models import Patient
-from postpay.accounts.service import record_verified_person
-from postpay.errors import BadRequest, NotFound, Unauthorized, Upstream
+from postpay.accounts.service import verify_with
+from postpay.errors import NotFound, Unauthorized
 from postpay.extensions import db, redis
 from postpay.his.models import Hospital
 from postpay.his.signing import verify_request
 from postpay.kiosk.models import KioskDevice
 from postpay.security import token_digest
-from wechat.medins import BAD_AUTH_CODE, MedinsError
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +49,7 @@ def open_session(device, ecode):
     The verified identity is stored as for a mini-program verification. Raises
     BadRequest (INVALID_ECODE), Upstream.
     """
-    try:
-        person = clients.medical_insurance().query_ecode(ecode)
-    except MedinsError as e:
-        if e.code == BAD_AUTH_CODE:
-            raise BadRequest("电子医保凭证无效或已过期，请刷新后重试", code="INVALID_ECODE") from None
-        log.error("medins ecode query failed: %s", e.code)
-        raise Upstream() from None
-    patient = record_verified_person(person)
+    patient = verify_with("query_ecode", ecode, "电子医保凭证无效或已过期，请刷新后重试", "INVALID_ECODE")
     token = secrets.token_urlsafe(24)
     value = json.dumps({"patient_id": patient.id, "kiosk_id": device.id})
     redis.set(SESSION_KEY % token_digest(token), value, ex=SESSION_TTL)

@@ -6,7 +6,7 @@ from postpay.api import INT, STR, authenticator, loose, obj, route
 from postpay.contracts import commitment, eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
-from postpay.contracts.views import CONTRACT, PHONE, SIGNATURE, contract_json, eligibility_json
+from postpay.contracts.views import CONTRACT, PHONE, SIGNING, contract_json, eligibility_json
 from postpay.errors import NotFound
 from postpay.kiosk import service
 from postpay.security import mask_id_number, mask_name
@@ -77,13 +77,7 @@ def sms_code():
     ["POST"],
     "Sign at the kiosk",
     auth="kiosk",
-    body=obj(
-        ["session", "commitment_version", "sms_code", "signature_png"],
-        session=SESSION,
-        commitment_version={"type": "string", "maxLength": 32},
-        sms_code={"type": "string", "pattern": "^[0-9]{6}$"},
-        signature_png=SIGNATURE,
-    ),
+    body=obj(["session", *SIGNING], session=SESSION, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
 )
 def sign():

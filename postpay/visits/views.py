@@ -7,7 +7,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from postpay import authz, pushes
 from postpay.api import INT, STR, iso, loose, obj, route
-from postpay.errors import NotFound
 from postpay.extensions import db, redis
 from postpay.visits import messages, service
 from postpay.visits.models import Visit
@@ -45,11 +44,7 @@ def item_json(item):
 
 def visit_for(user, visit_id):
     """A visit the account may accompany (the patient, or a relative with ``accompany``)."""
-    visit = db.session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound("未找到该就诊")
-    authz.patient_for(user, visit.patient_id, "accompany")
-    return visit
+    return authz.owned(user, Visit, visit_id, "accompany", "未找到该就诊")
 
 
 @route(
