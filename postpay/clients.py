@@ -4,7 +4,7 @@
 from flask import current_app
 
 from postpay.extensions import redis
-from wechat import medins, miniprogram, sms, tc3
+from wechat import medins, miniprogram, pay, sms, tc3
 
 
 def _base(real, sandbox_path):
@@ -68,3 +68,27 @@ def _build_sms(cfg):
         return sms.TencentSms(client, cfg["TENCENT_SMS_TEMPLATES"])
     base = _base(cfg["SMS_API_BASE"], "")
     return sms.SandboxSms(base, cfg["POSTPAY_SMS_SIGN_NAME"], timeout=cfg["UPSTREAM_TIMEOUT"])
+
+
+def wechat_pay():
+    cfg = current_app.config
+
+    def build():
+        with open(cfg["WECHATPAY_PRIVATE_KEY_PATH"]) as f:
+            private = f.read()
+        with open(cfg["WECHATPAY_PUBLIC_KEY_PATH"]) as f:
+            public = f.read()
+        return pay.WeChatPay(
+            cfg["WECHATPAY_MCHID"],
+            cfg["WECHAT_APPID"],
+            cfg["WECHATPAY_CERT_SERIAL"],
+            private,
+            public,
+            cfg["WECHATPAY_PUBLIC_KEY_ID"],
+            cfg["WECHATPAY_APIV3_KEY"],
+            cfg["WECHATPAY_NOTIFY_URL"],
+            gateway=_base(cfg["WECHATPAY_API_BASE"], "/wechatpay"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        )
+
+    return _cached("wechatpay", build)

@@ -80,6 +80,12 @@ def defaults(instance_path):
         "SANDBOX_MEDINS_APP_PUBLIC_KEY": "",
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH": "",
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": "",
+        "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "",
+        "SANDBOX_WECHATPAY_APIV3_KEY": "",
+        "SANDBOX_WECHATPAY_MERCHANT_SERIAL": "",
+        "WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
+        #: Minutes a WeChat order stays payable (time_expire).
+        "POSTPAY_ORDER_MINUTES": 30,
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

@@ -31,6 +31,8 @@ def generate(directory):
     """Fresh secrets for one installation; key files are written into ``directory``."""
     os.makedirs(directory, exist_ok=True)
     app_sm2, platform_sm2 = generate_sm2_keypair(), generate_sm2_keypair()
+    apiv3_key, serial = secrets.token_hex(16), secrets.token_hex(20).upper()
+    public_key_id = "PUB_KEY_ID_" + secrets.token_hex(12).upper()
     merchant_key, merchant_pub = _rsa_pem_pair(directory, "wechatpay_merchant")
     platform_key, platform_pub = _rsa_pem_pair(directory, "wechatpay_platform")
     appid, secret = "wxdev" + secrets.token_hex(6), secrets.token_hex(16)
@@ -51,13 +53,16 @@ def generate(directory):
         "MEDINS_ORG_CODE": "H32060200001",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": platform_sm2[0],
         "SANDBOX_MEDINS_APP_PUBLIC_KEY": app_sm2[1],
-        "WECHATPAY_MCHID": "1900000109",
-        "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
+        "WECHATPAY_MCHID": "1900000100",  # the hub's own (combine) merchant; hospitals have theirs
+        "WECHATPAY_APIV3_KEY": apiv3_key,
         "WECHATPAY_PRIVATE_KEY_PATH": merchant_key,
-        "WECHATPAY_CERT_SERIAL": secrets.token_hex(20).upper(),
+        "WECHATPAY_CERT_SERIAL": serial,
         "WECHATPAY_PUBLIC_KEY_PATH": platform_pub,
-        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + secrets.token_hex(12).upper(),
+        "WECHATPAY_PUBLIC_KEY_ID": public_key_id,
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH": platform_key,
+        "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": public_key_id,
+        "SANDBOX_WECHATPAY_APIV3_KEY": apiv3_key,
+        "SANDBOX_WECHATPAY_MERCHANT_SERIAL": serial,
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": merchant_pub,
     }
 

@@ -44,6 +44,14 @@ def send_bill_due_messages(bill_id):
     db.session.commit()
 
 
+def send_refund(refund_id):
+    """Carry a requested refund to WeChat Pay."""
+    from postpay.payments import refunds
+
+    refunds.send(refund_id)
+    db.session.commit()
+
+
 def start_inprocess_worker(app):
     """Development only (no REDIS_URL): the in-process Redis cannot be shared with a worker
     process, so one background thread works the queue. Never a request thread, never in production."""

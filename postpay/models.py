@@ -7,7 +7,7 @@ from postpay.credit.models import CreditRecord
 from postpay.family.models import Binding
 from postpay.his.models import Hospital
 from postpay.kiosk.models import KioskDevice
-from postpay.payments.models import Refund
+from postpay.payments.models import LedgerEntry, Payment, PaymentBill, PaymentOrder, Refund
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
@@ -19,6 +19,10 @@ __all__ = [
     "Hospital",
     "Item",
     "KioskDevice",
+    "LedgerEntry",
+    "Payment",
+    "PaymentBill",
+    "PaymentOrder",
     "Patient",
     "Refund",
     "SubscriptionQuota",

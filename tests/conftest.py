@@ -81,6 +81,7 @@ def app(config):
     thread.start()
     app.config["POSTPAY_SANDBOX_URL"] = "http://127.0.0.1:%d/sandbox" % server.server_port
     app.config["LIVE_URL"] = "http://127.0.0.1:%d" % server.server_port
+    app.config["WECHATPAY_NOTIFY_URL"] = app.config["LIVE_URL"] + "/wechat/pay/notify"
     yield app
     server.shutdown()
     thread.join(5)

@@ -37,6 +37,8 @@ ROUTES = {
     "visits.show": ("GET", "/api/v1/visits/{visit}", None, "accompany"),
     "visits.stream": ("GET", "/api/v1/visits/{visit}/events", None, "accompany"),
     "billing.show": ("GET", "/api/v1/bills/{bill}", None, "view"),
+    "payments.create": ("POST", "/api/v1/payments", {"bill_ids": ["{bill}"]}, "pay"),
+    "payments.show": ("GET", "/api/v1/payments/{payment}", None, None),
     "billing.dispute": ("POST", "/api/v1/bills/{bill}/disputes", {"item_ids": ["{item}"], "reason": "未做"}, "pay"),
     "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
 }
@@ -71,6 +73,13 @@ def world(client, person, bind, signed, his):
     contract = signed(elder_token, elder["id"], "13700000009").get_json()["contract"]["id"]
     visit = his.visit("Z-1", elder)
     item = his.items("Z-1", ("Z-1-1", "lab", "血常规", 1, 2000))[0]["item_id"]
+    his.event("Z-1", "visit_finished")
+    paid = client.post(
+        "/api/v1/payments",
+        json={"bill_ids": [visit["bill_id"]]},
+        headers=bearer(elder_token) | {"Idempotency-Key": "world-key-0001"},
+    )
+    assert paid.status_code == 201, paid.get_json()
     viewer_token, _ = person("o-z-viewer")
     companion_token, _ = person("o-z-companion")
     stranger_token, _ = person("o-z-stranger")
@@ -83,6 +92,7 @@ def world(client, person, bind, signed, his):
         "visit": visit["visit_id"],
         "bill": visit["bill_id"],
         "item": item,
+        "payment": paid.get_json()["payment"]["id"],
     }
     return {"ids": ids, "stranger": stranger_token, "viewer": viewer_token, "companion": companion_token}
 
@@ -92,15 +102,16 @@ def _fill(value, ids):
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
 def test_a_stranger_gets_404(client, world, endpoint):
     method, url, body, _ = ROUTES[endpoint]
-    resp = client.open(
-        _fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(world["stranger"])
-    )
+    headers = bearer(world["stranger"]) | {"Idempotency-Key": "stranger-key-01"}
+    resp = client.open(_fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=headers)
     assert resp.status_code == 404, resp.get_json()
     assert resp.get_json()["error"]["code"] == "NOT_FOUND"
 
@@ -109,6 +120,7 @@ def test_a_stranger_gets_404(client, world, endpoint):
 def test_a_relative_without_the_permission_gets_403(client, world, endpoint):
     method, url, body, permission = ROUTES[endpoint]
     lacking = world["companion"] if permission == "view" else world["viewer"]
-    resp = client.open(_fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=bearer(lacking))
+    headers = bearer(lacking) | {"Idempotency-Key": "lacking-key-01"}
+    resp = client.open(_fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=headers)
     assert resp.status_code == 403, resp.get_json()
     assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"

@@ -9,7 +9,6 @@ from postpay import authz
 from postpay.accounts.models import utcnow
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
 from postpay.extensions import db
-from postpay.payments.models import Refund
 from postpay.visits.models import Visit
 
 log = logging.getLogger(__name__)
@@ -106,8 +105,10 @@ def void_item(item, reason):
     refund = None
     if bill is not None and item.deferred:
         if bill.status == BillStatus.paid:
-            refund = Refund(bill_id=bill.id, item_id=item.id, amount_fen=item.amount_fen, reason=reason)
-            db.session.add(refund)
+            from postpay.payments.refunds import request_for_item
+
+            recompute_total(bill)
+            refund = request_for_item(bill, item, reason)
         else:
             recompute_total(bill)
             if bill.status == BillStatus.due and bill.total_fen == 0:

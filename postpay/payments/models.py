@@ -1,22 +1,151 @@
-"""Money moving back: refunds. Rows are appended, never edited into another amount."""
+"""Payments: one WeChat payment for bills of several patients and hospitals.
+
+- ``Payment``: our business payment (id ``py_...``), what the payer asked for.
+- ``PaymentOrder``: one WeChat order per hospital (``out_trade_no``); under a
+  combine order (合单) when the bills span 2 to 10 hospitals.
+- ``PaymentBill``: a bill in a payment. While the payment is pending or paid the
+  row is ``live``: a partial unique index lets a bill be live in one payment only.
+- ``LedgerEntry``: money that moved (paid, refunded), appended, never edited.
+- ``Refund``: a refund owed and its way through WeChat Pay.
+"""
+
+import enum
 
 from postpay.accounts.models import utcnow
+from postpay.errors import Conflict
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 
 
+class PaymentStatus(str, enum.Enum):
+    pending = "pending"
+    paid = "paid"
+    closed = "closed"
+    refunded = "refunded"
+
+
+TRANSITIONS = {
+    PaymentStatus.pending: {PaymentStatus.paid, PaymentStatus.closed},
+    PaymentStatus.paid: {PaymentStatus.refunded},
+    PaymentStatus.closed: set(),
+    PaymentStatus.refunded: set(),
+}
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        db.UniqueConstraint("payer_user_id", "idempotency_key", name="uq_payments_idempotency"),
+        db.CheckConstraint("total_fen > 0", name="total_positive"),
+        db.Index("ix_payments_status_expires_at", "status", "expires_at"),
+    )
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("py"))
+    payer_user_id = db.Column(db.String(32), db.ForeignKey("users.id"), nullable=False, index=True)
+    idempotency_key = db.Column(db.String(128), nullable=False)
+    #: SHA-256 of the sorted bill ids: the same key with another body is refused.
+    request_digest = db.Column(db.String(64), nullable=False)
+    status = db.Column(db.Enum(PaymentStatus, native_enum=False, length=16), nullable=False)
+    total_fen = db.Column(db.BigInteger, nullable=False)
+    #: The WeChat order the payer pays: the JSAPI order, or the combine order's number.
+    out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
+    combined = db.Column(db.Boolean, nullable=False)
+    #: Exactly what was sent to WeChat, so a retry sends the same (never 商户订单号重复).
+    order_request = db.Column(db.JSON, nullable=False)
+    prepay_id = db.Column(db.String(64))
+    expires_at = db.Column(UTCDateTime, nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    paid_at = db.Column(UTCDateTime)
+    closed_at = db.Column(UTCDateTime)
+
+    orders = db.relationship("PaymentOrder", back_populates="payment", order_by="PaymentOrder.out_trade_no")
+    bills = db.relationship("PaymentBill", back_populates="payment")
+
+    def transition(self, to):
+        """Move to ``to``. Raises Conflict for an illegal or repeated move."""
+        if to not in TRANSITIONS[self.status]:
+            raise Conflict("支付状态为%s，不能变更为%s" % (self.status.value, to.value), code="PAYMENT_STATE")
+        self.status = to
+
+
+class PaymentOrder(db.Model):
+    __tablename__ = "payment_orders"
+    __table_args__ = (db.CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("po"))
+    payment_id = db.Column(db.String(32), db.ForeignKey("payments.id"), nullable=False, index=True)
+    hospital_id = db.Column(db.String(32), db.ForeignKey("hospitals.id"), nullable=False)
+    mchid = db.Column(db.String(32), nullable=False)
+    out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    #: WeChat's transaction id once paid: applied once, whatever the deliveries.
+    transaction_id = db.Column(db.String(64), unique=True)
+    paid_at = db.Column(UTCDateTime)
+
+    payment = db.relationship(Payment, back_populates="orders")
+    hospital = db.relationship("Hospital")
+
+
+class PaymentBill(db.Model):
+    __tablename__ = "payment_bills"
+    __table_args__ = (
+        db.Index(
+            "uq_payment_bills_live",
+            "bill_id",
+            unique=True,
+            postgresql_where=db.text("live"),
+            sqlite_where=db.text("live = 1"),
+        ),
+    )
+
+    payment_id = db.Column(db.String(32), db.ForeignKey("payments.id"), primary_key=True)
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), primary_key=True)
+    order_id = db.Column(db.String(32), db.ForeignKey("payment_orders.id"), nullable=False)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    #: True while the payment is pending or paid: the bill is taken.
+    live = db.Column(db.Boolean, nullable=False, default=True)
+
+    payment = db.relationship(Payment, back_populates="bills")
+    bill = db.relationship("Bill")
+
+
+class LedgerEntry(db.Model):
+    """Money that moved for a bill. ``paid`` is positive, ``refund`` negative; rows are never edited."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (db.UniqueConstraint("kind", "reference", "bill_id", name="uq_ledger_once"),)
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("le"))
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)
+    #: paid / refund
+    kind = db.Column(db.String(16), nullable=False)
+    #: wechat / window_cash / window_card / micropay
+    channel = db.Column(db.String(16), nullable=False)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    #: WeChat transaction id or refund id, or the window receipt: the same money is booked once.
+    reference = db.Column(db.String(64), nullable=False)
+    payment_id = db.Column(db.String(32), db.ForeignKey("payments.id"))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class Refund(db.Model):
-    """A refund owed on a paid bill (a voided item, R12). The payments issue carries it to WeChat Pay."""
+    """A refund owed on a paid bill: a voided item (R12), or a bill paid twice."""
 
     __tablename__ = "refunds"
     __table_args__ = (db.CheckConstraint("amount_fen > 0", name="amount_positive"),)
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("rf"))
     bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)
-    #: One refund per voided item.
-    item_id = db.Column(db.String(32), db.ForeignKey("items.id"), nullable=False, unique=True)
+    #: The voided item (one refund per item); None for a double payment.
+    item_id = db.Column(db.String(32), db.ForeignKey("items.id"), unique=True)
+    #: The WeChat order the money goes back through.
+    order_id = db.Column(db.String(32), db.ForeignKey("payment_orders.id"))
+    #: Our refund number at WeChat.
+    out_refund_no = db.Column(db.String(64), unique=True, default=lambda: new_id("RF").replace("_", ""))
+    refund_id = db.Column(db.String(64))
     amount_fen = db.Column(db.BigInteger, nullable=False)
     reason = db.Column(db.String(200), nullable=False)
-    #: requested -> (payments issue) processing -> succeeded / failed
+    #: requested -> processing -> succeeded / failed
     status = db.Column(db.String(16), nullable=False, default="requested")
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    settled_at = db.Column(UTCDateTime)

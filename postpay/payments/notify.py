@@ -1,0 +1,124 @@
+"""WeChat Pay notifications (DESIGN 7), in this order: verify the signature (and its age),
+decrypt, find the order, skip a transaction already applied, check amount, currency,
+mchid and appid (a mismatch marks nothing paid and raises an alert), then apply
+through the one transition to every bill of the order, in one database transaction."""
+
+import datetime as dt
+import json
+import logging
+
+from flask import current_app
+
+from postpay import clients, jobs, pushes
+from postpay.extensions import db, redis
+from postpay.payments import ledger
+from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
+from wechat.pay import NotificationError
+
+log = logging.getLogger(__name__)
+ALERTS = "alerts:payments"
+
+
+def alert(kind, **facts):
+    """A money anomaly for people to look at: logged at ERROR and kept in Redis."""
+    log.error("PAYMENT ALERT %s %s", kind, facts)
+    redis.lpush(ALERTS, json.dumps({"kind": kind, **facts}, ensure_ascii=False, default=str))
+
+
+def handle(headers, body):
+    """Process one delivery. Returns the HTTP status WeChat should get (it decides on the status)."""
+    try:
+        event, resource = clients.wechat_pay().verify_notification(headers, body)
+    except NotificationError as e:
+        log.warning("notification refused: %s", e)
+        return 401
+    kind = event.get("event_type", "")
+    if kind.startswith("REFUND."):
+        from postpay.payments import refunds
+
+        refunds.apply_notification(resource)
+    elif kind == "TRANSACTION.SUCCESS":
+        if "combine_out_trade_no" in resource:
+            apply_combine(resource)
+        else:
+            apply_transaction(resource)
+    else:
+        log.info("notification %s ignored", kind)
+    return 200
+
+
+def apply_combine(resource):
+    """Each sub-order of a combine order on its own."""
+    if resource.get("combine_appid") != current_app.config["WECHAT_APPID"]:
+        alert("APPID_MISMATCH", order=resource.get("combine_out_trade_no"), appid=resource.get("combine_appid"))
+        return
+    for sub in resource.get("sub_orders", []):
+        amount = sub.get("amount") or {}
+        _apply(
+            sub.get("out_trade_no"),
+            sub.get("transaction_id"),
+            sub.get("trade_state"),
+            sub.get("mchid"),
+            resource.get("combine_appid"),
+            amount.get("total_amount"),
+            amount.get("currency"),
+            sub.get("success_time"),
+        )
+
+
+def apply_transaction(tx):
+    amount = tx.get("amount") or {}
+    _apply(
+        tx.get("out_trade_no"),
+        tx.get("transaction_id"),
+        tx.get("trade_state"),
+        tx.get("mchid"),
+        tx.get("appid"),
+        amount.get("total"),
+        amount.get("currency"),
+        tx.get("success_time"),
+    )
+
+
+def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, success_time):
+    if state != "SUCCESS":
+        return
+    order = db.session.execute(
+        db.select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no).with_for_update()
+    ).scalar_one_or_none()
+    if order is None:
+        log.warning("notification for unknown order %s", out_trade_no)
+        return
+    if order.transaction_id == transaction_id:
+        return  # already applied: a duplicate delivery writes nothing
+    if order.transaction_id is not None:
+        alert("SECOND_TRANSACTION", order=out_trade_no, first=order.transaction_id, second=transaction_id)
+        return
+    expected = (order.amount_fen, "CNY", order.mchid, current_app.config["WECHAT_APPID"])
+    if (total, currency, mchid, appid) != expected:
+        alert("MISMATCH", order=out_trade_no, got=(total, currency, mchid, appid), expected=expected)
+        return
+    payment = db.session.get(Payment, order.payment_id, with_for_update=True)
+    at = _parse(success_time)
+    order.transaction_id, order.paid_at = transaction_id, at
+    shares = db.session.execute(db.select(PaymentBill).where(PaymentBill.order_id == order.id)).scalars()
+    for share in shares:
+        share.live = True  # money arrived: even a payment closed meanwhile keeps its bills
+        refund = ledger.mark_paid(share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at)
+        if refund is not None:
+            pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
+    if all(o.transaction_id for o in payment.orders):
+        if payment.status == PaymentStatus.closed:
+            alert("PAID_AFTER_CLOSE", payment=payment.id)
+            payment.status = PaymentStatus.pending  # money is in: the close is overruled by the payment
+        payment.transition(PaymentStatus.paid)
+        payment.paid_at = at
+    db.session.flush()
+    log.info("order %s paid (%s)", out_trade_no, transaction_id)
+
+
+def _parse(text):
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+    except (TypeError, ValueError):
+        return dt.datetime.now(dt.timezone.utc)

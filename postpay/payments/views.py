@@ -1,0 +1,99 @@
+"""Payments for the mini-program, and WeChat Pay's notifications."""
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify, request
+
+from postpay import clients
+from postpay.api import INT, STR, iso, loose, obj, route
+from postpay.errors import BadRequest
+from postpay.payments import notify, service
+
+bp = Blueprint("payments", __name__)
+
+PAYMENT = loose(
+    id=STR,
+    out_trade_no=STR,
+    status={"type": "string", "enum": ["pending", "paid", "closed", "refunded"]},
+    total_fen=INT,
+    bill_ids={"type": "array", "items": STR},
+)
+REQUEST_PAYMENT = loose(timeStamp=STR, nonceStr=STR, package=STR, signType=STR, paySign=STR)
+
+
+def payment_json(payment):
+    return {
+        "id": payment.id,
+        "out_trade_no": payment.out_trade_no,
+        "status": payment.status.value,
+        "total_fen": payment.total_fen,
+        "bill_ids": sorted(b.bill_id for b in payment.bills),
+        "combined": payment.combined,
+        "orders": [
+            {
+                "hospital_id": o.hospital_id,
+                "out_trade_no": o.out_trade_no,
+                "amount_fen": o.amount_fen,
+                "paid": o.transaction_id is not None,
+            }
+            for o in payment.orders
+        ],
+        "expires_at": iso(payment.expires_at),
+        "paid_at": iso(payment.paid_at),
+    }
+
+
+@route(
+    bp,
+    "/api/v1/payments",
+    ["POST"],
+    "Pay due bills (own and relatives' with pay) in one WeChat payment",
+    body=obj(
+        ["bill_ids"],
+        bill_ids={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": 64},
+        },
+    ),
+    answers={201: loose(payment=PAYMENT, request_payment=REQUEST_PAYMENT)},
+)
+def create():
+    key = request.headers.get("Idempotency-Key", "")
+    if not 8 <= len(key) <= 128:
+        raise BadRequest("请求头Idempotency-Key必填（8-128个字符）", code="IDEMPOTENCY_KEY_REQUIRED")
+    payment = service.create(g.user, g.body["bill_ids"], key, dt.datetime.now(dt.timezone.utc))
+    return jsonify(
+        {"payment": payment_json(payment), "request_payment": clients.wechat_pay().request_payment(payment.prepay_id)}
+    ), 201
+
+
+@route(
+    bp,
+    "/api/v1/payments/<payment_id>",
+    ["GET"],
+    "A payment; a pending one is checked with WeChat first",
+    answers={200: loose(payment=PAYMENT)},
+)
+def show(payment_id):
+    payment = service.refresh(service.payment_for(g.user, payment_id))
+    return jsonify({"payment": payment_json(payment)})
+
+
+@route(
+    bp,
+    "/wechat/pay/notify",
+    ["POST"],
+    "WeChat Pay notifications (payments and refunds), signed and encrypted",
+    auth=None,
+    answers={200: None, 401: loose(code=STR, message=STR)},
+)
+def wechat_notify():
+    status = notify.handle(request.headers, request.get_data(as_text=True))
+    if status == 200:
+        return "", 200
+    # WeChat reads code/message; our own error format rides along.
+    body = {"code": "FAIL", "message": "签名验证失败", "error": {"code": "BAD_SIGNATURE", "message": "签名验证失败"}}
+    return jsonify(body), status

@@ -1,0 +1,204 @@
+"""WeChat Pay API v3: signed requests, JSAPI and combine (合单) orders, queries, closes,
+refunds, trade statements, notification verify + decrypt, and the mini-program's
+``wx.requestPayment`` parameters.
+
+WeChat's answers and notifications are verified in public-key mode: the only key
+trusted is the WeChat Pay public key with id ``PUB_KEY_ID_...``. A
+``Wechatpay-Serial`` naming anything else is refused at once; nothing is ever
+fetched to find another key. The primitives are wechatpayv3's, on ``cryptography``.
+"""
+
+import json
+import secrets
+import time
+from urllib.parse import urlsplit
+
+import requests
+from wechatpayv3.utils import aes_decrypt, load_private_key, load_public_key, rsa_sign, rsa_verify
+
+GATEWAY = "https://api.mch.weixin.qq.com"
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+MAX_SKEW = 300
+
+
+class PayError(Exception):
+    """WeChat Pay answered with an error (``code`` such as ORDER_PAID, ORDER_NOT_EXIST), or the answer
+    failed verification (code ``SIGNATURE``)."""
+
+    def __init__(self, status, code, message):
+        super().__init__("%s %s %s" % (status, code, message))
+        self.status, self.code, self.message = status, code, message
+
+
+class NotificationError(Exception):
+    """A notification that must not be trusted: bad signature, unknown serial, stale or undecryptable."""
+
+
+def authorization(mchid, serial_no, private_key, method, url_path, body, timestamp=None, nonce=None):
+    """The ``Authorization`` header of a merchant request."""
+    timestamp = str(timestamp or int(time.time()))
+    nonce = nonce or secrets.token_hex(16).upper()
+    message = "%s\n%s\n%s\n%s\n%s\n" % (method, url_path, timestamp, nonce, body)
+    signature = rsa_sign(private_key, message)
+    return '%s mchid="%s",nonce_str="%s",signature="%s",timestamp="%s",serial_no="%s"' % (
+        SIGNATURE_TYPE,
+        mchid,
+        nonce,
+        signature,
+        timestamp,
+        serial_no,
+    )
+
+
+def parse_authorization(header):
+    """``{"mchid", "nonce_str", "signature", "timestamp", "serial_no"}`` from an Authorization header."""
+    scheme, _, rest = header.partition(" ")
+    if scheme != SIGNATURE_TYPE:
+        return None
+    fields = {}
+    for part in rest.split(","):
+        key, _, value = part.strip().partition("=")
+        fields[key] = value.strip('"')
+    return fields
+
+
+def verify_signed(headers, body, trusted_id, public_key, now=None, max_skew=MAX_SKEW):
+    """Check WeChat's signature headers over ``body`` (str). Raises NotificationError."""
+    serial = headers.get("Wechatpay-Serial", "")
+    if serial != trusted_id:
+        raise NotificationError("unknown Wechatpay-Serial %r" % serial[:40])
+    timestamp = headers.get("Wechatpay-Timestamp", "")
+    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > max_skew:
+        raise NotificationError("stale or missing Wechatpay-Timestamp")
+    signature_type = headers.get("Wechatpay-Signature-Type", SIGNATURE_TYPE)
+    if signature_type != SIGNATURE_TYPE:
+        raise NotificationError("unsupported signature type")
+    if not rsa_verify(
+        timestamp, headers.get("Wechatpay-Nonce", ""), body, headers.get("Wechatpay-Signature", ""), public_key
+    ):
+        raise NotificationError("bad signature")
+
+
+def decrypt_resource(resource, apiv3_key):
+    """The JSON inside an ``AEAD_AES_256_GCM`` resource. Raises NotificationError."""
+    if resource.get("algorithm") != "AEAD_AES_256_GCM":
+        raise NotificationError("unsupported algorithm")
+    plain = aes_decrypt(
+        resource.get("nonce", ""), resource.get("ciphertext", ""), resource.get("associated_data", ""), apiv3_key
+    )
+    if plain is None:
+        raise NotificationError("resource does not decrypt")
+    return json.loads(plain)
+
+
+class WeChatPay:
+    """Our merchant calls. ``gateway`` is WeChat Pay or the sandbox."""
+
+    def __init__(
+        self,
+        mchid,
+        appid,
+        serial_no,
+        private_key_pem,
+        public_key_pem,
+        public_key_id,
+        apiv3_key,
+        notify_url,
+        gateway=GATEWAY,
+        timeout=10,
+    ):
+        self.mchid, self.appid, self.serial_no = mchid, appid, serial_no
+        self.private_key = load_private_key(private_key_pem)
+        self.public_key = load_public_key(public_key_pem)
+        self.public_key_id, self.apiv3_key, self.notify_url = public_key_id, apiv3_key, notify_url
+        self.gateway, self.timeout = gateway.rstrip("/"), timeout
+        self.http = requests.Session()
+
+    def request(self, method, path, body=None, mchid=None):
+        """One signed call; the answer verified. Raises PayError, requests.RequestException."""
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
+        url_path = urlsplit(self.gateway).path + path
+        headers = {
+            "Authorization": authorization(
+                mchid or self.mchid, self.serial_no, self.private_key, method, url_path, raw
+            ),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Wechatpay-Serial": self.public_key_id,
+        }
+        resp = self.http.request(
+            method, self.gateway + path, data=raw.encode() if raw else None, headers=headers, timeout=self.timeout
+        )
+        if resp.status_code >= 400:
+            try:
+                err = resp.json()
+            except ValueError:
+                err = {}
+            raise PayError(resp.status_code, err.get("code", "HTTP_%d" % resp.status_code), err.get("message", ""))
+        try:
+            verify_signed(resp.headers, resp.text, self.public_key_id, self.public_key)
+        except NotificationError as e:
+            raise PayError(resp.status_code, "SIGNATURE", str(e)) from None
+        return resp.json() if resp.text else {}
+
+    def jsapi(self, order):
+        """``/v3/pay/transactions/jsapi``: returns the prepay_id."""
+        return self.request("POST", "/v3/pay/transactions/jsapi", order, mchid=order["mchid"])["prepay_id"]
+
+    def combine_jsapi(self, order):
+        """``/v3/combine-transactions/jsapi`` (合单): returns the prepay_id."""
+        return self.request("POST", "/v3/combine-transactions/jsapi", order)["prepay_id"]
+
+    def query(self, out_trade_no, mchid):
+        return self.request("GET", "/v3/pay/transactions/out-trade-no/%s?mchid=%s" % (out_trade_no, mchid), mchid=mchid)
+
+    def combine_query(self, combine_out_trade_no):
+        return self.request("GET", "/v3/combine-transactions/out-trade-no/%s" % combine_out_trade_no)
+
+    def close(self, out_trade_no, mchid):
+        self.request("POST", "/v3/pay/transactions/out-trade-no/%s/close" % out_trade_no, {"mchid": mchid}, mchid=mchid)
+
+    def combine_close(self, combine_out_trade_no, sub_orders):
+        body = {"combine_appid": self.appid, "sub_orders": sub_orders}
+        self.request("POST", "/v3/combine-transactions/out-trade-no/%s/close" % combine_out_trade_no, body)
+
+    def refund(self, body, mchid):
+        """``/v3/refund/domestic/refunds``: returns WeChat's refund record."""
+        return self.request("POST", "/v3/refund/domestic/refunds", body, mchid=mchid)
+
+    def trade_bill(self, bill_date):
+        """The day's trade statement as text (CSV with backquoted fields)."""
+        info = self.request("GET", "/v3/bill/tradebill?bill_date=%s&bill_type=ALL" % bill_date)
+        resp = self.http.get(
+            info["download_url"],
+            timeout=self.timeout,
+            headers={
+                "Authorization": authorization(
+                    self.mchid, self.serial_no, self.private_key, "GET", urlsplit(info["download_url"]).path, ""
+                ),
+            },
+        )
+        resp.raise_for_status()
+        return resp.content.decode("utf-8")
+
+    def request_payment(self, prepay_id):
+        """What ``wx.requestPayment`` needs: paySign over appId, timeStamp, nonceStr and package."""
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        package = "prepay_id=%s" % prepay_id
+        message = "%s\n%s\n%s\n%s\n" % (self.appid, timestamp, nonce, package)
+        return {
+            "timeStamp": timestamp,
+            "nonceStr": nonce,
+            "package": package,
+            "signType": "RSA",
+            "paySign": rsa_sign(self.private_key, message),
+        }
+
+    def verify_notification(self, headers, body, now=None):
+        """Verify and decrypt a notification: ``(event, resource)``. Raises NotificationError."""
+        verify_signed(headers, body, self.public_key_id, self.public_key, now=now)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise NotificationError("body is not JSON") from None
+        return event, decrypt_resource(event.get("resource") or {}, self.apiv3_key)

@@ -1,0 +1,326 @@
+"""WeChat Pay API v3 as the merchant sees it: every request's merchant signature is
+checked, every answer is signed with the platform key, notifications are signed
+and AES-256-GCM encrypted. ``/orders/{no}/pay`` plays the user paying;
+``/renotify`` sends the last notification again, byte for byte."""
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import secrets
+import time
+
+import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Response, current_app, jsonify, request
+from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
+
+from wechat import pay
+from wechat.sandbox.common import OBJ, STR, redis, route
+
+V3 = "/wechatpay/v3"
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def _keys():
+    cfg = current_app.config
+    cache = current_app.extensions.setdefault("sandbox_pay_keys", {})
+    if not cache:
+        with open(cfg["SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH"]) as f:
+            cache["platform"] = load_private_key(f.read())
+        with open(cfg["SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH"]) as f:
+            cache["merchant"] = load_public_key(f.read())
+    return cache
+
+
+def _signed(payload, status=200):
+    """An answer signed with the platform key, as WeChat signs its answers."""
+    body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
+    ts, nonce = str(int(time.time())), secrets.token_hex(16)
+    headers = {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Serial": current_app.config["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"],
+        "Wechatpay-Signature-Type": pay.SIGNATURE_TYPE,
+        "Wechatpay-Signature": rsa_sign(_keys()["platform"], "%s\n%s\n%s\n" % (ts, nonce, body)),
+    }
+    return Response(body, status=status if body else 204, headers=headers, mimetype="application/json")
+
+
+def _error(status, code, message):
+    return _signed({"code": code, "message": message}, status)
+
+
+def _merchant_ok():
+    """Check the Authorization header as WeChat does: our registered serial and a valid signature."""
+    fields = pay.parse_authorization(request.headers.get("Authorization", ""))
+    if not fields or fields.get("serial_no") != current_app.config["SANDBOX_WECHATPAY_MERCHANT_SERIAL"]:
+        return False
+    if abs(time.time() - int(fields.get("timestamp", "0") or 0)) > 300:
+        return False
+    path = request.full_path.rstrip("?")
+    message = "%s\n%s\n%s\n%s\n%s\n" % (
+        request.method,
+        path,
+        fields["timestamp"],
+        fields["nonce_str"],
+        request.get_data(as_text=True),
+    )
+    try:
+        return _keys()["merchant"].verify(base64.b64decode(fields["signature"]), message.encode(), *_pkcs1()) is None
+    except Exception:
+        return False
+
+
+def _pkcs1():
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    return PKCS1v15(), SHA256()
+
+
+def _load(no):
+    raw = redis().get("sbx:pay:order:" + no)
+    return json.loads(raw) if raw else None
+
+
+def _save(order):
+    redis().set("sbx:pay:order:" + order["no"], json.dumps(order, ensure_ascii=False), ex=7 * 86400)
+
+
+def _place(kind, body, no, amount, subs):
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    order = _load(no)
+    if order is not None:
+        if order["digest"] != digest:
+            return _error(400, "INVALID_REQUEST", "商户订单号重复")
+        if order["state"] == "SUCCESS":
+            return _error(400, "ORDER_PAID", "该订单已支付")
+        if order["state"] == "CLOSED":
+            return _error(400, "ORDER_CLOSED", "订单已关闭")
+        return _signed({"prepay_id": order["prepay_id"]})
+    order = {
+        "kind": kind,
+        "no": no,
+        "digest": digest,
+        "body": body,
+        "state": "NOTPAY",
+        "amount": amount,
+        "subs": subs,
+        "prepay_id": "wx%s" % secrets.token_hex(14),
+        "transaction_id": None,
+    }
+    _save(order)
+    for sub in subs:
+        redis().set("sbx:pay:sub:" + sub["out_trade_no"], no, ex=7 * 86400)
+    return _signed({"prepay_id": order["prepay_id"]})
+
+
+@route(V3 + "/pay/transactions/jsapi", ["POST"], "WeChat Pay: JSAPI order", body=OBJ)
+def jsapi():
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    body = request.get_json(force=True, silent=True) or {}
+    total = (body.get("amount") or {}).get("total")
+    if not body.get("out_trade_no") or not isinstance(total, int) or total <= 0 or not body.get("notify_url"):
+        return _error(400, "PARAM_ERROR", "参数错误")
+    sub = {"mchid": body["mchid"], "out_trade_no": body["out_trade_no"], "amount": total}
+    return _place("single", body, body["out_trade_no"], total, [sub])
+
+
+@route(V3 + "/combine-transactions/jsapi", ["POST"], "WeChat Pay: combine (合单) JSAPI order", body=OBJ)
+def combine_jsapi():
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    body = request.get_json(force=True, silent=True) or {}
+    subs = body.get("sub_orders") or []
+    if not body.get("combine_out_trade_no") or not 2 <= len(subs) <= 10:
+        return _error(400, "PARAM_ERROR", "子单数量须为2-10")
+    parsed = [
+        {"mchid": s["mchid"], "out_trade_no": s["out_trade_no"], "amount": s["amount"]["total_amount"]} for s in subs
+    ]
+    return _place("combine", body, body["combine_out_trade_no"], sum(s["amount"] for s in parsed), parsed)
+
+
+def _transaction(order, sub):
+    return {
+        "appid": order["body"].get("appid"),
+        "mchid": sub["mchid"],
+        "out_trade_no": sub["out_trade_no"],
+        "transaction_id": sub.get("transaction_id"),
+        "trade_type": "JSAPI",
+        "trade_state": order["state"],
+        "trade_state_desc": {"SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭"}[order["state"]],
+        "success_time": order.get("success_time"),
+        "amount": {"total": sub["amount"], "payer_total": sub["amount"], "currency": "CNY", "payer_currency": "CNY"},
+        "payer": {
+            "openid": (order["body"].get("payer") or order["body"].get("combine_payer_info") or {}).get("openid")
+        },
+    }
+
+
+def _combine_resource(order):
+    return {
+        "combine_appid": order["body"].get("combine_appid"),
+        "combine_mchid": order["body"].get("combine_mchid"),
+        "combine_out_trade_no": order["no"],
+        "combine_payer_info": order["body"].get("combine_payer_info"),
+        "sub_orders": [
+            {
+                "mchid": s["mchid"],
+                "trade_type": "JSAPI",
+                "trade_state": order["state"],
+                "transaction_id": s.get("transaction_id"),
+                "out_trade_no": s["out_trade_no"],
+                "success_time": order.get("success_time"),
+                "amount": {
+                    "total_amount": s["amount"],
+                    "currency": "CNY",
+                    "payer_amount": s["amount"],
+                    "payer_currency": "CNY",
+                },
+            }
+            for s in order["subs"]
+        ],
+    }
+
+
+@route(V3 + "/pay/transactions/out-trade-no/<no>", ["GET"], "WeChat Pay: query an order", query={"mchid": STR})
+def query(no):
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    order = _load(no)
+    if order is None or order["kind"] != "single":
+        return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+    return _signed(_transaction(order, order["subs"][0]))
+
+
+@route(V3 + "/combine-transactions/out-trade-no/<no>", ["GET"], "WeChat Pay: query a combine order")
+def combine_query(no):
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    order = _load(no)
+    if order is None or order["kind"] != "combine":
+        return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+    return _signed(_combine_resource(order))
+
+
+def _close(no, kind):
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    order = _load(no)
+    if order is None or order["kind"] != kind:
+        return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+    if order["state"] == "SUCCESS":
+        return _error(400, "ORDER_PAID", "订单已支付")
+    order["state"] = "CLOSED"
+    _save(order)
+    return _signed(None)
+
+
+@route(V3 + "/pay/transactions/out-trade-no/<no>/close", ["POST"], "WeChat Pay: close an order", body=OBJ)
+def close(no):
+    return _close(no, "single")
+
+
+@route(V3 + "/combine-transactions/out-trade-no/<no>/close", ["POST"], "WeChat Pay: close a combine order", body=OBJ)
+def combine_close(no):
+    return _close(no, "combine")
+
+
+def notification(event_type, summary, original_type, resource):
+    """The signed, encrypted notification WeChat would POST: ``(headers, body)``."""
+    cfg = current_app.config
+    nonce = secrets.token_hex(6)
+    plain = json.dumps(resource, ensure_ascii=False).encode()
+    cipher = AESGCM(cfg["SANDBOX_WECHATPAY_APIV3_KEY"].encode()).encrypt(nonce.encode(), plain, original_type.encode())
+    body = json.dumps(
+        {
+            "id": secrets.token_hex(16),
+            "create_time": dt.datetime.now(CST).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {
+                "original_type": original_type,
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(cipher).decode(),
+                "associated_data": original_type,
+                "nonce": nonce,
+            },
+        },
+        ensure_ascii=False,
+    )
+    ts, sig_nonce = str(int(time.time())), secrets.token_hex(16)
+    headers = {
+        "Content-Type": "application/json",
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": sig_nonce,
+        "Wechatpay-Serial": cfg["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"],
+        "Wechatpay-Signature-Type": pay.SIGNATURE_TYPE,
+        "Wechatpay-Signature": rsa_sign(_keys()["platform"], "%s\n%s\n%s\n" % (ts, sig_nonce, body)),
+    }
+    return headers, body
+
+
+def deliver(url, headers, body, key):
+    """POST a notification and remember it for /renotify."""
+    redis().set(key, json.dumps({"url": url, "headers": headers, "body": body}), ex=7 * 86400)
+    resp = requests.post(url, data=body.encode(), headers=headers, timeout=10)
+    return jsonify({"delivered": resp.status_code < 300, "status": resp.status_code, "answer": resp.text[:500]})
+
+
+@route(
+    "/wechatpay/orders/<no>/pay",
+    ["POST"],
+    "Sandbox: the user pays; the notification is sent",
+    body={"type": "object", "properties": {"tamper": OBJ}},
+    answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
+)
+def user_pays(no):
+    order = _load(no)
+    if order is None:
+        return jsonify({"error": {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}}), 404
+    if order["state"] == "NOTPAY":
+        order["state"] = "SUCCESS"
+        order["success_time"] = dt.datetime.now(CST).isoformat(timespec="seconds")
+        for sub in order["subs"]:
+            sub["transaction_id"] = "42000%s" % secrets.randbelow(10**23)
+        _save(order)
+        for sub in order["subs"]:
+            redis().rpush(
+                "sbx:pay:ledger", json.dumps({"order": order["no"], "sub": sub, "time": order["success_time"]})
+            )
+    resource = _combine_resource(order) if order["kind"] == "combine" else _transaction(order, order["subs"][0])
+    tamper = (request.get_json(force=True, silent=True) or {}).get("tamper") or {}
+    resource = json.loads(json.dumps(resource))
+    _apply_tamper(resource, tamper)
+    original = "combine_transaction" if order["kind"] == "combine" else "transaction"
+    headers, body = notification("TRANSACTION.SUCCESS", "支付成功", original, resource)
+    return deliver(order["body"]["notify_url"], headers, body, "sbx:pay:last:" + no)
+
+
+def _apply_tamper(resource, tamper):
+    target = resource["sub_orders"][0] if "sub_orders" in resource else resource
+    for key, value in tamper.items():
+        if key == "amount":
+            target["amount"]["total" if "total" in target["amount"] else "total_amount"] = value
+        elif key == "currency":
+            target["amount"]["currency"] = value
+        else:
+            target[key] = value
+
+
+@route(
+    "/wechatpay/orders/<no>/renotify",
+    ["POST"],
+    "Sandbox: send the last notification again, byte for byte",
+    answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
+)
+def renotify(no):
+    raw = redis().get("sbx:pay:last:" + no)
+    if raw is None:
+        return jsonify({"error": {"code": "NOTHING_SENT", "message": "尚未发送通知"}}), 404
+    last = json.loads(raw)
+    resp = requests.post(last["url"], data=last["body"].encode(), headers=last["headers"], timeout=10)
+    return jsonify({"delivered": resp.status_code < 300, "status": resp.status_code, "answer": resp.text[:500]})
