@@ -56,7 +56,11 @@ def create(user, bill_ids, key, now):
             raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
         return place_order(existing)
     payment = _reserve(user, sorted(set(bill_ids)), key, now)
-    db.session.commit()  # the bills are taken before WeChat hears of the order
+    try:
+        db.session.commit()  # the bills are taken before WeChat hears of the order
+    except IntegrityError:
+        db.session.rollback()
+        raise NotPayable() from None
     return place_order(payment)
 
 
@@ -109,17 +113,17 @@ def _reserve(user, bill_ids, key, now):
         db.session.add(order)
         orders.append((order, group))
     db.session.flush()
-    for order, group in orders:
-        for bill in group:
-            db.session.add(
-                PaymentBill(
-                    payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen, live=True
-                )
-            )
     payment.order_request = _order_request(payment, user.openid, expires)
     try:
+        for order, group in orders:
+            for bill in group:
+                db.session.add(
+                    PaymentBill(
+                        payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen, live=True
+                    )
+                )
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError:  # another payer took a bill first
         db.session.rollback()
         raise NotPayable() from None
     log.info("payment %s reserved: %d bill(s), %d fen", payment.id, len(bills), payment.total_fen)
