@@ -34,7 +34,8 @@ def pay(client):
     """``pay(token, bill_ids, key) -> response`` of POST /api/v1/payments."""
 
     def _pay(token, bill_ids, key="key-0000000001"):
-        return client.post("/api/v1/payments", json={"bill_ids": bill_ids},
-                           headers=bearer(token) | {"Idempotency-Key": key})
+        return client.post(
+            "/api/v1/payments", json={"bill_ids": bill_ids}, headers=bearer(token) | {"Idempotency-Key": key}
+        )
 
     return _pay

@@ -20,7 +20,9 @@ def test_one_payment_for_own_and_a_parents_bills_at_one_hospital_R13(app, client
     resp = pay(family["son"], [own, mums])
     assert resp.status_code == 201, resp.get_json()
     payment, rp = resp.get_json()["payment"], resp.get_json()["request_payment"]
-    assert payment["status"] == "pending" and payment["total_fen"] == 32000 and payment["bill_ids"] == sorted([own, mums])
+    assert (
+        payment["status"] == "pending" and payment["total_fen"] == 32000 and payment["bill_ids"] == sorted([own, mums])
+    )
     assert payment["id"].startswith("py_") and payment["out_trade_no"].startswith("P") and not payment["combined"]
     with open(app.config["WECHATPAY_PRIVATE_KEY_PATH"].replace("private", "public"), "rb") as f:
         merchant_public = load_pem_public_key(f.read())
@@ -49,7 +51,8 @@ def test_bills_at_several_hospitals_make_one_combine_order(app, client, family, 
     assert shown["status"] == "paid" and all(o["paid"] for o in shown["orders"])
     with app.app_context():
         assert {h.mchid for h in (db.session.get(Bill, a).hospital, db.session.get(Bill, b).hospital)} == {
-            o.mchid for o in Payment.query.one().orders}
+            o.mchid for o in Payment.query.one().orders
+        }
 
 
 def test_more_than_ten_hospitals_is_a_clear_422(app, family, due_bill, pay, hospitals):
@@ -99,8 +102,11 @@ def test_twenty_concurrent_payers_for_one_bill_exactly_one_201(app, family, due_
     def go(n):
         client = app.test_client()
         barrier.wait()
-        resp = client.post("/api/v1/payments", json={"bill_ids": [bill]},
-                           headers=bearer(payers[n % len(payers)]) | {"Idempotency-Key": "race-key-%04d" % n})
+        resp = client.post(
+            "/api/v1/payments",
+            json={"bill_ids": [bill]},
+            headers=bearer(payers[n % len(payers)]) | {"Idempotency-Key": "race-key-%04d" % n},
+        )
         results.append(resp.status_code)
 
     threads = [threading.Thread(target=go, args=(n,)) for n in range(20)]

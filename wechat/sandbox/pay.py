@@ -266,7 +266,14 @@ def notification(event_type, summary, original_type, resource):
 def deliver(url, headers, body, key):
     """POST a notification and remember it for /renotify."""
     redis().set(key, json.dumps({"url": url, "headers": headers, "body": body}), ex=7 * 86400)
-    resp = requests.post(url, data=body.encode(), headers=headers, timeout=10)
+    return _post(url, headers, body)
+
+
+def _post(url, headers, body):
+    try:
+        resp = requests.post(url, data=body.encode(), headers=headers, timeout=10)
+    except requests.RequestException as e:  # the merchant is down: WeChat would retry later
+        return jsonify({"delivered": False, "status": 0, "answer": type(e).__name__})
     return jsonify({"delivered": resp.status_code < 300, "status": resp.status_code, "answer": resp.text[:500]})
 
 
@@ -322,5 +329,4 @@ def renotify(no):
     if raw is None:
         return jsonify({"error": {"code": "NOTHING_SENT", "message": "尚未发送通知"}}), 404
     last = json.loads(raw)
-    resp = requests.post(last["url"], data=last["body"].encode(), headers=last["headers"], timeout=10)
-    return jsonify({"delivered": resp.status_code < 300, "status": resp.status_code, "answer": resp.text[:500]})
+    return _post(last["url"], last["headers"], last["body"])
