@@ -136,6 +136,39 @@ def register_cli(app):
         Worker([q], connection=q.connection).work(burst=burst, with_scheduler=True)
 
     @app.cli.group()
+    def payments():
+        """WeChat Pay payments."""
+
+    @payments.command("reconcile")
+    @click.option("--date", "day", required=True, help="YYYY-MM-DD (Shanghai)")
+    def payments_reconcile(day):
+        """Compare the day's WeChat statement with our records; exit 1 on any difference."""
+        import datetime as dt
+
+        from postpay.payments.reconcile import reconcile
+
+        found = reconcile(dt.date.fromisoformat(day))
+        for kind, no, theirs, ours in found:
+            click.echo("%s %s wechat=%s ours=%s" % (kind, no, theirs, ours))
+        click.echo("%d difference(s) on %s" % (len(found), day))
+        if found:
+            raise SystemExit(1)
+
+    @jobs.command("run-sweeps")
+    @click.option("--now", "now_text", required=True, help="ISO time with offset: run every sweep as of then")
+    def jobs_run_sweeps(now_text):
+        """Run every scheduled sweep once, as of --now."""
+        import datetime as dt
+
+        from postpay.jobs import run_sweeps
+
+        now = dt.datetime.fromisoformat(now_text)
+        if now.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-11-22T23:59:00+08:00")
+        for name, result in run_sweeps(now):
+            click.echo("%s: %s" % (name, result))
+
+    @app.cli.group()
     def kiosk():
         """Self-service kiosks."""
 

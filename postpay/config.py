@@ -86,6 +86,8 @@ def defaults(instance_path):
         "WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
         #: Minutes a WeChat order stays payable (time_expire).
         "POSTPAY_ORDER_MINUTES": 30,
+        #: Local time (Asia/Shanghai) when the day's open bills are finalised.
+        "POSTPAY_DAY_END": "23:59",
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

@@ -52,6 +52,59 @@ def send_refund(refund_id):
     db.session.commit()
 
 
+def day_end(now):
+    """Finalise the open bills of visit days that are over (R11): every earlier day, and today
+    once the local day-end time (``POSTPAY_DAY_END``, 23:59 Asia/Shanghai) has come."""
+    import datetime as dt
+
+    from flask import current_app
+
+    from postpay.billing.service import finalise_day_end
+    from postpay.contracts.eligibility import SHANGHAI
+
+    local = now.astimezone(SHANGHAI)
+    hour, minute = (int(p) for p in current_app.config["POSTPAY_DAY_END"].split(":"))
+    cutoff = local.date() + dt.timedelta(days=1 if (local.hour, local.minute) >= (hour, minute) else 0)
+    count = finalise_day_end(cutoff, now)
+    db.session.commit()
+    return count
+
+
+def close_expired_orders(now):
+    from postpay.payments.sweeps import close_expired
+
+    return close_expired(now)
+
+
+def query_pending_orders(now):
+    from postpay.payments.sweeps import query_pending
+
+    return query_pending(now)
+
+
+#: The schedule, as data: (name, function taking `now`, every how many seconds).
+SCHEDULE = [
+    ("day_end", day_end, 3600),
+    ("close_expired_orders", close_expired_orders, 60),
+    ("query_pending_orders", query_pending_orders, 60),
+]
+
+
+def run_sweeps(now):
+    """Every sweep once as of ``now``; a Redis lock per sweep keeps two runners from doing it twice."""
+    results = []
+    for name, fn, every in SCHEDULE:
+        lock = redis.lock("sweep:%s" % name, timeout=max(every, 60), blocking=False)
+        if not lock.acquire():
+            results.append((name, "skipped: running elsewhere"))
+            continue
+        try:
+            results.append((name, fn(now)))
+        finally:
+            lock.release()
+    return results
+
+
 def start_inprocess_worker(app):
     """Development only (no REDIS_URL): the in-process Redis cannot be shared with a worker
     process, so one background thread works the queue. Never a request thread, never in production."""
