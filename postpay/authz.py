@@ -55,6 +55,16 @@ def patient_for(user, patient_id, permission):
     return patient
 
 
+def require_all(user, patient_ids, permission):
+    """``patient_for`` for many patients in one query. Raises NotFound, Forbidden."""
+    found = relationships(user)
+    for patient_id in patient_ids:
+        if patient_id not in found:
+            raise NotFound("未找到该就诊人")
+        if permission not in found[patient_id][1]:
+            raise Forbidden("亲情账户未获得该授权", code="PERMISSION_DENIED")
+
+
 def owned(user, model, row_id, permission, missing="未找到"):
     """A row (with a ``patient_id``) of a patient ``user`` may ``permission`` for.
 

@@ -25,19 +25,21 @@ def balance(bill_id):
     return int(paid) - int(owed)
 
 
-def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None):
+def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):
     """Book ``amount_fen`` for ``bill`` and mark it paid (once). Whatever was paid beyond the
     bill's total, by a second payment or after a void, is refunded through ``order_id``.
 
     Returns the Refund owed, if any. A repeated (kind, reference) books nothing twice.
     """
-    exists = db.session.execute(
-        db.select(LedgerEntry.id).where(
-            LedgerEntry.kind == "paid", LedgerEntry.reference == reference, LedgerEntry.bill_id == bill.id
-        )
-    ).first()
-    if exists:
-        return None
+    if not first:  # unless the caller already ruled out a second booking of this reference
+        exists = db.session.execute(
+            db.select(LedgerEntry.id).where(
+                LedgerEntry.kind == "paid", LedgerEntry.reference == reference, LedgerEntry.bill_id == bill.id
+            )
+        ).first()
+        if exists:
+            return None
+    was_due = bill.status == BillStatus.due
     db.session.add(
         LedgerEntry(
             bill_id=bill.id,
@@ -51,6 +53,8 @@ def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=No
     if bill.status == BillStatus.due:
         bill.transition(BillStatus.paid)
         bill.paid_at = at or utcnow()
+    if was_due and amount_fen == bill.total_fen:
+        return None  # the plain case: exactly the bill, once
     db.session.flush()
     excess = balance(bill.id) - bill.total_fen
     if excess > 0 and order_id is not None:

@@ -104,7 +104,10 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
     shares = db.session.execute(db.select(PaymentBill).where(PaymentBill.order_id == order.id)).scalars()
     for share in shares:
         share.live = True  # money arrived: even a payment closed meanwhile keeps its bills
-        refund = ledger.mark_paid(share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at)
+        # The order's transaction id was checked above: this transaction is not booked yet.
+        refund = ledger.mark_paid(
+            share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at, first=True
+        )
         if refund is not None:
             pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
     if all(o.transaction_id for o in payment.orders):

@@ -23,6 +23,7 @@ from postpay.api import SHANGHAI
 from postpay.billing.models import Bill, BillStatus
 from postpay.errors import DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
+from postpay.his.models import Hospital
 from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
 from wechat.pay import PayError
 
@@ -65,17 +66,15 @@ def create(user, bill_ids, key, now):
 
 
 def _reserve(user, bill_ids, key, now):
-    bills = (
-        db.session.execute(db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update())
-        .scalars()
-        .all()
-    )
+    query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
+    bills = db.session.execute(query).scalars().all()
     if len(bills) != len(bill_ids):
         raise NotFound("未找到该账单")
+    authz.require_all(user, {b.patient_id for b in bills}, "pay")  # one query for every bill
     for bill in bills:
-        authz.patient_for(user, bill.patient_id, "pay")
         if bill.status != BillStatus.due or bill.total_fen <= 0:
             raise NotPayable()
+    hospitals = {h.id: h for h in Hospital.query.filter(Hospital.id.in_({b.hospital_id for b in bills}))}
     taken = db.session.execute(
         db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
     ).first()
@@ -102,11 +101,10 @@ def _reserve(user, bill_ids, key, now):
     db.session.add(payment)
     orders = []
     for hospital_id, group in sorted(by_hospital.items()):
-        hospital = group[0].hospital
         order = PaymentOrder(
             payment=payment,
-            hospital_id=hospital_id,
-            mchid=hospital.mchid,
+            hospital=hospitals[hospital_id],
+            mchid=hospitals[hospital_id].mchid,
             out_trade_no=payment.out_trade_no if not combined else trade_no("S", now),
             amount_fen=sum(b.total_fen for b in group),
         )

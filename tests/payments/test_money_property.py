@@ -31,8 +31,11 @@ def test_paid_minus_refunded_is_the_final_total(app, client, family, his, ops):
     for op in ops:
         if op.startswith("pay_"):
             ids = [bills[n][1] for n in op[4:]]
-            resp = client.post("/api/v1/payments", json={"bill_ids": ids},
-                               headers=bearer(family["son"]) | {"Idempotency-Key": "prop-%d-%d" % (run, next(keys))})
+            resp = client.post(
+                "/api/v1/payments",
+                json={"bill_ids": ids},
+                headers=bearer(family["son"]) | {"Idempotency-Key": "prop-%d-%d" % (run, next(keys))},
+            )
             if resp.status_code == 201:
                 payments.append(resp.get_json()["payment"]["out_trade_no"])
         elif op == "notify" and payments:

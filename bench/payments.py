@@ -1,0 +1,278 @@
+"""Payments benchmark (issue 5): query counts and latency of one payment for 1 vs 10 bills,
+notify throughput against gunicorn, and the writes a duplicate delivery costs.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1/bench REDIS_URL=redis://127.0.0.1:6379/13 \\
+        .venv/bin/python bench/payments.py
+
+It empties that database and Redis db. Figures are medians and ratios of one run.
+"""
+
+import datetime as dt
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+from sqlalchemy import MetaData, event
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from app import create_app  # noqa: E402
+from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
+from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
+from postpay.devkeys import write_instance_config  # noqa: E402
+from postpay.extensions import db  # noqa: E402
+from postpay.his.service import upsert_hospital  # noqa: E402
+from postpay.security import new_token, token_digest  # noqa: E402
+from postpay.visits.models import Visit  # noqa: E402
+
+N_NOTIFY = int(os.environ.get("BENCH_NOTIFICATIONS", "600"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup():
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
+        sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL (a scratch db)")
+    instance = tempfile.mkdtemp(prefix="bench-instance-")
+    write_instance_config(instance)
+    port = free_port()
+    os.environ.update(POSTPAY_INSTANCE_PATH=instance, PORT=str(port), POSTPAY_SANDBOX="1", LOG_LEVEL="WARNING")
+    app = create_app()
+    with app.app_context():
+        old = MetaData()
+        old.reflect(db.engine)
+        old.drop_all(db.engine)
+        from flask_migrate import upgrade
+
+        upgrade()
+        app.extensions["redis"].flushdb()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+        env=dict(os.environ, GUNICORN_WORKERS="2", GUNICORN_THREADS="16"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            requests.get("http://127.0.0.1:%d/openapi.json" % port, timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return app, server, "http://127.0.0.1:%d" % port
+
+
+def payer_with_bills(app, count, hospitals, tag):
+    """A payer and ``count`` due bills of its own, spread over ``hospitals``."""
+    from postpay.accounts.identity import check_digit
+
+    with app.app_context():
+        first17 = "3206021980%02d%02d%03d" % (1 + count % 12, 1 + len(tag), hash(tag) % 1000)
+        patient = Patient(
+            name="测试",
+            id_number=first17 + check_digit(first17),
+            id_number_index=new_token(),
+            birth_date=dt.date(1980, 1, 1),
+            sex="M",
+            insured_region="320602",
+            insurance_type="employee",
+            insured_status="normal",
+            verified_at=utcnow(),
+        )
+        user = User(openid="bench-" + tag, patient=patient)
+        db.session.add_all([patient, user])
+        db.session.flush()
+        bills = []
+        for n in range(count):
+            hospital_id = hospitals[n % len(hospitals)][0]
+            bill = Bill(
+                patient_id=patient.id,
+                hospital_id=hospital_id,
+                visit_day=dt.date(2026, 1, 1) + dt.timedelta(n),
+                status=BillStatus.due,
+                total_fen=3000,
+                finalised_at=utcnow(),
+                due_at=utcnow(),
+            )
+            visit = Visit(
+                hospital_id=hospital_id,
+                his_visit_no="%s-%d" % (tag, n),
+                patient_id=patient.id,
+                department="内科",
+                doctor="王",
+                registered_at=utcnow(),
+                postpay=True,
+                bill=bill,
+            )
+            db.session.add_all([bill, visit])
+            db.session.flush()
+            for k in range(3):
+                db.session.add(
+                    Item(
+                        visit_id=visit.id,
+                        bill_id=bill.id,
+                        his_item_no=str(k),
+                        category="lab",
+                        name="检验",
+                        quantity_milli=1000,
+                        unit_price_fen=1000,
+                        amount_fen=1000,
+                        deferred=True,
+                    )
+                )
+            bills.append(bill.id)
+        db.session.commit()
+        token = new_token()
+        app.extensions["redis"].set("auth:token:" + token_digest(token), user.id, ex=3600)
+        return token, bills
+
+
+def count_queries(app, fn):
+    n = {"q": 0}
+
+    def before(*_):
+        n["q"] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return n["q"]
+
+
+def payment_latency(app, url, hospitals, count, runs=15):
+    """Median seconds of POST /api/v1/payments for ``count`` bills, and its SQL query count."""
+    times, queries = [], []
+    for r in range(runs):
+        token, bills = payer_with_bills(app, count, hospitals, "lat%d-%d-%d" % (count, len(hospitals), r))
+        headers = {"Authorization": "Bearer " + token, "Idempotency-Key": "bench-key-%d-%d" % (count, r)}
+        if r == 0:  # in-process once, to count the queries
+            client, body = app.test_client(), {"bill_ids": bills}
+            queries.append(
+                count_queries(app, lambda c=client, b=body, h=headers: c.post("/api/v1/payments", json=b, headers=h))
+            )
+            continue
+        start = time.perf_counter()
+        resp = requests.post(url + "/api/v1/payments", json={"bill_ids": bills}, headers=headers, timeout=30)
+        times.append(time.perf_counter() - start)
+        assert resp.status_code == 201, resp.text
+    return statistics.median(times), queries[0]
+
+
+def notify_throughput(app, url, hospitals):
+    """Verified, applied notifications per second, 8 concurrent senders."""
+    from wechat.sandbox.pay import notification
+
+    deliveries = []
+    client = app.test_client()
+    for n in range(N_NOTIFY):
+        token, bills = payer_with_bills(app, 1, hospitals[:1], "nt%d" % n)
+        resp = client.post(
+            "/api/v1/payments",
+            json={"bill_ids": bills},
+            headers={"Authorization": "Bearer " + token, "Idempotency-Key": "nt-key-%06d" % n},
+        )
+        payment = resp.get_json()["payment"]
+        with app.test_request_context():
+            tx = {
+                "appid": app.config["WECHAT_APPID"],
+                "mchid": hospitals[0][1],
+                "out_trade_no": payment["out_trade_no"],
+                "transaction_id": "4200%018d" % n,
+                "trade_type": "JSAPI",
+                "trade_state": "SUCCESS",
+                "success_time": dt.datetime.now().astimezone().isoformat(),
+                "amount": {"total": payment["total_fen"], "payer_total": payment["total_fen"], "currency": "CNY"},
+            }
+            deliveries.append(notification("TRANSACTION.SUCCESS", "支付成功", "transaction", tx))
+    pending = list(deliveries)
+    lock = threading.Lock()
+    failures = []
+
+    def sender():
+        session = requests.Session()
+        while True:
+            with lock:
+                if not pending:
+                    return
+                headers, body = pending.pop()
+            status = session.post(
+                url + "/wechat/pay/notify", data=body.encode(), headers=headers, timeout=30
+            ).status_code
+            if status != 200:
+                failures.append(status)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=sender) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    elapsed = time.perf_counter() - start
+    with app.app_context():
+        paid = Bill.query.filter(Bill.status == BillStatus.paid).count()
+    writes = count_writes(
+        app, lambda: [client.post("/wechat/pay/notify", data=b.encode(), headers=h) for h, b in deliveries[:15]]
+    )
+    return N_NOTIFY / elapsed, paid, failures, writes
+
+
+def count_writes(app, fn):
+    n = {"w": 0}
+
+    def before(conn, cursor, statement, *_):
+        n["w"] += statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return n["w"]
+
+
+def main():
+    app, server, url = setup()
+    try:
+        with app.app_context():
+            rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
+            hospitals = [(h.id, h.mchid) for h in rows]
+            db.session.commit()
+        one, q1 = payment_latency(app, url, hospitals[:1], 1)
+        ten, q10 = payment_latency(app, url, hospitals[:1], 10)
+        ten_c, q10c = payment_latency(app, url, hospitals, 10)
+        rate, paid, failures, writes = notify_throughput(app, url, hospitals)
+        print("| probe | figure |\n|---|---|")
+        print("| POST /payments, 1 bill: median latency | %.1f ms (%d SQL queries) |" % (one * 1000, q1))
+        print(
+            "| 10 bills, one hospital: median latency | %.1f ms (%d queries), ratio %.2fx |"
+            % (ten * 1000, q10, ten / one)
+        )
+        print(
+            "| 10 bills, 10 hospitals (combine): median | %.1f ms (%d queries), ratio %.2fx |"
+            % (ten_c * 1000, q10c, ten_c / one)
+        )
+        print(
+            "| notify: verified+applied per second (8 senders) | %.0f/s, %d bills paid, %d failures |"
+            % (rate, paid, len(failures))
+        )
+        print("| 15 duplicate deliveries | %d writes |" % writes)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
