@@ -8,6 +8,7 @@ import json
 import logging
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from postpay import clients, jobs, pushes
 from postpay.extensions import db, redis
@@ -100,22 +101,25 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
         return
     payment = db.session.get(Payment, order.payment_id, with_for_update=True)
     at = _parse(success_time)
-    order.transaction_id, order.paid_at = transaction_id, at
-    shares = db.session.execute(db.select(PaymentBill).where(PaymentBill.order_id == order.id)).scalars()
-    for share in shares:
-        share.live = True  # money arrived: even a payment closed meanwhile keeps its bills
-        # The order's transaction id was checked above: this transaction is not booked yet.
-        refund = ledger.mark_paid(
-            share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at, first=True
-        )
-        if refund is not None:
-            pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
-    if all(o.transaction_id for o in payment.orders):
-        if payment.status == PaymentStatus.closed:
-            alert("PAID_AFTER_CLOSE", payment=payment.id)
-            payment.status = PaymentStatus.pending  # money is in: the close is overruled by the payment
-        payment.transition(PaymentStatus.paid)
-        payment.paid_at = at
+    shares = db.session.execute(
+        db.select(PaymentBill).where(PaymentBill.order_id == order.id).options(joinedload(PaymentBill.bill))
+    ).scalars()
+    with db.session.no_autoflush:  # one flush for the whole order: the hot path of every payment
+        order.transaction_id, order.paid_at = transaction_id, at
+        for share in shares:
+            share.live = True  # money arrived: even a payment closed meanwhile keeps its bills
+            # The order's transaction id was checked above: this transaction is not booked yet.
+            refund = ledger.mark_paid(
+                share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at, first=True
+            )
+            if refund is not None:
+                pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
+        if not payment.combined or all(o.transaction_id for o in payment.orders):
+            if payment.status == PaymentStatus.closed:
+                alert("PAID_AFTER_CLOSE", payment=payment.id)
+                payment.status = PaymentStatus.pending  # money is in: the close is overruled by the payment
+            payment.transition(PaymentStatus.paid)
+            payment.paid_at = at
     db.session.flush()
     log.info("order %s paid (%s)", out_trade_no, transaction_id)
 
