@@ -141,11 +141,12 @@ def payer_with_bills(app, count, hospitals, tag):
         return token, bills
 
 
-def count_queries(app, fn):
+def count_statements(app, fn, writes_only=False):
+    """SQL statements (or only writes) the app runs while ``fn`` runs."""
     n = {"q": 0}
 
-    def before(*_):
-        n["q"] += 1
+    def before(conn, cursor, statement, *_):
+        n["q"] += not writes_only or statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
 
     with app.app_context():
         engine = db.engine
@@ -166,7 +167,7 @@ def payment_latency(app, url, hospitals, count, runs=15):
         if r == 0:  # in-process once, to count the queries
             client, body = app.test_client(), {"bill_ids": bills}
             queries.append(
-                count_queries(app, lambda c=client, b=body, h=headers: c.post("/api/v1/payments", json=b, headers=h))
+                count_statements(app, lambda c=client, b=body, h=headers: c.post("/api/v1/payments", json=b, headers=h))
             )
             continue
         start = time.perf_counter()
@@ -212,8 +213,10 @@ def notify_throughput(app, url, hospitals):
     failures = [s for s in statuses if s != 200]
     with app.app_context():
         paid = Bill.query.filter(Bill.status == BillStatus.paid).count()
-    writes = count_writes(
-        app, lambda: [client.post("/wechat/pay/notify", data=b.encode(), headers=h) for h, b in deliveries[:15]]
+    writes = count_statements(
+        app,
+        lambda: [client.post("/wechat/pay/notify", data=b.encode(), headers=h) for h, b in deliveries[:15]],
+        writes_only=True,
     )
     return N_NOTIFY / elapsed, paid, failures, writes
 
@@ -224,22 +227,6 @@ def _send_chunk(args):
     return [
         session.post(url + "/wechat/pay/notify", data=b.encode(), headers=h, timeout=30).status_code for h, b in chunk
     ]
-
-
-def count_writes(app, fn):
-    n = {"w": 0}
-
-    def before(conn, cursor, statement, *_):
-        n["w"] += statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return n["w"]
 
 
 def main():

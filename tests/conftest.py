@@ -383,3 +383,23 @@ def run_jobs(app):
         worker = SimpleWorker([q], connection=q.connection)
         worker.work(burst=True)
         return worker
+
+
+def count_statements(app, fn, writes_only=False):
+    """SQL statements (or only INSERT/UPDATE/DELETE) the app runs while ``fn`` runs, in any thread."""
+    from sqlalchemy import event
+
+    count = {"n": 0}
+
+    def before(conn, cursor, statement, *args):
+        verb = statement.lstrip().split(" ", 1)[0].upper()
+        count["n"] += not writes_only or verb in ("INSERT", "UPDATE", "DELETE")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return count["n"]

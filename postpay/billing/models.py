@@ -8,9 +8,9 @@ finalised bill never changes under a payer.
 import enum
 
 from postpay.accounts.models import utcnow
-from postpay.errors import Conflict
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
+from postpay.statemachine import Transitions, unique_where
 
 
 class BillStatus(str, enum.Enum):
@@ -30,7 +30,8 @@ TRANSITIONS = {
 }
 
 
-class Bill(db.Model):
+class Bill(Transitions, db.Model):
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = TRANSITIONS, "账单", "BILL_STATE"
     __tablename__ = "bills"
     __table_args__ = (
         db.UniqueConstraint("patient_id", "hospital_id", "visit_day", "part", name="uq_bills_patient_day_part"),
@@ -66,12 +67,6 @@ class Bill(db.Model):
     def all_items(self):
         """Every item of the bill's visits, deferred or paid now, in the order they came."""
         return [item for visit in self.visits for item in visit.items]
-
-    def transition(self, to):
-        """Move to ``to``. Raises Conflict for an illegal or repeated move."""
-        if to not in TRANSITIONS[self.status]:
-            raise Conflict("账单状态为%s，不能变更为%s" % (self.status.value, to.value), code="BILL_STATE")
-        self.status = to
 
 
 CATEGORIES = ("exam", "lab", "drug", "herbal", "consumable", "treatment")
@@ -120,15 +115,7 @@ class Dispute(db.Model):
     """R12: an item the patient says was given up during the visit, for the window to confirm."""
 
     __tablename__ = "disputes"
-    __table_args__ = (
-        db.Index(
-            "uq_disputes_one_pending",
-            "item_id",
-            unique=True,
-            postgresql_where=db.text("status = 'pending'"),
-            sqlite_where=db.text("status = 'pending'"),
-        ),
-    )
+    __table_args__ = (unique_where("uq_disputes_one_pending", "item_id", where="status = 'pending'"),)
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("dp"))
     bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)

@@ -3,9 +3,9 @@
 import enum
 
 from postpay.accounts.models import utcnow
-from postpay.errors import Conflict
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
+from postpay.statemachine import Transitions, unique_where
 
 
 class ContractStatus(str, enum.Enum):
@@ -23,17 +23,12 @@ class Channel(str, enum.Enum):
 TRANSITIONS = {ContractStatus.active: {ContractStatus.cancelled}, ContractStatus.cancelled: set()}
 
 
-class Contract(db.Model):
+class Contract(Transitions, db.Model):
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = TRANSITIONS, "签约", "CONTRACT_STATE"
     __tablename__ = "contracts"
     __table_args__ = (
         # One active contract per patient, settled by the database (R6-R8).
-        db.Index(
-            "uq_contracts_one_active",
-            "patient_id",
-            unique=True,
-            postgresql_where=db.text("status = 'active'"),
-            sqlite_where=db.text("status = 'active'"),
-        ),
+        unique_where("uq_contracts_one_active", "patient_id", where="status = 'active'"),
     )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("ct"))
@@ -57,9 +52,3 @@ class Contract(db.Model):
     cancelled_at = db.Column(UTCDateTime)
     #: Who cancelled: "user:<id>", "kiosk:<id>" or "staff:<id>".
     cancelled_by = db.Column(db.String(64))
-
-    def transition(self, to):
-        """Move to status ``to``. Raises Conflict for an illegal or repeated move."""
-        if to not in TRANSITIONS[self.status]:
-            raise Conflict("签约状态为%s，不能变更为%s" % (self.status.value, to.value), code="CONTRACT_STATE")
-        self.status = to

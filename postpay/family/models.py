@@ -3,9 +3,9 @@
 import enum
 
 from postpay.accounts.models import utcnow
-from postpay.errors import Conflict
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
+from postpay.statemachine import Transitions, unique_where
 
 PERMISSIONS = ("view", "accompany", "pay")
 RELATIONSHIPS = ("parent", "spouse", "child", "other")
@@ -24,17 +24,13 @@ TRANSITIONS = {
 }
 
 
-class Binding(db.Model):
+class Binding(Transitions, db.Model):
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = TRANSITIONS, "绑定", "BINDING_STATE"
     __tablename__ = "family_bindings"
     __table_args__ = (
         # One live (pending or active) binding per account and relative.
-        db.Index(
-            "uq_family_bindings_live",
-            "user_id",
-            "relative_patient_id",
-            unique=True,
-            postgresql_where=db.text("status IN ('pending', 'active')"),
-            sqlite_where=db.text("status IN ('pending', 'active')"),
+        unique_where(
+            "uq_family_bindings_live", "user_id", "relative_patient_id", where="status IN ('pending', 'active')"
         ),
     )
 
@@ -56,9 +52,3 @@ class Binding(db.Model):
 
     user = db.relationship("User")
     relative = db.relationship("Patient")
-
-    def transition(self, to):
-        """Move to status ``to``. Raises Conflict for an illegal or repeated move."""
-        if to not in TRANSITIONS[self.status]:
-            raise Conflict("绑定状态为%s，不能变更为%s" % (self.status.value, to.value), code="BINDING_STATE")
-        self.status = to

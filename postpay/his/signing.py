@@ -44,3 +44,12 @@ def verify_request(scope, caller_id, secret, now=None):
         raise Unauthorized("请求已过期", code="STALE_REQUEST")
     if not redis.set("nonce:%s:%s:%s" % (scope, caller_id, nonce), 1, nx=True, ex=2 * WINDOW):
         raise Unauthorized("重复的请求", code="REPLAYED_REQUEST")
+
+
+def signed_caller(model, id_header, scope, secret_attr, **filters):
+    """The ``model`` row whose ``code`` is in ``id_header``, once the request's signature checks out
+    with its ``secret_attr``. Raises Unauthorized."""
+    code = request.headers.get(id_header, "")
+    row = model.query.filter_by(code=code, **filters).one_or_none() if code else None
+    verify_request(scope, code, getattr(row, secret_attr) if row else None)
+    return row

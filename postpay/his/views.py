@@ -2,13 +2,13 @@
 
 import datetime as dt
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
 from postpay.api import BOOL, INT, STR, authenticator, iso, loose, obj, route
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
 from postpay.his.models import Hospital
-from postpay.his.signing import verify_request
+from postpay.his.signing import signed_caller
 from postpay.visits import service
 from postpay.visits.models import EVENT_TYPES
 
@@ -34,10 +34,7 @@ ITEM_OUT = loose(his_item_no=STR, item_id=STR, deferred=BOOL, pay_now_reason={"t
 
 @authenticator("his", "hospital")
 def signed_hospital():
-    code = request.headers.get("X-Hospital-Id", "")
-    hospital = Hospital.query.filter_by(code=code).one_or_none() if code else None
-    verify_request("his", code, hospital.his_secret if hospital else None)
-    return hospital
+    return signed_caller(Hospital, "X-Hospital-Id", "his", "his_secret")
 
 
 def parse_time(text):

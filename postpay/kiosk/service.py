@@ -5,14 +5,12 @@ import json
 import logging
 import secrets
 
-from flask import request
-
 from postpay.accounts.models import Patient
 from postpay.accounts.service import verify_with
 from postpay.errors import NotFound, Unauthorized
 from postpay.extensions import db, redis
 from postpay.his.models import Hospital
-from postpay.his.signing import verify_request
+from postpay.his.signing import signed_caller
 from postpay.kiosk.models import KioskDevice
 from postpay.security import token_digest
 
@@ -24,10 +22,7 @@ SESSION_KEY = "kiosk:session:%s"
 
 def authenticate():
     """The kiosk behind the signed request (``X-Kiosk-Id`` + signature headers). Raises Unauthorized."""
-    code = request.headers.get("X-Kiosk-Id", "")
-    device = KioskDevice.query.filter_by(code=code, active=True).one_or_none() if code else None
-    verify_request("kiosk", code, device.secret if device else None)
-    return device
+    return signed_caller(KioskDevice, "X-Kiosk-Id", "kiosk", "secret", active=True)
 
 
 def add_device(hospital_code, device_code, secret=None):

@@ -12,9 +12,9 @@
 import enum
 
 from postpay.accounts.models import utcnow
-from postpay.errors import Conflict
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
+from postpay.statemachine import Transitions
 
 
 class PaymentStatus(str, enum.Enum):
@@ -32,7 +32,8 @@ TRANSITIONS = {
 }
 
 
-class Payment(db.Model):
+class Payment(Transitions, db.Model):
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = TRANSITIONS, "支付", "PAYMENT_STATE"
     __tablename__ = "payments"
     __table_args__ = (
         db.UniqueConstraint("payer_user_id", "idempotency_key", name="uq_payments_idempotency"),
@@ -60,12 +61,6 @@ class Payment(db.Model):
 
     orders = db.relationship("PaymentOrder", back_populates="payment", order_by="PaymentOrder.out_trade_no")
     bills = db.relationship("PaymentBill", back_populates="payment")
-
-    def transition(self, to):
-        """Move to ``to``. Raises Conflict for an illegal or repeated move."""
-        if to not in TRANSITIONS[self.status]:
-            raise Conflict("支付状态为%s，不能变更为%s" % (self.status.value, to.value), code="PAYMENT_STATE")
-        self.status = to
 
 
 class PaymentOrder(db.Model):

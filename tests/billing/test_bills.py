@@ -4,14 +4,13 @@ and the outstanding list."""
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 
 from postpay.billing import disputes
 from postpay.billing.models import Bill, BillStatus
 from postpay.billing.service import finalise_day_end
 from postpay.extensions import db
 from postpay.payments.models import Refund
-from tests.conftest import bearer
+from tests.conftest import bearer, count_statements
 
 CST = dt.timezone(dt.timedelta(hours=8))
 MORNING = "2026-11-20T08:30:00+08:00"
@@ -193,22 +192,6 @@ def test_outstanding_lists_own_and_payable_relatives_overdue_first(app, client, 
     assert bills[0]["amount_fen"] == 30000 and bills[0]["items"][0]["name"] == "CT"
 
 
-def _count_queries(app, fn):
-    count = {"n": 0}
-
-    def before(*args):
-        count["n"] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return count["n"]
-
-
 def test_outstanding_uses_a_fixed_number_of_queries(app, client, his, person, bind, signed):
     payer_token, payer = person("o-q-payer")
     relatives = []
@@ -220,7 +203,7 @@ def test_outstanding_uses_a_fixed_number_of_queries(app, client, his, person, bi
         relatives.append(patient)
     his.visit("Q0", relatives[0], registered_at=MORNING)
     his.items("Q0", ("1", "lab", "血常规", 1, 2000))
-    few = _count_queries(app, lambda: client.get("/api/v1/bills/outstanding", headers=bearer(payer_token)))
+    few = count_statements(app, lambda: client.get("/api/v1/bills/outstanding", headers=bearer(payer_token)))
     for r, patient in enumerate(relatives):
         for d in range(3):
             no = "Q%d%d" % (r, d + 1)
@@ -228,5 +211,5 @@ def test_outstanding_uses_a_fixed_number_of_queries(app, client, his, person, bi
             his.items(no, *[(str(k), "lab", "检验%d" % k, 1, 1000 + k) for k in range(10)])
     resp = client.get("/api/v1/bills/outstanding", headers=bearer(payer_token))
     assert len(resp.get_json()["bills"]) == 10
-    many = _count_queries(app, lambda: client.get("/api/v1/bills/outstanding", headers=bearer(payer_token)))
+    many = count_statements(app, lambda: client.get("/api/v1/bills/outstanding", headers=bearer(payer_token)))
     assert many == few and many <= 8, (few, many)

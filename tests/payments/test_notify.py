@@ -6,13 +6,12 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event
 
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
 from postpay.payments import ledger, sweeps
 from postpay.payments.models import LedgerEntry, Payment, PaymentStatus, Refund
-from tests.conftest import bearer, run_jobs
+from tests.conftest import bearer, count_statements, run_jobs
 
 
 @pytest.fixture
@@ -34,24 +33,6 @@ def captured_notification(app, client, pending):
     client.post("/sandbox/wechatpay/orders/%s/pay" % pending["out_trade_no"])
     saved = json.loads(app.extensions["redis"].get("sbx:pay:last:" + pending["out_trade_no"]))
     return saved["headers"], saved["body"]
-
-
-def writes_during(app, fn):
-    """Count INSERT/UPDATE/DELETE statements while ``fn`` runs (in any thread)."""
-    count = {"n": 0}
-
-    def before(conn, cursor, statement, *args):
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            count["n"] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return count["n"]
 
 
 def bill_status(app, bill_id):
@@ -108,7 +89,7 @@ def test_duplicates_in_sequence_and_concurrently_apply_once_and_write_nothing(ap
                 == 200
             )
 
-    assert writes_during(app, fifteen_in_sequence) == 0
+    assert count_statements(app, fifteen_in_sequence, writes_only=True) == 0
 
     def fifteen_at_once():
         threads = [
@@ -120,7 +101,7 @@ def test_duplicates_in_sequence_and_concurrently_apply_once_and_write_nothing(ap
         [t.start() for t in threads]
         [t.join(30) for t in threads]
 
-    assert writes_during(app, fifteen_at_once) == 0
+    assert count_statements(app, fifteen_at_once, writes_only=True) == 0
     with app.app_context():
         assert LedgerEntry.query.count() == 1 and Payment.query.one().status == PaymentStatus.paid
 

@@ -1,0 +1,25 @@
+"""Shared model pieces: the status transition (DESIGN 5) and the partial unique index."""
+
+from postpay.errors import Conflict
+from postpay.extensions import db
+
+
+class Transitions:
+    """Mixin for an aggregate with a ``status`` enum.
+
+    The class names ``TRANSITIONS`` (status -> allowed next statuses), ``STATE_LABEL``
+    (what patients read) and ``STATE_ERROR`` (the Conflict code).
+    """
+
+    def transition(self, to):
+        """Move to ``to``. Raises Conflict for an illegal or repeated move; never a silent no-op."""
+        if to not in self.TRANSITIONS[self.status]:
+            raise Conflict(
+                "%s状态为%s，不能变更为%s" % (self.STATE_LABEL, self.status.value, to.value), code=self.STATE_ERROR
+            )
+        self.status = to
+
+
+def unique_where(name, *columns, where):
+    """A unique index over the rows matching ``where`` (SQL), on PostgreSQL and SQLite alike."""
+    return db.Index(name, *columns, unique=True, postgresql_where=db.text(where), sqlite_where=db.text(where))
