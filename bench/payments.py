@@ -179,7 +179,7 @@ def payment_latency(app, url, hospitals, count, runs=15):
 
 def notify_throughput(app, url, hospitals):
     """Verified, applied notifications per second, 8 concurrent senders."""
-    from wechat.sandbox.pay import notification
+    from wechat.sandbox.pay_notify import notification
 
     deliveries = []
     client = app.test_client()

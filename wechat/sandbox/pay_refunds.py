@@ -7,7 +7,8 @@ import secrets
 from flask import Response, current_app, jsonify, request
 
 from wechat.sandbox.common import OBJ, STR, redis, route
-from wechat.sandbox.pay import V3, _error, _load, _merchant_ok, _signed, deliver, notification
+from wechat.sandbox.pay import V3, _error, _load, _merchant_ok, _signed
+from wechat.sandbox.pay_notify import deliver, notification
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

@@ -1,0 +1,123 @@
+"""WeChat Pay notifications in the sandbox: the user pays (``/orders/{no}/pay``), the signed,
+AES-256-GCM encrypted notification goes to the merchant, ``/renotify`` sends it again byte for byte."""
+
+import base64
+import datetime as dt
+import json
+import secrets
+import time
+
+import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app, jsonify, request
+from wechatpayv3.utils import rsa_sign
+
+from wechat import pay
+from wechat.sandbox.common import OBJ, redis, route
+from wechat.sandbox.pay import _combine_resource, _keys, _load, _save, _transaction
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def notification(event_type, summary, original_type, resource):
+    """The signed, encrypted notification WeChat would POST: ``(headers, body)``."""
+    cfg = current_app.config
+    nonce = secrets.token_hex(6)
+    plain = json.dumps(resource, ensure_ascii=False).encode()
+    cipher = AESGCM(cfg["SANDBOX_WECHATPAY_APIV3_KEY"].encode()).encrypt(nonce.encode(), plain, original_type.encode())
+    body = json.dumps(
+        {
+            "id": secrets.token_hex(16),
+            "create_time": dt.datetime.now(CST).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {
+                "original_type": original_type,
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(cipher).decode(),
+                "associated_data": original_type,
+                "nonce": nonce,
+            },
+        },
+        ensure_ascii=False,
+    )
+    ts, sig_nonce = str(int(time.time())), secrets.token_hex(16)
+    headers = {
+        "Content-Type": "application/json",
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": sig_nonce,
+        "Wechatpay-Serial": cfg["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"],
+        "Wechatpay-Signature-Type": pay.SIGNATURE_TYPE,
+        "Wechatpay-Signature": rsa_sign(_keys()["platform"], "%s\n%s\n%s\n" % (ts, sig_nonce, body)),
+    }
+    return headers, body
+
+
+def deliver(url, headers, body, key):
+    """POST a notification and remember it for /renotify."""
+    redis().set(key, json.dumps({"url": url, "headers": headers, "body": body}), ex=7 * 86400)
+    return _post(url, headers, body)
+
+
+def _post(url, headers, body):
+    try:
+        resp = requests.post(url, data=body.encode(), headers=headers, timeout=10)
+    except requests.RequestException as e:  # the merchant is down: WeChat would retry later
+        return jsonify({"delivered": False, "status": 0, "answer": type(e).__name__})
+    return jsonify({"delivered": resp.status_code < 300, "status": resp.status_code, "answer": resp.text[:500]})
+
+
+@route(
+    "/wechatpay/orders/<no>/pay",
+    ["POST"],
+    "Sandbox: the user pays; the notification is sent",
+    body={"type": "object", "properties": {"tamper": OBJ}},
+    answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
+)
+def user_pays(no):
+    order = _load(no)
+    if order is None:
+        return jsonify({"error": {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}}), 404
+    if order["state"] == "NOTPAY":
+        order["state"] = "SUCCESS"
+        order["success_time"] = dt.datetime.now(CST).isoformat(timespec="seconds")
+        for sub in order["subs"]:
+            sub["transaction_id"] = "42000%s" % secrets.randbelow(10**23)
+        _save(order)
+        for sub in order["subs"]:
+            redis().rpush(
+                "sbx:pay:ledger", json.dumps({"order": order["no"], "sub": sub, "time": order["success_time"]})
+            )
+    resource = _combine_resource(order) if order["kind"] == "combine" else _transaction(order, order["subs"][0])
+    tamper = (request.get_json(force=True, silent=True) or {}).get("tamper") or {}
+    resource = json.loads(json.dumps(resource))
+    _apply_tamper(resource, tamper)
+    original = "combine_transaction" if order["kind"] == "combine" else "transaction"
+    headers, body = notification("TRANSACTION.SUCCESS", "支付成功", original, resource)
+    return deliver(order["body"]["notify_url"], headers, body, "sbx:pay:last:" + no)
+
+
+def _apply_tamper(resource, tamper):
+    target = resource["sub_orders"][0] if "sub_orders" in resource else resource
+    for key, value in tamper.items():
+        if key == "amount":
+            target["amount"]["total" if "total" in target["amount"] else "total_amount"] = value
+        elif key == "currency":
+            target["amount"]["currency"] = value
+        else:
+            target[key] = value
+
+
+@route(
+    "/wechatpay/orders/<no>/renotify",
+    ["POST"],
+    "Sandbox: send the last notification again, byte for byte",
+    answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
+)
+def renotify(no):
+    raw = redis().get("sbx:pay:last:" + no)
+    if raw is None:
+        return jsonify({"error": {"code": "NOTHING_SENT", "message": "尚未发送通知"}}), 404
+    last = json.loads(raw)
+    return _post(last["url"], last["headers"], last["body"])
