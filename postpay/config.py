@@ -88,6 +88,12 @@ def defaults(instance_path):
         "POSTPAY_ORDER_MINUTES": 30,
         #: Local time (Asia/Shanghai) when the day's open bills are finalised.
         "POSTPAY_DAY_END": "23:59",
+        #: R17: reminders when a bill becomes overdue (day 0) and on these days of arrears.
+        "POSTPAY_REMINDER_DAYS": [0, 7, 20, 29],
+        #: R18: days overdue after which post-pay is suspended at every hospital.
+        "POSTPAY_ARREARS_DAYS": 30,
+        #: No SMS in these local hours (Asia/Shanghai): from, to.
+        "POSTPAY_QUIET_HOURS": "21:00-08:00",
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

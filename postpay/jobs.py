@@ -82,9 +82,23 @@ def query_pending_orders(now):
     return query_pending(now)
 
 
+def reminders(now):
+    from postpay.credit.service import reminder_sweep
+
+    return reminder_sweep(now)
+
+
+def arrears(now):
+    from postpay.credit.service import arrears_sweep
+
+    return arrears_sweep(now)
+
+
 #: The schedule, as data: (name, function taking `now`, every how many seconds).
 SCHEDULE = [
     ("day_end", day_end, 3600),
+    ("reminders", reminders, 300),
+    ("arrears", arrears, 3600),
     ("close_expired_orders", close_expired_orders, 60),
     ("query_pending_orders", query_pending_orders, 60),
 ]

@@ -3,7 +3,7 @@
 from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, Dispute, Item
 from postpay.contracts.models import Contract
-from postpay.credit.models import CreditRecord
+from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.family.models import Binding
 from postpay.his.models import Hospital
 from postpay.kiosk.models import KioskDevice
@@ -14,6 +14,7 @@ __all__ = [
     "Bill",
     "Binding",
     "Contract",
+    "CreditEvent",
     "CreditRecord",
     "Dispute",
     "Hospital",
@@ -25,6 +26,7 @@ __all__ = [
     "PaymentOrder",
     "Patient",
     "Refund",
+    "Reminder",
     "SubscriptionQuota",
     "User",
     "Visit",

@@ -37,6 +37,19 @@ class Bill(Transitions, db.Model):
         db.UniqueConstraint("patient_id", "hospital_id", "visit_day", "part", name="uq_bills_patient_day_part"),
         db.CheckConstraint("total_fen >= 0", name="total_not_negative"),
         db.Index("ix_bills_status_due_at", "status", "due_at"),
+        # The sweeps read only what is due: their time grows with that, not with all bills.
+        db.Index(
+            "ix_bills_reminder_due",
+            "next_reminder_at",
+            postgresql_where=db.text("status = 'due'"),
+            sqlite_where=db.text("status = 'due'"),
+        ),
+        db.Index(
+            "ix_bills_arrears_due",
+            "due_at",
+            postgresql_where=db.text("status = 'due' AND NOT in_arrears"),
+            sqlite_where=db.text("status = 'due' AND in_arrears = 0"),
+        ),
     )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("bl"))
@@ -55,6 +68,10 @@ class Bill(Transitions, db.Model):
     #: R14: set while the patient is admitted; insurance settlement waits for discharge.
     hold_reason = db.Column(db.String(128))
     hold_since = db.Column(UTCDateTime)
+    #: When the next reminder stage falls due (R17); None once every stage went out.
+    next_reminder_at = db.Column(UTCDateTime)
+    #: Counted in a malicious-arrears record (R18).
+    in_arrears = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     hospital = db.relationship("Hospital")

@@ -65,6 +65,7 @@ def finalise(bill, at):
     else:
         bill.transition(BillStatus.due)
         bill.due_at = at + DUE_AFTER
+        bill.next_reminder_at = bill.due_at  # R17: the first reminder as soon as it is overdue
     db.session.flush()
     log.info("bill %s finalised: %s fen due %s", bill.id, bill.total_fen, bill.due_at)
 

@@ -18,3 +18,33 @@ class CreditRecord(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     #: Credit repair: when every overdue bill was paid. None: the suspension holds.
     repaired_at = db.Column(UTCDateTime)
+
+
+class Reminder(db.Model):
+    """R17: one reminder per bill, stage and recipient, claimed before it is sent (never twice)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (db.UniqueConstraint("bill_id", "stage", "recipient", name="uq_reminders_once"),)
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("rm"))
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)
+    #: Days of arrears the stage stands for: 0 (overdue), 7, 20, 29.
+    stage = db.Column(db.Integer, nullable=False)
+    #: "sms:<phone blind index>" or "wx:<user id>".
+    recipient = db.Column(db.String(80), nullable=False)
+    sent = db.Column(db.Boolean, nullable=False, default=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CreditEvent(db.Model):
+    """The audit trail of every change of a patient's credit state; rows are only appended."""
+
+    __tablename__ = "credit_events"
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("ce"))
+    patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), nullable=False, index=True)
+    record_id = db.Column(db.String(32), db.ForeignKey("credit_records.id"), nullable=False)
+    #: suspended / repaired
+    kind = db.Column(db.String(16), nullable=False)
+    detail = db.Column(db.JSON, nullable=False, default=dict)
+    at = db.Column(UTCDateTime, nullable=False, default=utcnow)
