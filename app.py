@@ -125,15 +125,17 @@ def register_cli(app):
     @jobs.command("worker")
     @click.option("--burst", is_flag=True, help="stop when the queues are empty")
     def jobs_worker(burst):
-        """Run an RQ worker (with its scheduler) for the pushes queue, in the app context."""
+        """Run an RQ worker for the pushes and sweeps queues, and the sweep scheduler, in the app context."""
         from rq import Worker
 
-        from postpay.jobs import PUSHES, queue
+        from postpay.jobs import PUSHES, SWEEPS, queue, start_scheduler
 
         if not app.config.get("REDIS_URL"):
             raise click.ClickException("a worker needs a real Redis: set REDIS_URL")
-        q = queue(PUSHES)
-        Worker([q], connection=q.connection).work(burst=burst, with_scheduler=True)
+        queues = [queue(PUSHES), queue(SWEEPS)]
+        if not burst:
+            start_scheduler(app)  # every worker may run it: each sweep is queued once per period
+        Worker(queues, connection=queues[0].connection).work(burst=burst, with_scheduler=True)
 
     @app.cli.group()
     def payments():

@@ -46,6 +46,7 @@ def defaults(instance_path):
             "report_ready": "TPL_REPORT_READY",
             "visit_finished": "TPL_VISIT_FINISHED",
             "bill_due": "TPL_BILL_DUE",
+            "bill_overdue": "TPL_BILL_OVERDUE",
         },
         #: Longest an SSE stream stays open before the client reconnects with Last-Event-ID.
         "POSTPAY_SSE_MAX_SECONDS": 300,

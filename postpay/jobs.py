@@ -104,19 +104,60 @@ SCHEDULE = [
 ]
 
 
+SWEEPS = "sweeps"
+
+
+def _locked(name, fn, every, now):
+    lock = redis.lock("sweep:%s" % name, timeout=max(every, 60), blocking=False)
+    if not lock.acquire():
+        return "skipped: running elsewhere"
+    try:
+        return fn(now)
+    finally:
+        lock.release()
+
+
 def run_sweeps(now):
     """Every sweep once as of ``now``; a Redis lock per sweep keeps two runners from doing it twice."""
-    results = []
-    for name, fn, every in SCHEDULE:
-        lock = redis.lock("sweep:%s" % name, timeout=max(every, 60), blocking=False)
-        if not lock.acquire():
-            results.append((name, "skipped: running elsewhere"))
-            continue
-        try:
-            results.append((name, fn(now)))
-        finally:
-            lock.release()
-    return results
+    return [(name, _locked(name, fn, every, now)) for name, fn, every in SCHEDULE]
+
+
+def run_sweep(name):
+    """The job the scheduler queues: one sweep, as of now."""
+    import datetime as dt
+
+    for sweep_name, fn, every in SCHEDULE:
+        if sweep_name == name:
+            return _locked(name, fn, every, dt.datetime.now(dt.timezone.utc))
+    raise KeyError(name)
+
+
+def schedule_due():
+    """Queue each sweep whose period has come. Any number of workers may call this: a Redis key
+    per sweep and period lets one of them queue it. Returns the names queued."""
+    queued = []
+    for name, _, every in SCHEDULE:
+        if redis.set("sweep:slot:%s" % name, 1, nx=True, ex=every):
+            enqueue(run_sweep, name, queue_name=SWEEPS)
+            queued.append(name)
+    return queued
+
+
+def start_scheduler(app, tick=5):
+    """A thread that queues the sweeps on time; started by every `jobs worker`, safe to run many."""
+    import threading
+    import time
+
+    def loop():
+        with app.app_context():
+            while True:
+                try:
+                    schedule_due()
+                except Exception:
+                    log.exception("scheduling sweeps failed")
+                time.sleep(tick)
+
+    threading.Thread(target=loop, name="sweep-scheduler", daemon=True).start()
 
 
 def start_inprocess_worker(app):
@@ -135,8 +176,9 @@ def start_inprocess_worker(app):
 
     def run():
         with app.app_context():
-            q = queue()
-            ThreadWorker([q], connection=q.connection).work(burst=False, logging_level="WARNING")
+            queues = [queue(), queue(SWEEPS)]
+            ThreadWorker(queues, connection=queues[0].connection).work(burst=False, logging_level="WARNING")
 
     threading.Thread(target=run, name="rq-inprocess", daemon=True).start()
+    start_scheduler(app)
     log.warning("no REDIS_URL: jobs run on an in-process worker thread (development only)")

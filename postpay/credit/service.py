@@ -140,6 +140,22 @@ def _phones(bill):
     return list(dict.fromkeys(phones))
 
 
+def _remind_accounts(bill, stage, amount):
+    """The subscribe message to the patient's own accounts and to relatives bound with ``pay``."""
+    from postpay.visits.messages import recipients, send_once
+
+    data = {
+        "thing1": {"value": bill.hospital.name[:20]},
+        "amount2": {"value": "%s元" % amount},
+        "thing3": {"value": "诊后付费用已逾期，请尽快缴费"},
+    }
+    sent = 0
+    for user in recipients(bill.patient_id, "pay"):
+        if _claim(bill.id, stage, "wx:" + user.id):
+            sent += send_once("bill_overdue", user, data, "pages/bills/index")
+    return sent
+
+
 def reminder_sweep(now, batch=500):
     """R17: an SMS to the contract phone and to each paying relative when a bill is overdue, then on the
     configured days of arrears. Never an SMS in quiet hours: the bill waits for the morning."""
@@ -173,6 +189,7 @@ def reminder_sweep(now, batch=500):
                 sent += 1
             except (SmsError, requests.RequestException) as e:
                 log.error("reminder to %s failed: %s", mask_phone(phone), e)
+        sent += _remind_accounts(bill, stage, amount)
         later = [s for s in stages if s > stage]
         bill.next_reminder_at = bill.due_at + dt.timedelta(days=later[0]) if later else None
         db.session.commit()

@@ -53,30 +53,33 @@ def _spend_quota(user_id, template_id):
 
 
 def _send(kind, key, users, data, page):
-    template_id = current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].get(kind)
-    if not template_id:
-        return 0
     sent = 0
     for user in users:
-        if not jobs.once("msg:%s:%s" % (key, user.id)):
-            continue
-        if not _spend_quota(user.id, template_id):
-            continue
-        db.session.commit()  # the quota is spent before the send: never sent twice on one quota
-        try:
-            clients.wechat().send_subscribe_message(user.openid, template_id, data, page=page)
-            sent += 1
-        except WeChatError as e:
-            if e.errcode == 43101:  # refused or used up on WeChat's side: our count is stale
-                db.session.execute(
-                    db.update(SubscriptionQuota)
-                    .where(SubscriptionQuota.user_id == user.id, SubscriptionQuota.template_id == template_id)
-                    .values(remaining=0)
-                )
-                db.session.commit()
-            else:
-                log.error("subscribe message to %s failed: %s", user.id, e.errcode)
+        if jobs.once("msg:%s:%s" % (key, user.id)):
+            sent += send_once(kind, user, data, page)
     return sent
+
+
+def send_once(kind, user, data, page):
+    """One subscribe message of template ``kind`` to ``user``, if a quota is left. Returns 1 if sent."""
+    template_id = current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].get(kind)
+    if not template_id or not _spend_quota(user.id, template_id):
+        return 0
+    db.session.commit()  # the quota is spent before the send: never sent twice on one quota
+    try:
+        clients.wechat().send_subscribe_message(user.openid, template_id, data, page=page)
+        return 1
+    except WeChatError as e:
+        if e.errcode == 43101:  # refused or used up on WeChat's side: our count is stale
+            db.session.execute(
+                db.update(SubscriptionQuota)
+                .where(SubscriptionQuota.user_id == user.id, SubscriptionQuota.template_id == template_id)
+                .values(remaining=0)
+            )
+            db.session.commit()
+        else:
+            log.error("subscribe message to %s failed: %s", user.id, e.errcode)
+        return 0
 
 
 def send_for_event(event_id):

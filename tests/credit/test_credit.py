@@ -50,6 +50,18 @@ def test_overdue_bills_are_reminded_once_per_stage_and_recipient_R17(client, run
         assert len([t for t in outbox(client, phone) if "就诊费用" in t]) == 2
 
 
+def test_subscribe_messages_remind_the_patient_and_paying_relatives_once_R17(client, runner, overdue):
+    for token, openid in ((overdue["son"], "o-c-son"), (overdue["mum"], "o-c-mum")):
+        client.post("/sandbox/wechat/subscriptions", json={"openid": openid, "template_id": "TPL_BILL_OVERDUE"})
+        client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_BILL_OVERDUE"]}, headers=bearer(token))
+    sweep(runner, "2026-11-21T23:30:00+08:00")  # quiet hours: the bill waits for the morning
+    sweep(runner, "2026-11-22T08:30:00+08:00")
+    for openid in ("o-c-son", "o-c-mum"):
+        messages = client.get("/sandbox/wechat/messages?openid=" + openid).get_json()["messages"]
+        assert [m["template_id"] for m in messages] == ["TPL_BILL_OVERDUE"]
+        assert messages[0]["data"]["amount2"]["value"] == "300.00元"
+
+
 def test_no_sms_in_quiet_hours_it_waits_for_the_morning_R17(client, runner, overdue):
     sweep(runner, "2026-11-21T22:30:00+08:00")  # overdue since 10:00, but it is night now
     assert not [t for t in outbox(client, SON_PHONE) if "就诊费用" in t]
@@ -102,3 +114,18 @@ def test_thirty_days_overdue_suspends_everywhere_and_paying_repairs_R18(app, cli
     with app.app_context():
         assert CreditRecord.query.count() == 1
         assert db.session.query(CreditEvent).count() == 2
+
+
+def test_the_scheduler_queues_each_sweep_once_per_period_for_any_number_of_workers(app, redis):
+    from rq import SimpleWorker
+
+    from postpay.jobs import SCHEDULE, SWEEPS, queue, schedule_due
+
+    with app.app_context():
+        first = schedule_due()
+        second = schedule_due()  # another worker's scheduler in the same period
+        assert first == [name for name, _, _ in SCHEDULE] and second == []
+        q = queue(SWEEPS)
+        assert len(q) == len(SCHEDULE)
+        SimpleWorker([q], connection=q.connection).work(burst=True)
+        assert len(q) == 0 and q.failed_job_registry.count == 0
