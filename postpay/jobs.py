@@ -24,6 +24,22 @@ def enqueue(fn, *args, queue_name=PUSHES):
     queue(queue_name).enqueue(fn, *args, job_timeout=60, result_ttl=300, failure_ttl=86400)
 
 
+def enqueue_many(fn, ids, queue_name=PUSHES):
+    """Queue ``fn(id)`` for each id, in one round trip to Redis."""
+    if not ids:
+        return
+    q = queue(queue_name)
+    q.enqueue_many([Queue.prepare_data(fn, (i,), timeout=60, result_ttl=300, failure_ttl=86400) for i in ids])
+
+
+def send_reminder(reminder_id):
+    """One claimed reminder (R17): an SMS or a subscribe message."""
+    from postpay.credit.service import send_reminder as send
+
+    send(reminder_id)
+    db.session.commit()
+
+
 def once(key, ttl=7 * 86400):
     """True the first time ``key`` is claimed: the guard against sending twice."""
     return bool(redis.set("once:" + key, 1, nx=True, ex=ttl))

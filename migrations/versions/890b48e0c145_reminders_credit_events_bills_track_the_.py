@@ -37,6 +37,8 @@ def upgrade():
     sa.Column('bill_id', sa.String(length=32), nullable=False),
     sa.Column('stage', sa.Integer(), nullable=False),
     sa.Column('recipient', sa.String(length=80), nullable=False),
+    sa.Column('phone', sa.String(length=255), nullable=True),
+    sa.Column('user_id', sa.String(length=32), nullable=True),
     sa.Column('sent', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['bill_id'], ['bills.id'], name=op.f('fk_reminders_bill_id_bills')),

@@ -3,7 +3,7 @@ on the hub until it is repaired; the record stays, with its repair time."""
 
 from postpay.accounts.models import utcnow
 from postpay.extensions import UTCDateTime, db
-from postpay.security import new_id
+from postpay.security import Encrypted, new_id
 
 
 class CreditRecord(db.Model):
@@ -32,6 +32,9 @@ class Reminder(db.Model):
     stage = db.Column(db.Integer, nullable=False)
     #: "sms:<phone blind index>" or "wx:<user id>".
     recipient = db.Column(db.String(80), nullable=False)
+    #: Where an SMS goes (encrypted), or the account a subscribe message goes to.
+    phone = db.Column(Encrypted("phone"))
+    user_id = db.Column(db.String(32))
     sent = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 

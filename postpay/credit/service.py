@@ -6,7 +6,8 @@ import logging
 
 import requests
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from postpay import clients
 from postpay.accounts.models import User, utcnow
@@ -110,87 +111,134 @@ def _morning(now):
     return dt.datetime.combine(day, end, SHANGHAI)
 
 
-def _claim(bill_id, stage, recipient):
-    """Record the reminder before sending it: a re-run or a second worker finds it and sends nothing."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(Reminder(bill_id=bill_id, stage=stage, recipient=recipient))
-        db.session.commit()
-        return True
-    except IntegrityError:
-        return False
-
-
-def _phones(bill):
-    """The contract phone and the WeChat phones of every relative bound with ``pay``."""
-    contract = db.session.execute(
-        db.select(Contract).where(Contract.patient_id == bill.patient_id).order_by(Contract.signed_at.desc()).limit(1)
-    ).scalar_one_or_none()
-    phones = [contract.phone] if contract else []
-    relatives = db.session.execute(
-        db.select(User, Binding.permissions)
+def _recipients(bills):
+    """For each bill: the contract phone, and each relative bound with ``pay`` (WeChat phone and account);
+    plus the patient's own accounts. Two queries for the whole batch."""
+    patient_ids = {b.patient_id for b in bills}
+    contracts = {}
+    for c in db.session.execute(
+        db.select(Contract).where(Contract.patient_id.in_(patient_ids)).order_by(Contract.signed_at)
+    ).scalars():
+        contracts[c.patient_id] = c.phone  # the latest contract wins
+    accounts = {}
+    own = db.select(User.id, User.patient_id.label("pid"), User.phone, db.literal(True).label("pays"))
+    bound = (
+        db.select(User.id, Binding.relative_patient_id.label("pid"), User.phone, Binding.permissions)
         .join(Binding, Binding.user_id == User.id)
-        .where(
-            Binding.relative_patient_id == bill.patient_id,
-            Binding.status == BindingStatus.active,
-            User.phone_index.isnot(None),
+        .where(Binding.status == BindingStatus.active)
+    )
+    for user_id, pid, phone, pays in (
+        db.session.execute(own.where(User.patient_id.in_(patient_ids))).all()
+        + db.session.execute(bound.where(Binding.relative_patient_id.in_(patient_ids))).all()
+    ):
+        relative = pays is not True
+        if relative and "pay" not in pays:
+            continue
+        accounts.setdefault(pid, []).append((user_id, phone if relative else None))
+    found = {}
+    for bill in bills:
+        phones = [contracts[bill.patient_id]] if bill.patient_id in contracts else []
+        phones += [phone for _, phone in accounts.get(bill.patient_id, []) if phone]
+        found[bill.id] = (list(dict.fromkeys(phones)), [u for u, _ in accounts.get(bill.patient_id, [])])
+    return found
+
+
+def _claim_all(rows):
+    """Insert the reminders not yet claimed; returns the ids of those this sweep claimed."""
+    if not rows:
+        return []
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Reminder)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["bill_id", "stage", "recipient"])
+        .returning(Reminder.id)
+    )
+    return [row[0] for row in db.session.execute(statement)]
+
+
+def reminder_sweep(now, batch=2000):
+    """R17: reminders when a bill is overdue, then on the configured days of arrears, to the contract
+    phone and every relative bound with ``pay`` (SMS), and to the patient's and those relatives'
+    accounts (subscribe message). Each (bill, stage, recipient) is claimed in one batch insert before
+    anything is sent; the sending is queued (``send_reminder``). No SMS in quiet hours: the bills wait
+    for the morning. Returns how many reminders were queued."""
+    from postpay import jobs, pushes
+
+    stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
+    queued = 0
+    while True:
+        bills = db.session.execute(
+            db.select(Bill.id, Bill.patient_id, Bill.due_at)
+            .where(Bill.status == BillStatus.due, Bill.next_reminder_at <= now)
+            .order_by(Bill.next_reminder_at)
+            .limit(batch)
+        ).all()
+        if not bills:
+            return queued
+        if in_quiet_hours(now):
+            db.session.execute(
+                db.update(Bill).where(Bill.id.in_([b.id for b in bills])).values(next_reminder_at=_morning(now))
+            )
+            db.session.commit()
+            return queued
+        recipients, rows, updates = _recipients(bills), [], []
+        for bill in bills:
+            stage = max([s for s in stages if s <= (now - bill.due_at).days], default=stages[0])
+            phones, users = recipients[bill.id]
+            rows += [
+                {
+                    "bill_id": bill.id,
+                    "stage": stage,
+                    "recipient": "sms:" + blind_index(p, "phone"),
+                    "phone": p,
+                    "user_id": None,
+                }
+                for p in phones
+            ]
+            rows += [
+                {"bill_id": bill.id, "stage": stage, "recipient": "wx:" + u, "phone": None, "user_id": u} for u in users
+            ]
+            later = [s for s in stages if s > stage]
+            updates.append({"b_id": bill.id, "next": bill.due_at + dt.timedelta(days=later[0]) if later else None})
+        claimed = _claim_all(rows)
+        db.session.execute(
+            db.update(Bill.__table__)
+            .where(Bill.__table__.c.id == db.bindparam("b_id"))
+            .values(next_reminder_at=db.bindparam("next")),
+            updates,
         )
-    ).all()
-    phones += [user.phone for user, permissions in relatives if "pay" in permissions]
-    return list(dict.fromkeys(phones))
+        db.session.commit()
+        jobs.enqueue_many(jobs.send_reminder, claimed)
+        queued += len(claimed)
+        pushes.flush()
 
 
-def _remind_accounts(bill, stage, amount):
-    """The subscribe message to the patient's own accounts and to relatives bound with ``pay``."""
-    from postpay.visits.messages import recipients, send_once
+def send_reminder(reminder_id):
+    """Send one claimed reminder, once (a retried job finds it sent)."""
+    reminder = db.session.execute(
+        db.select(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.sent.is_(False))
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if reminder is None:
+        return False
+    bill = db.session.get(Bill, reminder.bill_id)
+    amount = "%d.%02d" % divmod(bill.total_fen, 100)
+    reminder.sent = True
+    db.session.commit()  # marked before sending: at most once, even if this worker dies now
+    if reminder.phone:
+        try:
+            clients.sms_gateway().send(reminder.phone, "bill_overdue", [bill.hospital.name, amount])
+        except (SmsError, requests.RequestException) as e:
+            log.error("reminder to %s failed: %s", mask_phone(reminder.phone), e)
+            return False
+        return True
+    from postpay.visits.messages import send_once
 
     data = {
         "thing1": {"value": bill.hospital.name[:20]},
         "amount2": {"value": "%s元" % amount},
         "thing3": {"value": "诊后付费用已逾期，请尽快缴费"},
     }
-    sent = 0
-    for user in recipients(bill.patient_id, "pay"):
-        if _claim(bill.id, stage, "wx:" + user.id):
-            sent += send_once("bill_overdue", user, data, "pages/bills/index")
-    return sent
-
-
-def reminder_sweep(now, batch=500):
-    """R17: an SMS to the contract phone and to each paying relative when a bill is overdue, then on the
-    configured days of arrears. Never an SMS in quiet hours: the bill waits for the morning."""
-    stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
-    bills = (
-        db.session.execute(
-            db.select(Bill)
-            .where(Bill.status == BillStatus.due, Bill.next_reminder_at <= now)
-            .order_by(Bill.next_reminder_at)
-            .limit(batch)
-        )
-        .scalars()
-        .all()
-    )
-    if bills and in_quiet_hours(now):
-        morning = _morning(now)
-        for bill in bills:
-            bill.next_reminder_at = max(bill.next_reminder_at, morning)
-        db.session.commit()
-        return 0
-    sent = 0
-    for bill in bills:
-        days = (now - bill.due_at).days
-        stage = max([s for s in stages if s <= days], default=stages[0])
-        amount = "%d.%02d" % divmod(bill.total_fen, 100)
-        for phone in _phones(bill):
-            if not _claim(bill.id, stage, "sms:" + blind_index(phone, "phone")):
-                continue
-            try:
-                clients.sms_gateway().send(phone, "bill_overdue", [bill.hospital.name, amount])
-                sent += 1
-            except (SmsError, requests.RequestException) as e:
-                log.error("reminder to %s failed: %s", mask_phone(phone), e)
-        sent += _remind_accounts(bill, stage, amount)
-        later = [s for s in stages if s > stage]
-        bill.next_reminder_at = bill.due_at + dt.timedelta(days=later[0]) if later else None
-        db.session.commit()
-    return sent
+    return bool(send_once("bill_overdue", db.session.get(User, reminder.user_id), data, "pages/bills/index"))

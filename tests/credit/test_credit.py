@@ -7,7 +7,7 @@ import pytest
 from postpay.credit.models import CreditEvent, CreditRecord
 from postpay.extensions import db
 from postpay.jobs import run_sweeps
-from tests.conftest import bearer
+from tests.conftest import bearer, run_jobs
 
 MUM_PHONE, SON_PHONE = "13611110001", "13611110002"
 
@@ -28,8 +28,10 @@ def overdue(app, client, person, bind, signed, phone, his):
 
 
 def sweep(runner, now):
+    """The sweeps as of ``now``, then the jobs they queued, as the workers would run them."""
     out = runner.invoke(args=["jobs", "run-sweeps", "--now", now])
     assert out.exit_code == 0, out.output
+    run_jobs(runner.app)
     return out.output
 
 
@@ -71,6 +73,18 @@ def test_no_sms_in_quiet_hours_it_waits_for_the_morning_R17(client, runner, over
     assert len([t for t in outbox(client, SON_PHONE) if "就诊费用" in t]) == 1
 
 
+def test_a_reminder_job_run_twice_sends_once_R17(app, client, runner, overdue):
+    from postpay.credit.models import Reminder
+    from postpay.jobs import send_reminder
+
+    runner.invoke(args=["jobs", "run-sweeps", "--now", "2026-11-21T10:30:00+08:00"])
+    with app.app_context():
+        ids = [r.id for r in Reminder.query.all()]
+        for reminder_id in ids + ids:  # a retried job, or a worker that died after sending
+            send_reminder(reminder_id)
+    assert len([t for t in outbox(client, MUM_PHONE) if "就诊费用" in t]) == 1
+
+
 def test_two_sweeps_at_once_send_each_reminder_once_R17(app, client, overdue):
     import datetime as dt
 
@@ -83,6 +97,8 @@ def test_two_sweeps_at_once_send_each_reminder_once_R17(app, client, overdue):
     threads = [threading.Thread(target=go) for _ in range(2)]
     [t.start() for t in threads]
     [t.join(30) for t in threads]
+    run_jobs(app)
+    run_jobs(app)  # a second worker over the same queue
     assert len([t for t in outbox(client, MUM_PHONE) if "就诊费用" in t]) == 1
     assert len([t for t in outbox(client, SON_PHONE) if "就诊费用" in t]) == 1
 
