@@ -24,20 +24,30 @@ def enqueue(fn, *args, queue_name=PUSHES):
     queue(queue_name).enqueue(fn, *args, job_timeout=60, result_ttl=300, failure_ttl=86400)
 
 
-def enqueue_many(fn, ids, queue_name=PUSHES):
-    """Queue ``fn(id)`` for each id, in one round trip to Redis."""
-    if not ids:
-        return
-    q = queue(queue_name)
-    q.enqueue_many([Queue.prepare_data(fn, (i,), timeout=60, result_ttl=300, failure_ttl=86400) for i in ids])
+def enqueue_chunks(fn, ids, size=50, queue_name=PUSHES):
+    """Queue ``fn(chunk)`` for every ``size`` ids, in one round trip to Redis."""
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    if chunks:
+        queue(queue_name).enqueue_many(
+            [Queue.prepare_data(fn, (chunk,), timeout=300, result_ttl=300, failure_ttl=86400) for chunk in chunks]
+        )
+
+
+def send_reminders(reminder_ids):
+    """Claimed reminders (R17), each an SMS or a subscribe message; one failure does not stop the rest."""
+    from postpay.credit.service import send_reminder as send
+
+    for reminder_id in reminder_ids:
+        try:
+            send(reminder_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("reminder %s failed", reminder_id)
 
 
 def send_reminder(reminder_id):
-    """One claimed reminder (R17): an SMS or a subscribe message."""
-    from postpay.credit.service import send_reminder as send
-
-    send(reminder_id)
-    db.session.commit()
+    send_reminders([reminder_id])
 
 
 def once(key, ttl=7 * 86400):

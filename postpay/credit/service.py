@@ -209,7 +209,7 @@ def reminder_sweep(now, batch=2000):
             updates,
         )
         db.session.commit()
-        jobs.enqueue_many(jobs.send_reminder, claimed)
+        jobs.enqueue_chunks(jobs.send_reminders, claimed)
         queued += len(claimed)
         pushes.flush()
 
