@@ -3,7 +3,8 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1/bench REDIS_URL=redis://127.0.0.1:6379/13 \\
         .venv/bin/python bench/sweep.py [--bills 1000000 100000] [--due 10000]
 
-Rows are made with server-side SQL (generate_series), then `run_sweeps(now)` is timed.
+Rows are made with server-side SQL (generate_series), then `run_sweeps(now)` is timed. Half the due
+bills are 2 hours overdue (first reminder), half 31 days (day-29 reminder and arrears).
 It empties that database and Redis db. The SMS gateway is the sandbox on a local port.
 """
 
@@ -45,7 +46,8 @@ FROM generate_series(1, :paid) g;
 INSERT INTO bills (id, patient_id, hospital_id, visit_day, part, status, total_fen, created_at, in_arrears,
                    finalised_at, due_at, next_reminder_at)
 SELECT 'bd_' || g, 'pt_' || (1 + g % 2000), 'hp_bench', DATE '2026-11-01', 10 + g / 2000, 'due', 2500, now(), false,
-       :due_at - interval '1 day', :due_at, :due_at
+       :due_at - interval '1 day' - (g % 2) * interval '31 days', :due_at - (g % 2) * interval '31 days',
+       :due_at - (g % 2) * interval '31 days'
 FROM generate_series(1, :due) g;
 ANALYZE;
 """

@@ -17,7 +17,7 @@ from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
-from postpay.security import blind_index, mask_phone
+from postpay.security import blind_index, mask_phone, new_id
 from wechat.sms import SmsError
 
 log = logging.getLogger(__name__)
@@ -75,27 +75,39 @@ def repair_if_clear(patient_id, now):
 
 
 def arrears_sweep(now, batch=1000):
-    """R18: bills still unpaid 30 days after they became overdue suspend their patient. Returns how many bills."""
+    """R18: bills still unpaid 30 days after they became overdue suspend their patient, in batches
+    (one record per patient and batch, naming the bills, audited). Returns how many bills were counted."""
     cutoff = now - dt.timedelta(days=current_app.config["POSTPAY_ARREARS_DAYS"])
-    bills = (
-        db.session.execute(
-            db.select(Bill)
+    counted = 0
+    while True:
+        rows = db.session.execute(
+            db.select(Bill.id, Bill.patient_id)
             .where(Bill.status == BillStatus.due, Bill.in_arrears.is_(False), Bill.due_at <= cutoff)
             .order_by(Bill.due_at)
             .limit(batch)
             .with_for_update(skip_locked=True)
+        ).all()
+        by_patient = {}
+        for bill_id, patient_id in rows:
+            by_patient.setdefault(patient_id, []).append(bill_id)
+        records = [
+            CreditRecord(id=new_id("cr"), patient_id=p, bill_ids=ids, created_at=now) for p, ids in by_patient.items()
+        ]
+        db.session.add_all(records)
+        db.session.flush()  # the records first: the events point at them
+        db.session.add_all(
+            CreditEvent(
+                patient_id=r.patient_id, record_id=r.id, kind="suspended", at=now, detail={"bill_ids": r.bill_ids}
+            )
+            for r in records
         )
-        .scalars()
-        .all()
-    )
-    by_patient = {}
-    for bill in bills:
-        bill.in_arrears = True
-        by_patient.setdefault(bill.patient_id, []).append(bill.id)
-    for patient_id, bill_ids in by_patient.items():
-        record_arrears(patient_id, bill_ids, now)
-    db.session.commit()
-    return len(bills)
+        db.session.execute(db.update(Bill).where(Bill.id.in_([r[0] for r in rows])).values(in_arrears=True))
+        db.session.commit()
+        if records:
+            log.warning("%d patient(s) suspended for arrears", len(records))
+        counted += len(rows)
+        if len(rows) < batch:
+            return counted
 
 
 def in_quiet_hours(now):
