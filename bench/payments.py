@@ -14,18 +14,17 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import requests
-from sqlalchemy import MetaData, event
+from sqlalchemy import event
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
+from bench.common import empty_schema, scratch_instance  # noqa: E402
 from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
-from postpay.devkeys import write_instance_config  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402
@@ -42,21 +41,10 @@ def free_port():
 
 
 def setup():
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL (a scratch db)")
-    instance = tempfile.mkdtemp(prefix="bench-instance-")
-    write_instance_config(instance)
     port = free_port()
-    os.environ.update(POSTPAY_INSTANCE_PATH=instance, PORT=str(port), POSTPAY_SANDBOX="1", LOG_LEVEL="WARNING")
+    scratch_instance(PORT=str(port), POSTPAY_SANDBOX="1")
     app = create_app()
-    with app.app_context():
-        old = MetaData()
-        old.reflect(db.engine)
-        old.drop_all(db.engine)
-        from flask_migrate import upgrade
-
-        upgrade()
-        app.extensions["redis"].flushdb()
+    empty_schema(app)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
         env=dict(

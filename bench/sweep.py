@@ -12,17 +12,16 @@ import argparse
 import datetime as dt
 import os
 import sys
-import tempfile
 import threading
 import time
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from postpay.devkeys import write_instance_config  # noqa: E402
+from bench.common import empty_schema, scratch_instance  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -54,11 +53,7 @@ ANALYZE;
 
 
 def setup():
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL (a scratch db)")
-    instance = tempfile.mkdtemp(prefix="bench-instance-")
-    write_instance_config(instance)
-    os.environ.update(POSTPAY_INSTANCE_PATH=instance, LOG_LEVEL="WARNING")
+    scratch_instance()
     app = create_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -67,17 +62,11 @@ def setup():
 
 
 def run(app, bills, due):
-    from flask_migrate import upgrade
-
     from postpay import security
     from postpay.jobs import run_sweeps
 
+    empty_schema(app)
     with app.app_context():
-        old = MetaData()
-        old.reflect(db.engine)
-        old.drop_all(db.engine)
-        upgrade()
-        app.extensions["redis"].flushdb()
         params = {
             "secret": security.encrypt("s", "his_secret"),
             "idn": security.encrypt("320602196001010011", "id_number"),
