@@ -107,7 +107,6 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
     with db.session.no_autoflush:  # one flush for the whole order: the hot path of every payment
         order.transaction_id, order.paid_at = transaction_id, at
         for share in shares:
-            share.live = True  # money arrived: even a payment closed meanwhile keeps its bills
             # The order's transaction id was checked above: this transaction is not booked yet.
             refund = ledger.mark_paid(
                 share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at, first=True
