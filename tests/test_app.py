@@ -120,3 +120,18 @@ def test_sandbox_is_mounted_only_when_configured(config):
     app = create_app(config)
     assert not [r for r in app.url_map.iter_rules() if r.rule.startswith("/sandbox")]
     assert app.test_client().post("/sandbox/wechat/login-codes", json={"openid": "x"}).status_code == 404
+
+
+def test_devkeys_completes_an_older_config_without_changing_it(tmp_path):
+    from postpay.devkeys import LINKED, write_instance_config
+
+    assert write_instance_config(str(tmp_path)) == "written"
+    text = (tmp_path / "config.py").read_text()
+    old = "".join(line for line in text.splitlines(True) if line.split(" = ")[0] not in LINKED)
+    (tmp_path / "config.py").write_text(old)  # as an earlier version wrote it
+    assert write_instance_config(str(tmp_path)) == "updated"
+    values = {}
+    exec((tmp_path / "config.py").read_text(), {}, values)
+    assert all(values[key] == values[source] for key, source in LINKED.items())
+    assert (tmp_path / "config.py").read_text().startswith(old)
+    assert write_instance_config(str(tmp_path)) == "kept"
