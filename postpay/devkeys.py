@@ -12,7 +12,7 @@ import tempfile
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wechat.medins import generate_sm2_keypair
+from wechat.medins import generate_sm2_keypair, public_key_of
 
 
 def _rsa_pem_pair(directory, name):
@@ -81,6 +81,21 @@ LINKED = {
 }
 
 
+#: Keys computed from another that an older config already has.
+DERIVED = {
+    "SANDBOX_MEDINS_APP_PUBLIC_KEY": ("MEDINS_PRIVATE_KEY", public_key_of),
+    "MEDINS_PLATFORM_PUBLIC_KEY": ("SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY", public_key_of),
+}
+
+
+def _completion(key, existing, fresh):
+    if LINKED.get(key) in existing:
+        return existing[LINKED[key]]
+    if key in DERIVED and DERIVED[key][0] in existing:
+        return DERIVED[key][1](existing[DERIVED[key][0]])
+    return fresh()[key]
+
+
 def write_instance_config(directory):
     """Write ``directory/config.py``, or add to an existing one the keys a newer version needs.
 
@@ -102,8 +117,14 @@ def write_instance_config(directory):
     missing = [k for k in generate_keys() if k not in existing]
     if not missing:
         return "kept"
-    fresh = generate(tempfile.mkdtemp(prefix="devkeys-")) if any(k not in LINKED for k in missing) else {}
-    added = {k: existing[LINKED[k]] if LINKED.get(k) in existing else fresh[k] for k in missing}
+    made = {}
+
+    def fresh():  # new keys only when nothing already there determines them
+        if not made:
+            made.update(generate(tempfile.mkdtemp(prefix="devkeys-")))
+        return made
+
+    added = {k: _completion(k, existing, fresh) for k in missing}
     for key in [k for k in added if k.endswith("_PATH")]:  # key files move next to the config
         target = os.path.join(os.path.abspath(directory), os.path.basename(added[key]))
         if not os.path.exists(target):

@@ -123,15 +123,18 @@ def test_sandbox_is_mounted_only_when_configured(config):
 
 
 def test_devkeys_completes_an_older_config_without_changing_it(tmp_path):
-    from postpay.devkeys import LINKED, write_instance_config
+    from postpay.devkeys import DERIVED, LINKED, write_instance_config
+    from wechat.medins import public_key_of
 
     assert write_instance_config(str(tmp_path)) == "written"
     text = (tmp_path / "config.py").read_text()
-    old = "".join(line for line in text.splitlines(True) if line.split(" = ")[0] not in LINKED)
+    dropped = set(LINKED) | set(DERIVED)
+    old = "".join(line for line in text.splitlines(True) if line.split(" = ")[0] not in dropped)
     (tmp_path / "config.py").write_text(old)  # as an earlier version wrote it
     assert write_instance_config(str(tmp_path)) == "updated"
     values = {}
     exec((tmp_path / "config.py").read_text(), {}, values)
     assert all(values[key] == values[source] for key, source in LINKED.items())
+    assert all(values[key] == public_key_of(values[source]) for key, (source, _) in DERIVED.items())
     assert (tmp_path / "config.py").read_text().startswith(old)
     assert write_instance_config(str(tmp_path)) == "kept"
