@@ -94,7 +94,7 @@ def payer_with_bills(app, count, hospitals, tag):
                 status=BillStatus.due,
                 total_fen=3000,
                 finalised_at=utcnow(),
-                due_at=utcnow(),
+                due_at=utcnow() + dt.timedelta(hours=24),  # paid within the day it is due (R11)
             )
             visit = Visit(
                 hospital_id=hospital_id,

@@ -51,13 +51,6 @@ def record_arrears(patient_id, bill_ids, now=None):
 def repair_if_clear(patient_id, now):
     """Credit repair: once no overdue bill of the patient is unpaid, the suspension lifts at once.
     The record stays, with its repair time."""
-    overdue = db.session.execute(
-        db.select(Bill.id)
-        .where(Bill.patient_id == patient_id, Bill.status == BillStatus.due, Bill.due_at < now)
-        .limit(1)
-    ).first()
-    if overdue:
-        return False
     records = (
         db.session.execute(
             db.select(CreditRecord).where(CreditRecord.patient_id == patient_id, CreditRecord.repaired_at.is_(None))
@@ -65,13 +58,22 @@ def repair_if_clear(patient_id, now):
         .scalars()
         .all()
     )
+    if not records:
+        return False  # the common case of a late payment: nothing to repair, one query
+    db.session.flush()  # the bill just paid must not count as overdue
+    overdue = db.session.execute(
+        db.select(Bill.id)
+        .where(Bill.patient_id == patient_id, Bill.status == BillStatus.due, Bill.due_at < now)
+        .limit(1)
+    ).first()
+    if overdue:
+        return False
     for record in records:
         record.repaired_at = now
         db.session.add(CreditEvent(patient_id=patient_id, record_id=record.id, kind="repaired", at=now))
     db.session.flush()
-    if records:
-        log.info("patient %s: credit repaired", patient_id)
-    return bool(records)
+    log.info("patient %s: credit repaired", patient_id)
+    return True
 
 
 def arrears_sweep(now, batch=1000):

@@ -55,7 +55,6 @@ def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=No
         bill.transition(BillStatus.paid)
         bill.paid_at = at or utcnow()
         if bill.in_arrears or bill.due_at < utcnow():
-            db.session.flush()
             repair_if_clear(bill.patient_id, utcnow())  # R18: paying every overdue bill lifts the suspension
     if was_due and amount_fen == bill.total_fen:
         return None  # the plain case: exactly the bill, once

@@ -84,12 +84,18 @@ def apply_transaction(tx):
 def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, success_time):
     if state != "SUCCESS":
         return
-    order = db.session.execute(
-        db.select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no).with_for_update()
-    ).scalar_one_or_none()
-    if order is None:
+    # The order and its payment, both locked: deliveries of one order (or of the sub-orders
+    # of one combine order) are applied one after another.
+    found = db.session.execute(
+        db.select(PaymentOrder, Payment)
+        .join(Payment, Payment.id == PaymentOrder.payment_id)
+        .where(PaymentOrder.out_trade_no == out_trade_no)
+        .with_for_update()
+    ).first()
+    if found is None:
         log.warning("notification for unknown order %s", out_trade_no)
         return
+    order, payment = found
     if order.transaction_id == transaction_id:
         return  # already applied: a duplicate delivery writes nothing
     if order.transaction_id is not None:
@@ -99,7 +105,6 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
     if (total, currency, mchid, appid) != expected:
         alert("MISMATCH", order=out_trade_no, got=(total, currency, mchid, appid), expected=expected)
         return
-    payment = db.session.get(Payment, order.payment_id, with_for_update=True)
     at = _parse(success_time)
     shares = db.session.execute(
         db.select(PaymentBill).where(PaymentBill.order_id == order.id).options(joinedload(PaymentBill.bill))
