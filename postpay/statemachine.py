@@ -13,11 +13,14 @@ class Transitions:
 
     def transition(self, to):
         """Move to ``to``. Raises Conflict for an illegal or repeated move; never a silent no-op."""
-        if to not in self.TRANSITIONS[self.status]:
-            raise Conflict(
-                "%s状态为%s，不能变更为%s" % (self.STATE_LABEL, self.status.value, to.value), code=self.STATE_ERROR
-            )
+        check_transition(type(self), self.status, to)
         self.status = to
+
+
+def check_transition(cls, status, to):
+    """The rule behind ``transition``, for a row moved by one guarded UPDATE. Raises Conflict."""
+    if to not in cls.TRANSITIONS[status]:
+        raise Conflict("%s状态为%s，不能变更为%s" % (cls.STATE_LABEL, status.value, to.value), code=cls.STATE_ERROR)
 
 
 def unique_where(name, *columns, where):

@@ -3,10 +3,11 @@
 import logging
 
 from postpay.accounts.models import utcnow
-from postpay.billing.models import BillStatus
+from postpay.billing.models import Bill, BillStatus
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
-from postpay.payments.models import LedgerEntry, Refund
+from postpay.payments.models import LedgerEntry, PaymentBill, Refund
+from postpay.statemachine import check_transition
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +68,59 @@ def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=No
         log.warning("bill %s overpaid by %s fen: refund %s", bill.id, excess, refund.id)
         return refund
     return None
+
+
+def book_order(order_id, channel, reference, payment_id, at):
+    """Book every bill share of a paid order; returns the ids of the refunds owed.
+
+    A share that pays a due bill exactly and on time (the case of nearly every payment) is
+    booked in bulk: one guarded UPDATE moves those bills due -> paid, one INSERT books them.
+    Every other share (a bill paid already, overdue, in arrears, or changed) goes through
+    ``mark_paid``. The bills are locked first, so what is read here is what gets written.
+    """
+    shares = db.session.execute(
+        db.select(
+            PaymentBill.bill_id, PaymentBill.amount_fen, Bill.status, Bill.total_fen, Bill.in_arrears, Bill.due_at
+        )
+        .join(Bill, Bill.id == PaymentBill.bill_id)
+        .where(PaymentBill.order_id == order_id)
+        .with_for_update()
+    ).all()
+    now = utcnow()
+    plain = [
+        s
+        for s in shares
+        if s.status == BillStatus.due and s.amount_fen == s.total_fen and not s.in_arrears and s.due_at >= now
+    ]
+    if plain:
+        check_transition(Bill, BillStatus.due, BillStatus.paid)
+        bills, ids = Bill.__table__, [s.bill_id for s in plain]
+        moved = db.session.execute(
+            bills.update()
+            .where(bills.c.id.in_(ids), bills.c.status == BillStatus.due)
+            .values(status=BillStatus.paid, paid_at=at)
+        ).rowcount
+        if moved != len(ids):  # changed under us (SQLite does not lock rows): fail, WeChat retries
+            raise RuntimeError("bills of order %s changed while booking" % order_id)
+        db.session.execute(
+            LedgerEntry.__table__.insert(),
+            [
+                dict(
+                    bill_id=s.bill_id,
+                    kind="paid",
+                    channel=channel,
+                    amount_fen=s.amount_fen,
+                    reference=reference,
+                    payment_id=payment_id,
+                )
+                for s in plain
+            ],
+        )
+    rest = {s.bill_id: s.amount_fen for s in shares if s not in plain}
+    refunds = []
+    if rest:
+        for bill in db.session.execute(db.select(Bill).where(Bill.id.in_(rest))).scalars():
+            refund = mark_paid(bill, rest[bill.id], channel, reference, payment_id, order_id, at, first=True)
+            if refund is not None:
+                refunds.append(refund.id)
+    return refunds

@@ -8,12 +8,12 @@ import json
 import logging
 
 from flask import current_app
-from sqlalchemy.orm import joinedload
 
 from postpay import clients, jobs, pushes
 from postpay.extensions import db, redis
 from postpay.payments import ledger
-from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
+from postpay.payments.models import Payment, PaymentOrder, PaymentStatus
+from postpay.statemachine import check_transition
 from wechat.pay import NotificationError
 
 log = logging.getLogger(__name__)
@@ -85,17 +85,25 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
     if state != "SUCCESS":
         return
     # The order and its payment, both locked: deliveries of one order (or of the sub-orders
-    # of one combine order) are applied one after another.
-    found = db.session.execute(
-        db.select(PaymentOrder, Payment)
+    # of one combine order) are applied one after another. Plain columns, no ORM objects:
+    # this runs once for every payment made, and a duplicate delivery ends here.
+    order = db.session.execute(
+        db.select(
+            PaymentOrder.id,
+            PaymentOrder.transaction_id,
+            PaymentOrder.amount_fen,
+            PaymentOrder.mchid,
+            PaymentOrder.payment_id,
+            Payment.status,
+            Payment.combined,
+        )
         .join(Payment, Payment.id == PaymentOrder.payment_id)
         .where(PaymentOrder.out_trade_no == out_trade_no)
         .with_for_update()
     ).first()
-    if found is None:
+    if order is None:
         log.warning("notification for unknown order %s", out_trade_no)
         return
-    order, payment = found
     if order.transaction_id == transaction_id:
         return  # already applied: a duplicate delivery writes nothing
     if order.transaction_id is not None:
@@ -106,26 +114,35 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
         alert("MISMATCH", order=out_trade_no, got=(total, currency, mchid, appid), expected=expected)
         return
     at = _parse(success_time)
-    shares = db.session.execute(
-        db.select(PaymentBill).where(PaymentBill.order_id == order.id).options(joinedload(PaymentBill.bill))
-    ).scalars()
-    with db.session.no_autoflush:  # one flush for the whole order: the hot path of every payment
-        order.transaction_id, order.paid_at = transaction_id, at
-        for share in shares:
-            # The order's transaction id was checked above: this transaction is not booked yet.
-            refund = ledger.mark_paid(
-                share.bill, share.amount_fen, "wechat", transaction_id, payment.id, order.id, at, first=True
-            )
-            if refund is not None:
-                pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
-        if not payment.combined or all(o.transaction_id for o in payment.orders):
-            if payment.status == PaymentStatus.closed:
-                alert("PAID_AFTER_CLOSE", payment=payment.id)
-                payment.status = PaymentStatus.pending  # money is in: the close is overruled by the payment
-            payment.transition(PaymentStatus.paid)
-            payment.paid_at = at
-    db.session.flush()
+    orders = PaymentOrder.__table__
+    db.session.execute(orders.update().where(orders.c.id == order.id).values(transaction_id=transaction_id, paid_at=at))
+    # The order's transaction id was checked above: this transaction is not booked yet.
+    for refund_id in ledger.book_order(order.id, "wechat", transaction_id, order.payment_id, at):
+        pushes.after_commit(jobs.enqueue, jobs.send_refund, refund_id)
+    if not order.combined or _all_orders_paid(order.payment_id):
+        _payment_paid(order.payment_id, order.status, at)
+    db.session.expire_all()  # a caller holding these rows as objects reads them afresh
     log.info("order %s paid (%s)", out_trade_no, transaction_id)
+
+
+def _all_orders_paid(payment_id):
+    return not db.session.execute(
+        db.select(PaymentOrder.id)
+        .where(PaymentOrder.payment_id == payment_id, PaymentOrder.transaction_id.is_(None))
+        .limit(1)
+    ).first()
+
+
+def _payment_paid(payment_id, status, at):
+    """The payment's own transition (pending -> paid), on its row locked above."""
+    if status == PaymentStatus.closed:
+        alert("PAID_AFTER_CLOSE", payment=payment_id)
+        status = PaymentStatus.pending  # money is in: the close is overruled by the payment
+    check_transition(Payment, status, PaymentStatus.paid)
+    payments = Payment.__table__
+    db.session.execute(
+        payments.update().where(payments.c.id == payment_id).values(status=PaymentStatus.paid, paid_at=at)
+    )
 
 
 def _parse(text):

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from tests.conftest import bearer
@@ -17,13 +19,16 @@ def family(person, bind, signed, app):
 
 @pytest.fixture
 def due_bill(his):
-    """``due_bill(patient, no, fen, hospital="NT01") -> bill id``: a finished visit's bill, through the HIS."""
+    """``due_bill(patient, no, fen, hospital="NT01", on_time=False) -> bill id``: a finished visit's
+    bill, through the HIS: overdue (a visit days ago) or, ``on_time``, finished an hour ago."""
 
-    def _due(patient, no, fen, hospital="NT01"):
+    def _due(patient, no, fen, hospital="NT01", on_time=False):
         caller = his.at(hospital)
-        visit = caller.visit(no, patient, registered_at="2026-11-21T08:00:00+08:00")
+        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+        start, end = (now - dt.timedelta(hours=2), now - dt.timedelta(hours=1)) if on_time else (None, None)
+        visit = caller.visit(no, patient, registered_at=start.isoformat() if start else "2026-11-21T08:00:00+08:00")
         caller.items(no, ("1", "exam", "检查", 1, fen))
-        caller.event(no, "visit_finished", at="2026-11-21T10:00:00+08:00")
+        caller.event(no, "visit_finished", at=end.isoformat() if end else "2026-11-21T10:00:00+08:00")
         return visit["bill_id"]
 
     return _due

@@ -20,10 +20,11 @@ def undelivered(app):
     app.config["WECHATPAY_NOTIFY_URL"] = "http://127.0.0.1:9/nowhere"
 
 
-@pytest.fixture
-def pending(family, due_bill, pay):
-    """A pending payment by the son for his mother's 300-yuan bill."""
-    bill = due_bill(family["mum_patient"], "W1", 30000)
+@pytest.fixture(params=["on_time", "overdue"])
+def pending(request, family, due_bill, pay):
+    """A pending payment by the son for his mother's 300-yuan bill: paid within its day (the bulk
+    booking of ledger.book_order) or overdue (booked bill by bill, with the R18 repair check)."""
+    bill = due_bill(family["mum_patient"], "W1", 30000, on_time=request.param == "on_time")
     payment = pay(family["son"], [bill]).get_json()["payment"]
     return payment | {"bill": bill}
 
@@ -177,6 +178,22 @@ def test_a_void_after_payment_is_refunded_and_tracked_to_success_R12(app, client
         bill = db.session.get(Bill, pending["bill"])
         assert refund.status == "succeeded" and bill.total_fen == 0
         assert sum(e.amount_fen for e in LedgerEntry.query.filter_by(bill_id=bill.id)) == bill.total_fen
+
+
+def test_money_that_arrives_after_we_closed_the_payment_is_applied_and_alerted(app, client, undelivered, pending):
+    """WeChat took the money just as our close went through: the payment is paid after all."""
+    headers, body = captured_notification(app, client, pending)
+    with app.app_context():
+        payment = db.session.get(Payment, pending["id"])
+        payment.transition(PaymentStatus.closed)
+        db.session.commit()
+    assert client.post("/wechat/pay/notify", data=body.encode(), headers=headers).status_code == 200
+    assert bill_status(app, pending["bill"]) == BillStatus.paid
+    with app.app_context():
+        assert db.session.get(Payment, pending["id"]).status == PaymentStatus.paid
+        assert ledger.balance(pending["bill"]) == 30000
+    alerts = [json.loads(a)["kind"] for a in app.extensions["redis"].lrange("alerts:payments", 0, -1)]
+    assert alerts == ["PAID_AFTER_CLOSE"]
 
 
 def test_a_bill_paid_at_the_window_while_wechat_was_pending_gets_the_later_share_refunded(app, client, pending):
