@@ -177,7 +177,9 @@ def run():
             ).scalar_one()
             ledger_rows = db.session.execute(db.text("SELECT count(*) FROM ledger_entries")).scalar_one()
             twice = db.session.execute(
-                db.text("SELECT count(*) FROM (SELECT bill_id FROM ledger_entries GROUP BY bill_id HAVING count(*) > 1) t")
+                db.text(
+                    "SELECT count(*) FROM (SELECT bill_id FROM ledger_entries GROUP BY bill_id HAVING count(*) > 1) t"
+                )
             ).scalar_one()
         return {
             "applied_per_s": applied / seconds,
