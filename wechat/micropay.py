@@ -43,8 +43,10 @@ class Micropay:
         Raises MicropayError (refused, or still unpaid after polling), requests.RequestException.
         """
         try:
-            return self.client.micropay.create(
-                body=body, total_fee=total_fee, auth_code=auth_code, client_ip=client_ip, out_trade_no=out_trade_no
+            return self._checked(
+                self.client.micropay.create(
+                    body=body, total_fee=total_fee, auth_code=auth_code, client_ip=client_ip, out_trade_no=out_trade_no
+                )
             )
         except WeChatPayException as e:
             if e.errcode not in ("USERPAYING", "SYSTEMERROR", "BANKERROR"):
@@ -60,13 +62,15 @@ class Micropay:
                 answer = self.client.micropay.query(out_trade_no=out_trade_no)
             except WeChatPayException as e:
                 raise MicropayError(e.errcode or "FAIL", e.errmsg or "") from None
-            state = answer.get("trade_state")
+            state = self._checked(answer).get("trade_state")
             if state == "SUCCESS":
                 return answer
             if state not in ("USERPAYING", "NOTPAY"):
                 raise MicropayError(state or "FAIL", answer.get("trade_state_desc") or "")
         raise MicropayError("USERPAYING", "用户未在规定时间内确认支付")
 
-    def check(self, answer):
-        """True when ``answer`` carries a valid sign made with our key."""
-        return self.client.check_signature(dict(answer))
+    def _checked(self, answer):
+        """WeChat's answer, once its sign (made with our v2 key) is verified. Raises MicropayError."""
+        if not isinstance(answer, dict) or not self.client.check_signature(dict(answer)):
+            raise MicropayError("SIGN_ERROR", "微信支付应答签名无效")
+        return answer
