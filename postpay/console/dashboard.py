@@ -104,7 +104,7 @@ def yuan(fen):
     return "%s.%02d" % ("{:,}".format(fen // 100), fen % 100)
 
 
-def bar_chart(series, title, width=640, height=220):
+def bar_chart(series, title, width=420, height=220):
     """Vertical bars with value labels: ``series`` is [(label, value)]."""
     top = max([v for _, v in series] + [1])
     n = max(len(series), 1)
@@ -115,15 +115,16 @@ def bar_chart(series, title, width=640, height=220):
         h = (height - 60) * value / top
         x, y = 30 + i * slot, height - 30 - h
         parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f6fb3"/>' % (x + 2, y, slot - 4, h))
-        parts.append('<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%s</text>'
+        parts.append('<text x="%.1f" y="%.1f" font-size="12" text-anchor="middle">%s</text>'
                      % (x + slot / 2, y - 4, "{:,}".format(value)))
-        parts.append('<text x="%.1f" y="%d" font-size="11" text-anchor="middle">%s</text>'
-                     % (x + slot / 2, height - 12, escape(label)))
+        if len(series) <= 7 or (len(series) - 1 - i) % 2 == 0:  # every other day, today always
+            parts.append('<text x="%.1f" y="%d" font-size="12" text-anchor="middle">%s</text>'
+                         % (x + slot / 2, height - 10, escape(label)))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def hbar_chart(series, title, width=640):
+def hbar_chart(series, title, width=420):
     """Horizontal bars: ``series`` is [(label, value, caption)]."""
     top = max([v for _, v, _ in series] + [1])
     height = 34 * max(len(series), 1) + 10
@@ -131,9 +132,9 @@ def hbar_chart(series, title, width=640):
              "<title>%s</title>" % escape(title)]
     for i, (label, value, caption) in enumerate(series):
         y = 8 + i * 34
-        w = (width - 330) * value / top
-        parts.append('<text x="0" y="%d" font-size="13">%s</text>' % (y + 17, escape(label)))
-        parts.append('<rect x="150" y="%d" width="%.1f" height="22" fill="#3c8d5a"/>' % (y + 2, w))
-        parts.append('<text x="%.1f" y="%d" font-size="13">%s</text>' % (156 + w, y + 17, escape(caption)))
+        w = (width - 280) * value / top
+        parts.append('<text x="0" y="%d" font-size="14">%s</text>' % (y + 18, escape(label)))
+        parts.append('<rect x="110" y="%d" width="%.1f" height="22" fill="#3c8d5a"/>' % (y + 2, w))
+        parts.append('<text x="%.1f" y="%d" font-size="14">%s</text>' % (116 + w, y + 18, escape(caption)))
     parts.append("</svg>")
     return "".join(parts)
