@@ -49,8 +49,10 @@ def authenticate(username, password):
     cfg = current_app.config
     key = FAILURES % username.lower()
     if int(redis.get(key) or 0) >= cfg["POSTPAY_STAFF_MAX_FAILURES"]:
-        raise Unauthorized("连续登录失败次数过多，账号已锁定，请%d分钟后再试或联系主管" % (
-            cfg["POSTPAY_STAFF_LOCK_SECONDS"] // 60), code="ACCOUNT_LOCKED")
+        raise Unauthorized(
+            "连续登录失败次数过多，账号已锁定，请%d分钟后再试或联系主管" % (cfg["POSTPAY_STAFF_LOCK_SECONDS"] // 60),
+            code="ACCOUNT_LOCKED",
+        )
     staff = StaffAccount.query.filter_by(username=username).one_or_none()
     ok = check_password_hash(staff.password_hash if staff else _DUMMY, password)
     if not (ok and staff and staff.active):

@@ -10,8 +10,12 @@ from postpay.contracts.models import Contract
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry
 
-CHANNEL_LABELS = {"wechat": "微信支付(含亲情付)", "window_cash": "窗口现金", "window_card": "窗口银行卡",
-                  "micropay": "付款码/刷脸"}
+CHANNEL_LABELS = {
+    "wechat": "微信支付(含亲情付)",
+    "window_cash": "窗口现金",
+    "window_card": "窗口银行卡",
+    "micropay": "付款码/刷脸",
+}
 AGING = (("not_due", "未到期"), ("d0_7", "逾期0-7天"), ("d7_30", "逾期7-30天"), ("d30", "逾期30天以上"))
 
 
@@ -68,9 +72,7 @@ def payment_mix(staff, since):
 def day_figures(staff, today, now):
     """The day at a glance: signings, payments taken, open disputes, overdue bills."""
     start = _day_start(today)
-    signings = db.session.execute(
-        db.select(db.func.count(Contract.id)).where(Contract.signed_at >= start)
-    ).scalar_one()
+    signings = db.session.execute(db.select(db.func.count(Contract.id)).where(Contract.signed_at >= start)).scalar_one()
     paid = db.session.execute(
         scoped(
             db.select(db.func.count(LedgerEntry.id), db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0))
@@ -96,8 +98,13 @@ def day_figures(staff, today, now):
             staff,
         )
     ).scalar_one()
-    return {"signings": signings, "payments": paid[0], "paid_fen": int(paid[1]), "disputes": disputes,
-            "overdue": overdue}
+    return {
+        "signings": signings,
+        "payments": paid[0],
+        "paid_fen": int(paid[1]),
+        "disputes": disputes,
+        "overdue": overdue,
+    }
 
 
 def yuan(fen):
@@ -109,17 +116,23 @@ def bar_chart(series, title, width=420, height=220):
     top = max([v for _, v in series] + [1])
     n = max(len(series), 1)
     slot = (width - 40) / n
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 %d %d" width="100%%">' % (width, height),
-             "<title>%s</title>" % escape(title)]
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 %d %d" width="100%%">' % (width, height),
+        "<title>%s</title>" % escape(title),
+    ]
     for i, (label, value) in enumerate(series):
         h = (height - 60) * value / top
         x, y = 30 + i * slot, height - 30 - h
         parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f6fb3"/>' % (x + 2, y, slot - 4, h))
-        parts.append('<text x="%.1f" y="%.1f" font-size="12" text-anchor="middle">%s</text>'
-                     % (x + slot / 2, y - 4, "{:,}".format(value)))
+        parts.append(
+            '<text x="%.1f" y="%.1f" font-size="12" text-anchor="middle">%s</text>'
+            % (x + slot / 2, y - 4, "{:,}".format(value))
+        )
         if len(series) <= 7 or (len(series) - 1 - i) % 2 == 0:  # every other day, today always
-            parts.append('<text x="%.1f" y="%d" font-size="12" text-anchor="middle">%s</text>'
-                         % (x + slot / 2, height - 10, escape(label)))
+            parts.append(
+                '<text x="%.1f" y="%d" font-size="12" text-anchor="middle">%s</text>'
+                % (x + slot / 2, height - 10, escape(label))
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -128,8 +141,10 @@ def hbar_chart(series, title, width=420):
     """Horizontal bars: ``series`` is [(label, value, caption)]."""
     top = max([v for _, v, _ in series] + [1])
     height = 34 * max(len(series), 1) + 10
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 %d %d" width="100%%">' % (width, height),
-             "<title>%s</title>" % escape(title)]
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 %d %d" width="100%%">' % (width, height),
+        "<title>%s</title>" % escape(title),
+    ]
     for i, (label, value, caption) in enumerate(series):
         y = 8 + i * 34
         w = (width - 280) * value / top

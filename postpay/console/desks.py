@@ -10,7 +10,7 @@ from postpay.billing import disputes
 from postpay.console import dashboard, service
 from postpay.console.auth import DESK, OVERSIGHT, audit, require, scoped
 from postpay.console.models import AuditEntry
-from postpay.console.pages import back_url, bp, page
+from postpay.console.pages import back_url, page
 from postpay.extensions import db
 from postpay.payments import window
 
@@ -50,11 +50,12 @@ def take_payment(bill_id):
     mode = request.form.get("mode", "")
     had_pending = window.pending_payment(bill.id) is not None
     bill, reference = window.take(bill.id, mode, request.form.get("auth_code"), request.remote_addr)
-    audit(g.staff, "take_payment", bill.patient_id, bill.id, mode=mode, amount_fen=bill.total_fen,
-          reference=reference)
+    audit(g.staff, "take_payment", bill.patient_id, bill.id, mode=mode, amount_fen=bill.total_fen, reference=reference)
     note = "；该账单的小程序支付若随后到账，将自动原路退回" if had_pending else ""
-    flash("收费成功 ¥%s（%s，流水号 %s）%s" % (dashboard.yuan(bill.total_fen), window.MODE_LABELS[mode], reference,
-                                            note), "ok")
+    flash(
+        "收费成功 ¥%s（%s，流水号 %s）%s" % (dashboard.yuan(bill.total_fen), window.MODE_LABELS[mode], reference, note),
+        "ok",
+    )
     return redirect(url_for("console.patient", patient_id=bill.patient_id))
 
 
@@ -77,13 +78,21 @@ def dashboard_page():
         "signings": dashboard.bar_chart([(d.strftime("%m-%d"), n) for d, n in signings], "近14天每日签约数"),
         "aging": dashboard.hbar_chart(
             [("未结(就诊中)", aging["open"][0], "%d 笔 ¥%s" % (aging["open"][0], dashboard.yuan(aging["open"][1])))]
-            + [(label, aging[k][0], "%d 笔 ¥%s" % (aging[k][0], dashboard.yuan(aging[k][1])))
-               for k, label in dashboard.AGING],
+            + [
+                (label, aging[k][0], "%d 笔 ¥%s" % (aging[k][0], dashboard.yuan(aging[k][1])))
+                for k, label in dashboard.AGING
+            ],
             "账单账龄",
         ),
         "mix": dashboard.hbar_chart(
-            [(dashboard.CHANNEL_LABELS.get(c, c), f, "%d 笔 ¥%s（%d%%）" % (n, dashboard.yuan(f), round(100 * f / total)))
-             for c, n, f in mix],
+            [
+                (
+                    dashboard.CHANNEL_LABELS.get(c, c),
+                    f,
+                    "%d 笔 ¥%s（%d%%）" % (n, dashboard.yuan(f), round(100 * f / total)),
+                )
+                for c, n, f in mix
+            ],
             "近30天收款方式构成",
         ),
     }

@@ -40,6 +40,13 @@ def _yuan(fen):
 
 @bp.before_request
 def _protect():
+    """Without a session every page but the login form and its script goes to the login form;
+    every form (the login form too) carries the CSRF token."""
+    from postpay.console.auth import current_staff
+
+    public = request.endpoint in ("console.login", "console.signature_js")
+    if not public and current_staff() is None:
+        return redirect(url_for("console.login", next=request.path if request.method == "GET" else None))
     if request.method == "POST":
         csrf.protect()
 

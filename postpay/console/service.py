@@ -5,7 +5,6 @@ Every function takes the signed-in staff account and keeps to its hospital
 (an admin's to all); nothing here commits.
 """
 
-import datetime as dt
 import re
 
 from sqlalchemy.orm import selectinload
@@ -17,7 +16,7 @@ from postpay.billing.models import Bill, BillStatus, Dispute, DisputeStatus, Ite
 from postpay.console.auth import in_scope, scoped
 from postpay.contracts import eligibility
 from postpay.contracts import service as contracts
-from postpay.contracts.models import Channel, Contract
+from postpay.contracts.models import Channel
 from postpay.credit.models import CreditRecord
 from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
@@ -54,22 +53,33 @@ def patient_or_404(patient_id):
 
 def patient_page(staff, patient):
     """Everything the window needs about one patient, the bills and visits of the staff's hospital only."""
-    bills = db.session.execute(
-        scoped(db.select(Bill), Bill.hospital_id, staff)
-        .where(Bill.patient_id == patient.id)
-        .options(selectinload(Bill.hospital), selectinload(Bill.visits).selectinload(Visit.items))
-        .order_by(Bill.visit_day.desc(), Bill.part.desc())
-        .limit(50)
-    ).scalars().all()
-    bindings = db.session.execute(
-        db.select(Binding)
-        .where(db.or_(Binding.relative_patient_id == patient.id, Binding.user.has(User.patient_id == patient.id)))
-        .options(selectinload(Binding.user).selectinload(User.patient), selectinload(Binding.relative))
-        .order_by(Binding.created_at.desc())
-    ).scalars().all()
-    has_phone = db.session.execute(
-        db.select(User.id).where(User.patient_id == patient.id, User.phone.isnot(None)).limit(1)
-    ).first() is not None
+    bills = (
+        db.session.execute(
+            scoped(db.select(Bill), Bill.hospital_id, staff)
+            .where(Bill.patient_id == patient.id)
+            .options(selectinload(Bill.hospital), selectinload(Bill.visits).selectinload(Visit.items))
+            .order_by(Bill.visit_day.desc(), Bill.part.desc())
+            .limit(50)
+        )
+        .scalars()
+        .all()
+    )
+    bindings = (
+        db.session.execute(
+            db.select(Binding)
+            .where(db.or_(Binding.relative_patient_id == patient.id, Binding.user.has(User.patient_id == patient.id)))
+            .options(selectinload(Binding.user).selectinload(User.patient), selectinload(Binding.relative))
+            .order_by(Binding.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
+    has_phone = (
+        db.session.execute(
+            db.select(User.id).where(User.patient_id == patient.id, User.phone.isnot(None)).limit(1)
+        ).first()
+        is not None
+    )
     return {
         "contract": eligibility.active_contract(patient.id),
         "reasons": eligibility.evaluate(patient, need_contract=False),
@@ -82,7 +92,9 @@ def patient_page(staff, patient):
             for d in Dispute.query.filter(
                 Dispute.bill_id.in_([b.id for b in bills]), Dispute.status == DisputeStatus.pending
             )
-        } if bills else {},
+        }
+        if bills
+        else {},
     }
 
 
@@ -190,13 +202,15 @@ def credit_desk(staff, now):
     patients = {p.id: p for p in Patient.query.filter(Patient.id.in_(ids))} if ids else {}
     rows = []
     for pid, count, total, oldest in overdue:
-        rows.append({
-            "patient": patients[pid],
-            "bills": count,
-            "amount_fen": int(total or 0),
-            "days": (now - oldest).days,
-            "suspended_since": suspended.pop(pid, None),
-        })
+        rows.append(
+            {
+                "patient": patients[pid],
+                "bills": count,
+                "amount_fen": int(total or 0),
+                "days": (now - oldest).days,
+                "suspended_since": suspended.pop(pid, None),
+            }
+        )
     visible = set(suspended)
     if not staff.sees_all and visible:  # suspended at every hospital: show those who were patients here
         here = db.session.execute(
@@ -204,15 +218,8 @@ def credit_desk(staff, now):
         ).scalars()
         visible &= set(here)
     for pid in visible:
-        rows.append({"patient": patients[pid], "bills": 0, "amount_fen": 0, "days": None,
-                     "suspended_since": suspended[pid]})
+        rows.append(
+            {"patient": patients[pid], "bills": 0, "amount_fen": 0, "days": None, "suspended_since": suspended[pid]}
+        )
     rows.sort(key=lambda r: (r["suspended_since"] is None, -(r["days"] or 0)))
     return rows
-
-
-def contract_history(patient_id):
-    return Contract.query.filter_by(patient_id=patient_id).order_by(Contract.signed_at.desc()).all()
-
-
-def days_between(a, b):
-    return (b - a) // dt.timedelta(days=1)

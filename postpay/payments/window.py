@@ -74,14 +74,21 @@ def _micropay(bill, auth_code, client_ip, now):
     mchid = bill.hospital.mchid
     out_trade_no = trade_no("M", now)
     try:
-        answer = clients.micropay(mchid).pay(out_trade_no, bill.total_fen, code, "门诊诊后付费用", client_ip or "127.0.0.1")
+        answer = clients.micropay(mchid).pay(
+            out_trade_no, bill.total_fen, code, "门诊诊后付费用", client_ip or "127.0.0.1"
+        )
     except MicropayError as e:
         log.warning("micropay %s refused: %s", out_trade_no, e.code)
         raise Invalid("微信支付未成功：%s" % (e.message or e.code), code="MICROPAY_REFUSED") from None
     except requests.RequestException as e:
         log.error("micropay %s failed: %s", out_trade_no, type(e).__name__)
         raise Upstream("微信支付暂时不可用，请稍后重试或改用其他方式") from None
-    got = (answer.get("out_trade_no"), answer.get("mch_id"), str(answer.get("total_fee")), answer.get("fee_type", "CNY"))
+    got = (
+        answer.get("out_trade_no"),
+        answer.get("mch_id"),
+        str(answer.get("total_fee")),
+        answer.get("fee_type", "CNY"),
+    )
     expected = (out_trade_no, mchid, str(bill.total_fen), "CNY")
     if got != expected or not answer.get("transaction_id"):
         alert("MICROPAY_MISMATCH", order=out_trade_no, got=got, expected=expected)

@@ -6,24 +6,48 @@ from tests.console.conftest import Staff, csrf_of
 
 
 def test_staff_create_stores_a_hash_and_refuses_bad_input(app, runner, hospitals):
-    out = runner.invoke(args=["staff", "create", "--username", "li.na", "--role", "window", "--hospital", "NT01",
-                              "--password", "secret-pass-1"])
+    out = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--username",
+            "li.na",
+            "--role",
+            "window",
+            "--hospital",
+            "NT01",
+            "--password",
+            "secret-pass-1",
+        ]
+    )
     assert out.exit_code == 0, out.output
     with app.app_context():
         account = StaffAccount.query.filter_by(username="li.na").one()
         assert "secret-pass-1" not in account.password_hash and account.password_hash.startswith("scrypt:")
-    again = runner.invoke(args=["staff", "create", "li.na", "--role", "window", "--hospital", "NT01",
-                                "--password", "secret-pass-1"])
+    again = runner.invoke(
+        args=["staff", "create", "li.na", "--role", "window", "--hospital", "NT01", "--password", "secret-pass-1"]
+    )
     assert again.exit_code != 0 and "已存在" in again.output
-    nowhere = runner.invoke(args=["staff", "create", "x", "--role", "window", "--hospital", "NOPE", "--password", "x" * 9])
+    nowhere = runner.invoke(
+        args=["staff", "create", "x", "--role", "window", "--hospital", "NOPE", "--password", "x" * 9]
+    )
     assert nowhere.exit_code != 0
-    short = runner.invoke(args=["staff", "create", "y", "--role", "window", "--hospital", "NT01", "--password", "short"])
+    short = runner.invoke(
+        args=["staff", "create", "y", "--role", "window", "--hospital", "NT01", "--password", "short"]
+    )
     assert short.exit_code != 0 and "8" in short.output
 
 
 def test_every_console_page_redirects_to_login_without_a_session(client, hospitals):
-    for path in ["/console/", "/console/disputes", "/console/credit", "/console/dashboard", "/console/audit",
-                 "/console/patients/pt_x", "/console/lookup?q=1"]:
+    for path in [
+        "/console/",
+        "/console/disputes",
+        "/console/credit",
+        "/console/dashboard",
+        "/console/audit",
+        "/console/patients/pt_x",
+        "/console/lookup?q=1",
+    ]:
         resp = client.get(path)
         assert resp.status_code == 302 and "/console/login" in resp.headers["Location"], path
     assert client.get("/console/login").status_code == 200

@@ -14,8 +14,14 @@ from werkzeug.serving import make_server
 from tests.conftest import bearer, last_sms_code
 
 CHROMIUM = os.environ.get("POSTPAY_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = os.environ.get(
     "POSTPAY_ARTIFACTS", os.path.join(os.path.dirname(__file__), "..", "..", "artifacts", "browser")
 )
@@ -68,8 +74,19 @@ def shot(page, name):
 
 def test_r6_r12_r13_a_window_shift_in_the_browser(app, client, runner, hospitals, person, his, live, browser_page):
     page = browser_page
-    out = runner.invoke(args=["staff", "create", "zhang.li", "--role", "supervisor", "--hospital", "NT01",
-                              "--password", "window-pass-2026"])
+    out = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "zhang.li",
+            "--role",
+            "supervisor",
+            "--hospital",
+            "NT01",
+            "--password",
+            "window-pass-2026",
+        ]
+    )
     assert out.exit_code == 0, out.output
     token, patient = person("o-browser-1", name="陈阿婆", birth="19470707")
 
@@ -115,8 +132,11 @@ def test_r6_r12_r13_a_window_shift_in_the_browser(app, client, runner, hospitals
     visit = his.visit("B-1", patient)
     items = his.items("B-1", ("B-1-1", "lab", "血常规", 1, 2000), ("B-1-2", "exam", "CT平扫", 1, 30000))
     his.event("B-1", "visit_finished")
-    flagged = client.post("/api/v1/bills/%s/disputes" % visit["bill_id"],
-                          json={"item_ids": [items[1]["item_id"]], "reason": "CT没有做"}, headers=bearer(token))
+    flagged = client.post(
+        "/api/v1/bills/%s/disputes" % visit["bill_id"],
+        json={"item_ids": [items[1]["item_id"]], "reason": "CT没有做"},
+        headers=bearer(token),
+    )
     assert flagged.status_code == 201
 
     # Disputes desk: confirm the void.

@@ -66,12 +66,19 @@ def test_r6_r7_window_signing_needs_the_id_check_the_pad_signature_and_the_sms_c
     pid = patient["id"]
     page = clerk.get("/console/patients/" + pid).text
     assert 'id="pad"' in page and "发送验证码" in page
-    unchecked = clerk.post("/console/patients/%s/sms-code" % pid, data={"phone": "13600000001", "back": "/console/patients/" + pid})
+    unchecked = clerk.post(
+        "/console/patients/%s/sms-code" % pid, data={"phone": "13600000001", "back": "/console/patients/" + pid}
+    )
     assert unchecked.status_code == 302 and "请先核验" in clerk.get("/console/patients/" + pid).text
     sent = clerk.post("/console/patients/%s/sms-code" % pid, data={"phone": "13600000001", "id_checked": "yes"})
     assert sent.status_code == 302
     code = last_sms_code(client, "13600000001")
-    assert "验证码不正确" in clerk.get(_sign_form(clerk, pid, sms_code="999999" if code != "999999" else "111111").headers["Location"]).text
+    assert (
+        "验证码不正确"
+        in clerk.get(
+            _sign_form(clerk, pid, sms_code="999999" if code != "999999" else "111111").headers["Location"]
+        ).text
+    )
     bad_png = _sign_form(clerk, pid, sms_code=code, signature_png="data:image/png;base64,aGVsbG8=")
     assert "签名图片" in clerk.get(bad_png.headers["Location"]).text
     ok = _sign_form(clerk, pid, sms_code=code)
@@ -90,8 +97,11 @@ def test_r15_window_consent_for_an_elder_without_a_phone(app, client, staff, per
     _, mum = person("o-c-mum", name="李母", birth="19450303")
     asked = client.post(
         "/api/v1/family/bindings",
-        json={"relative": {"name": "李母", "id_number": mum["id_number_plain"]}, "relationship": "parent",
-              "permissions": ["view", "pay"]},
+        json={
+            "relative": {"name": "李母", "id_number": mum["id_number_plain"]},
+            "relationship": "parent",
+            "permissions": ["view", "pay"],
+        },
         headers=bearer(son_token),
     ).get_json()["binding"]["id"]
     clerk = staff("consent")
@@ -114,8 +124,11 @@ def test_r15_an_elder_with_her_own_phone_consents_herself(app, client, staff, pe
     phone(mum_token, "13711112222")
     asked = client.post(
         "/api/v1/family/bindings",
-        json={"relative": {"name": "周母", "id_number": mum["id_number_plain"]}, "relationship": "parent",
-              "permissions": ["view"]},
+        json={
+            "relative": {"name": "周母", "id_number": mum["id_number_plain"]},
+            "relationship": "parent",
+            "permissions": ["view"],
+        },
         headers=bearer(son_token),
     ).get_json()["binding"]["id"]
     clerk = staff("consent2")
@@ -127,10 +140,15 @@ def test_r15_an_elder_with_her_own_phone_consents_herself(app, client, staff, pe
 
 def test_r12_confirming_a_paid_item_voids_it_tells_the_his_and_starts_the_refund(app, client, staff, visit_bill, his):
     token, patient, bill_id, (lab, ct) = visit_bill("o-c-disp", "D-1")
-    assert client.post("/api/v1/bills/%s/disputes" % bill_id, json={"item_ids": [ct], "reason": "CT未做"},
-                       headers=bearer(token)).status_code == 201
-    paid = client.post("/api/v1/payments", json={"bill_ids": [bill_id]},
-                       headers=bearer(token) | {"Idempotency-Key": "disp-key-0001"}).get_json()["payment"]
+    assert (
+        client.post(
+            "/api/v1/bills/%s/disputes" % bill_id, json={"item_ids": [ct], "reason": "CT未做"}, headers=bearer(token)
+        ).status_code
+        == 201
+    )
+    paid = client.post(
+        "/api/v1/payments", json={"bill_ids": [bill_id]}, headers=bearer(token) | {"Idempotency-Key": "disp-key-0001"}
+    ).get_json()["payment"]
     client.post("/sandbox/wechatpay/orders/%s/pay" % paid["out_trade_no"])
     clerk = staff("desk")
     queue = clerk.get("/console/disputes").text
@@ -154,8 +172,9 @@ def test_r12_confirming_a_paid_item_voids_it_tells_the_his_and_starts_the_refund
 
 def test_r12_rejecting_needs_a_reason_which_the_patient_then_sees(app, client, staff, visit_bill):
     token, _, bill_id, (lab, _) = visit_bill("o-c-rej", "D-2")
-    client.post("/api/v1/bills/%s/disputes" % bill_id, json={"item_ids": [lab], "reason": "没抽血"},
-                headers=bearer(token))
+    client.post(
+        "/api/v1/bills/%s/disputes" % bill_id, json={"item_ids": [lab], "reason": "没抽血"}, headers=bearer(token)
+    )
     clerk = staff("desk2")
     with app.app_context():
         dispute = Dispute.query.one().id
@@ -178,8 +197,10 @@ def test_staff_of_another_hospital_see_nothing_of_this_one(app, staff, visit_bil
     assert "血常规" not in other.get("/console/disputes").text
     with app.app_context():
         dispute = Dispute.query.one().id
-    for url, data in (("/console/disputes/%s/decision" % dispute, {"decision": "confirm"}),
-                      ("/console/bills/%s/payments" % bill_id, {"mode": "cash"})):
+    for url, data in (
+        ("/console/disputes/%s/decision" % dispute, {"decision": "confirm"}),
+        ("/console/bills/%s/payments" % bill_id, {"mode": "cash"}),
+    ):
         resp = other.post(url, data=data)
         assert "未找到" in other.get(resp.headers["Location"]).text
     with app.app_context():

@@ -44,7 +44,9 @@ def test_r13_micropay_takes_the_payment_code_through_the_v2_sandbox(app, client,
     _, _, bill_id = due
     clerk = staff("scanner")
     code = client.post("/sandbox/wechatpay/payment-codes", json={"openid": "o-w-1"}).get_json()["auth_code"]
-    page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code}))
+    page = _flash(
+        clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
+    )
     assert "收费成功 ¥320.00（微信付款码/刷脸" in page
     with app.app_context():
         entry = LedgerEntry.query.one()
@@ -55,10 +57,16 @@ def test_r13_micropay_takes_the_payment_code_through_the_v2_sandbox(app, client,
 def test_r13_a_used_or_malformed_code_takes_nothing(app, client, staff, due):
     _, _, bill_id = due
     clerk = staff("scanner2")
-    bad = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": "12ab"}))
+    bad = _flash(
+        clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": "12ab"})
+    )
     assert "付款码应为18位数字" in bad
-    unknown = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id,
-                                       data={"mode": "micropay", "auth_code": "134567890123456789"}))
+    unknown = _flash(
+        clerk,
+        clerk.post(
+            "/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": "134567890123456789"}
+        ),
+    )
     assert "微信支付未成功" in unknown and "二维码已过期" in unknown
     with app.app_context():
         assert LedgerEntry.query.count() == 0 and db.session.get(Bill, bill_id).status.value == "due"
@@ -69,7 +77,9 @@ def test_r13_a_payer_who_must_confirm_is_polled_until_paid(app, client, staff, d
     app.config["POSTPAY_MICROPAY_POLL_SECONDS"] = 0.05
     clerk = staff("scanner3")
     code = client.post("/sandbox/wechatpay/payment-codes", json={"confirm": True}).get_json()["auth_code"]
-    page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code}))
+    page = _flash(
+        clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
+    )
     assert "收费成功" in page
     with app.app_context():
         assert LedgerEntry.query.one().channel == "micropay"
@@ -80,7 +90,9 @@ def test_micropay_signed_with_a_wrong_key_is_refused_by_wechat_and_books_nothing
     app.config["WECHATPAY_APIV2_KEY"] = "f" * 32  # forged: the sandbox knows the real key
     clerk = staff("scanner4")
     code = client.post("/sandbox/wechatpay/payment-codes", json={}).get_json()["auth_code"]
-    page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code}))
+    page = _flash(
+        clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
+    )
     assert "微信支付未成功" in page
     with app.app_context():
         assert LedgerEntry.query.count() == 0 and db.session.get(Bill, bill_id).status.value == "due"
@@ -95,8 +107,11 @@ def test_the_sandbox_refuses_xml_with_a_bad_sign(client):
 def test_window_cash_while_a_miniprogram_payment_is_pending_refunds_the_later_wechat_share(app, client, staff, due):
     """The payments' double-payment rule: the bill is paid once; money arriving later goes back."""
     token, _, bill_id = due
-    pending = client.post("/api/v1/payments", json={"bill_ids": [bill_id]},
-                          headers=bearer(token) | {"Idempotency-Key": "window-pending-1"}).get_json()["payment"]
+    pending = client.post(
+        "/api/v1/payments",
+        json={"bill_ids": [bill_id]},
+        headers=bearer(token) | {"Idempotency-Key": "window-pending-1"},
+    ).get_json()["payment"]
     clerk = staff("cashier2")
     assert "小程序支付进行中" in clerk.get("/console/patients/%s" % due[1]["id"]).text
     page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))

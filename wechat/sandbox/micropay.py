@@ -33,7 +33,9 @@ def _xml(fields):
 
 
 def _fail(err_code, message, **extra):
-    return _xml({"return_code": "SUCCESS", "result_code": "FAIL", "err_code": err_code, "err_code_des": message} | extra)
+    return _xml(
+        {"return_code": "SUCCESS", "result_code": "FAIL", "err_code": err_code, "err_code_des": message} | extra
+    )
 
 
 def _request():
