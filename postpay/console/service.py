@@ -10,7 +10,7 @@ import re
 from sqlalchemy.orm import selectinload
 
 from postpay.accounts import identity
-from postpay.accounts.models import Patient, User, utcnow
+from postpay.accounts.models import Patient, User
 from postpay.accounts.service import find_patient
 from postpay.billing.models import Bill, BillStatus, Dispute, DisputeStatus, Item
 from postpay.console.auth import in_scope, scoped
@@ -18,9 +18,10 @@ from postpay.contracts import eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
 from postpay.credit.models import CreditRecord
-from postpay.errors import Conflict, Invalid, NotFound
+from postpay.errors import Invalid, NotFound
 from postpay.extensions import db
-from postpay.family.models import Binding, BindingStatus
+from postpay.family import service as family
+from postpay.family.models import Binding
 from postpay.security import blind_index
 from postpay.visits.models import Visit
 
@@ -124,24 +125,10 @@ def sign_at_window(staff, patient, version, sms_code, signature_png, client_ip, 
 
 
 def consent_at_window(staff, patient, binding_id, id_checked):
-    """R15: an elder without a phone consents at the window after the ID check.
-
-    Raises Invalid (ID_CHECK_REQUIRED), NotFound, Conflict (ELDER_HAS_PHONE, BINDING_STATE).
-    """
+    """R15 at the window, once staff confirmed the ID check. Raises Invalid (ID_CHECK_REQUIRED), as family."""
     if not id_checked:
         raise Invalid("请先核验老人身份证件", code="ID_CHECK_REQUIRED")
-    binding = db.session.get(Binding, binding_id, with_for_update=True)
-    if binding is None or binding.relative_patient_id != patient.id:
-        raise NotFound("未找到该绑定申请")
-    has_phone = db.session.execute(
-        db.select(User.id).where(User.patient_id == patient.id, User.phone.isnot(None)).limit(1)
-    ).first()
-    if has_phone:
-        raise Conflict("该老人已有本人手机账号，请在本人小程序中确认", code="ELDER_HAS_PHONE")
-    binding.transition(BindingStatus.active)
-    binding.consented_at, binding.consent_channel = utcnow(), "window"
-    db.session.flush()
-    return binding
+    return family.consent_at_window(binding_id, patient.id)
 
 
 def dispute_queue(staff):

@@ -163,6 +163,7 @@ def test_r12_confirming_a_paid_item_voids_it_tells_the_his_and_starts_the_refund
         assert refund.amount_fen == 30000 and refund.status == "processing"
     voids = his.open("/his/v1/voids", method="GET").get_json()
     assert [(v["his_item_no"], v["paid"], v["amount_fen"]) for v in voids["voids"]] == [("D-1-2", True, 30000)]
+    assert his.open("/his/v1/voids?cursor=yesterday", method="GET").status_code == 422
     later = his.open("/his/v1/voids?cursor=" + voids["cursor"], method="GET").get_json()
     assert later["voids"] == [] and later["cursor"] == voids["cursor"]
     assert his.at("HA01").open("/his/v1/voids", method="GET").get_json()["voids"] == []  # another hospital's

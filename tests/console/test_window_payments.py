@@ -72,6 +72,16 @@ def test_r13_a_used_or_malformed_code_takes_nothing(app, client, staff, due):
         assert LedgerEntry.query.count() == 0 and db.session.get(Bill, bill_id).status.value == "due"
 
 
+def test_r13_a_payer_without_enough_balance_is_refused_and_nothing_is_booked(app, client, staff, due):
+    _, _, bill_id = due
+    clerk = staff("scanner5")
+    code = client.post("/sandbox/wechatpay/payment-codes", json={"balance_fen": 100}).get_json()["auth_code"]
+    resp = clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
+    assert "余额不足" in _flash(clerk, resp)
+    with app.app_context():
+        assert LedgerEntry.query.count() == 0 and db.session.get(Bill, bill_id).status.value == "due"
+
+
 def test_r13_a_payer_who_must_confirm_is_polled_until_paid(app, client, staff, due):
     _, _, bill_id = due
     app.config["POSTPAY_MICROPAY_POLL_SECONDS"] = 0.05

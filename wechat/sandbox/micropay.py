@@ -4,7 +4,8 @@ sign checked with the merchant's v2 key (MD5 or HMAC-SHA256), every answer signe
 ``POST /sandbox/wechatpay/payment-codes`` plays the patient showing a payment code
 (or the face device producing one): an 18-digit code, usable once, for a short time.
 A code made with ``{"confirm": true}`` first answers USERPAYING, as when the payer
-must enter a password; the order is SUCCESS on the next query.
+must enter a password; the order is SUCCESS on the next query. ``{"balance_fen": n}``
+makes a payer who cannot pay more than n fen (NOTENOUGH).
 """
 
 import datetime as dt
@@ -54,7 +55,10 @@ def _request():
     "/wechatpay/payment-codes",
     ["POST"],
     "The patient shows a WeChat payment code (or the face device makes one): usable once",
-    body={"type": "object", "properties": {"openid": STR, "confirm": {"type": "boolean"}}},
+    body={
+        "type": "object",
+        "properties": {"openid": STR, "confirm": {"type": "boolean"}, "balance_fen": {"type": "integer"}},
+    },
     answer={"type": "object", "required": ["auth_code"], "properties": {"auth_code": STR}},
     status=201,
 )
@@ -63,7 +67,12 @@ def payment_code():
     if err:
         return err
     code = "13" + "".join(secrets.choice("0123456789") for _ in range(16))
-    payer = {"openid": body.get("openid") or "o-sandbox-payer", "confirm": bool(body.get("confirm"))}
+    balance = body.get("balance_fen")
+    payer = {
+        "openid": body.get("openid") or "o-sandbox-payer",
+        "confirm": bool(body.get("confirm")),
+        "balance_fen": balance if isinstance(balance, int) else None,
+    }
     put("sandbox:paycode:%s" % code, payer, 120)
     return {"auth_code": code}, 201
 
@@ -85,6 +94,8 @@ def micropay():
         total = 0
     if total <= 0:
         return _fail("PARAM_ERROR", "total_fee 无效")
+    if code.get("balance_fen") is not None and total > code["balance_fen"]:
+        return _fail("NOTENOUGH", "用户余额不足，请用户更换支付卡后重新支付")
     order = {
         "appid": data.get("appid"),
         "mch_id": data.get("mch_id"),
