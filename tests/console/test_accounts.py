@@ -121,3 +121,30 @@ def test_the_audit_log_cannot_be_edited(app, staff):
         assert AuditEntry.query.one().action == "login"
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/console/audit")]
     assert all(r.methods <= {"GET", "HEAD", "OPTIONS"} for r in rules)
+
+
+#: Every console route naming a record: (method, form). Each answers "not found" for an unknown id;
+#: bills and disputes also for another hospital's (test_desk: test_staff_of_another_hospital_see_nothing_of_this_one).
+NAMING = {
+    "console.patient": ("GET", {}),
+    "console.sms_code": ("POST", {"phone": "13700000000", "id_checked": "yes"}),
+    "console.sign": ("POST", {"sms_code": "123456"}),
+    "console.consent": ("POST", {"id_checked": "yes"}),
+    "console.decide": ("POST", {"decision": "confirm"}),
+    "console.take_payment": ("POST", {"mode": "cash"}),
+}
+
+
+def test_every_console_route_naming_a_record_refuses_an_unknown_one(app, staff):
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("console.") and r.arguments]
+    assert {r.endpoint for r in rules} == set(NAMING)
+    member = staff("table", role="admin")
+    for rule in rules:
+        method, form = NAMING[rule.endpoint]
+        path = rule.build({a: "xx_nonexistent" for a in rule.arguments})[1]
+        if method == "GET":
+            resp = member.get(path)
+            assert resp.status_code == 404 and "未找到" in resp.text, rule.endpoint
+        else:
+            resp = member.post(path, data=form)
+            assert resp.status_code == 302 and "未找到" in member.get(resp.headers["Location"]).text, rule.endpoint
