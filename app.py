@@ -10,6 +10,8 @@ from postpay import config as cfg
 from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
+from postpay.console import desks, views  # noqa: F401  (console pages register on its blueprint)
+from postpay.console.pages import bp as console_bp
 from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
 from postpay.family.views import bp as family_bp
@@ -19,7 +21,18 @@ from postpay.payments.views import bp as payments_bp
 from postpay.visits.views import bp as visits_bp
 from wechat import sandbox
 
-BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, kiosk_bp, his_bp, visits_bp, billing_bp, payments_bp, openapi.bp]
+BLUEPRINTS = [
+    accounts_bp,
+    contracts_bp,
+    family_bp,
+    kiosk_bp,
+    his_bp,
+    visits_bp,
+    billing_bp,
+    payments_bp,
+    console_bp,
+    openapi.bp,
+]
 
 
 def create_app(test_config=None):
@@ -185,6 +198,31 @@ def register_cli(app):
         device, secret = add_device(hospital_code, device_code, secret)
         db.session.commit()
         click.echo("kiosk %s at %s secret %s" % (device.code, hospital_code, secret))
+
+    @app.cli.group()
+    def staff():
+        """Staff accounts of the window console."""
+
+    @staff.command("create")
+    @click.argument("username", required=False)
+    @click.option("--username", "username_option", help="the login name (or give it as the argument)")
+    @click.option("--role", required=True, type=click.Choice(["window", "supervisor", "admin"]))
+    @click.option("--hospital", "hospital_code", required=True, help="X-Hospital-Id of the account's hospital")
+    @click.password_option(help="asked for when not given")
+    def staff_create(username, username_option, role, hospital_code, password):
+        """Create a console account; the password is stored hashed."""
+        from postpay.console.auth import create_staff
+        from postpay.errors import DomainError
+
+        name = username or username_option
+        if not name:
+            raise click.UsageError("give the USERNAME (or --username)")
+        try:
+            account = create_staff(name, password, role, hospital_code)
+        except DomainError as e:
+            raise click.ClickException(e.message) from None
+        db.session.commit()
+        click.echo("staff %s (%s) at %s created" % (account.username, role, hospital_code))
 
     @app.cli.group()
     def demo():

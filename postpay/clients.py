@@ -92,3 +92,21 @@ def wechat_pay():
         )
 
     return _cached("wechatpay", build)
+
+
+def micropay(mchid):
+    """WeChat Pay API v2 micropay for a hospital's merchant (刷卡 / 刷脸 at the window)."""
+    from wechat.micropay import Micropay
+
+    cfg = current_app.config
+    return _cached(
+        "micropay:%s" % mchid,
+        lambda: Micropay(
+            cfg["WECHAT_APPID"],
+            mchid,
+            cfg["WECHATPAY_APIV2_KEY"],
+            gateway=_base(cfg["WECHATPAY_API_BASE"], "/wechatpay/v2"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+            poll_seconds=cfg.get("POSTPAY_MICROPAY_POLL_SECONDS", 1.0),
+        ),
+    )

@@ -102,6 +102,19 @@ def defaults(instance_path):
         "WECHATPAY_PUBLIC_KEY_PATH": "",
         "WECHATPAY_PUBLIC_KEY_ID": "",
         "WECHATPAY_NOTIFY_URL": "http://127.0.0.1:%s/wechat/pay/notify" % port,
+        #: WeChat Pay API v2 key (MD5 / HMAC-SHA256 signs): micropay at the window (刷卡/刷脸).
+        "WECHATPAY_APIV2_KEY": "",
+        "SANDBOX_WECHATPAY_APIV2_KEY": "",
+        #: Staff console: CSRF is checked on the console's forms only (the JSON APIs carry tokens).
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        #: Set to 1 behind HTTPS: the console's session cookie is then sent over HTTPS only.
+        "SESSION_COOKIE_SECURE": False,
+        #: Failed console logins before an account is locked, and for how long (s).
+        "POSTPAY_STAFF_MAX_FAILURES": 5,
+        "POSTPAY_STAFF_LOCK_SECONDS": 900,
     }
 
 

@@ -34,6 +34,7 @@ def generate(directory):
     os.makedirs(directory, exist_ok=True)
     app_sm2, platform_sm2 = generate_sm2_keypair(), generate_sm2_keypair()
     apiv3_key, serial = secrets.token_hex(16), secrets.token_hex(20).upper()
+    apiv2_key = secrets.token_hex(16)  # 32 characters, as WeChat Pay's API v2 key
     public_key_id = "PUB_KEY_ID_" + secrets.token_hex(12).upper()
     merchant_key, merchant_pub = _rsa_pem_pair(directory, "wechatpay_merchant")
     platform_key, platform_pub = _rsa_pem_pair(directory, "wechatpay_platform")
@@ -66,6 +67,8 @@ def generate(directory):
         "SANDBOX_WECHATPAY_APIV3_KEY": apiv3_key,
         "SANDBOX_WECHATPAY_MERCHANT_SERIAL": serial,
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": merchant_pub,
+        "WECHATPAY_APIV2_KEY": apiv2_key,
+        "SANDBOX_WECHATPAY_APIV2_KEY": apiv2_key,
     }
 
 
@@ -78,6 +81,7 @@ LINKED = {
     "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "WECHATPAY_PUBLIC_KEY_ID",
     "SANDBOX_WECHATPAY_APIV3_KEY": "WECHATPAY_APIV3_KEY",
     "SANDBOX_WECHATPAY_MERCHANT_SERIAL": "WECHATPAY_CERT_SERIAL",
+    "SANDBOX_WECHATPAY_APIV2_KEY": "WECHATPAY_APIV2_KEY",
 }
 
 
@@ -159,6 +163,7 @@ def generate_keys():
         "WECHATPAY_PUBLIC_KEY_ID",
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH",
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH",
+        "WECHATPAY_APIV2_KEY",
     ]
 
 

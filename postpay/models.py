@@ -2,6 +2,7 @@
 
 from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, Dispute, Item
+from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.family.models import Binding
@@ -11,6 +12,8 @@ from postpay.payments.models import LedgerEntry, Payment, PaymentBill, PaymentOr
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
+    "AuditEntry",
+    "StaffAccount",
     "Bill",
     "Binding",
     "Contract",

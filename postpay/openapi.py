@@ -99,6 +99,12 @@ def build(app):
                     "description": "X-Kiosk-Id, X-Timestamp, X-Nonce and X-Signature = hex HMAC-SHA256 with the "
                     "device secret over METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY)",
                 },
+                "console": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "the console's signed session cookie, from POST /console/login",
+                },
                 "his": {
                     "type": "apiKey",
                     "in": "header",

@@ -125,3 +125,26 @@ def bindings_of(user):
         db.session.execute(asked).scalars().all(),
         db.session.execute(received).scalars().all() if user.patient_id else [],
     )
+
+
+def consent_at_window(binding_id, relative_patient_id):
+    """R15: the relative consents at a staffed window after an ID check (staff checked it), for an
+    elder who has no phone account of her own. Raises NotFound, Conflict (ELDER_HAS_PHONE,
+    TOO_MANY_RELATIVES, BINDING_STATE)."""
+    from postpay.accounts.models import User
+
+    binding = db.session.get(Binding, binding_id, with_for_update=True)
+    if binding is None or binding.relative_patient_id != relative_patient_id:
+        raise NotFound("未找到该绑定申请")
+    has_phone = db.session.execute(
+        db.select(User.id).where(User.patient_id == relative_patient_id, User.phone.isnot(None)).limit(1)
+    ).first()
+    if has_phone:
+        raise Conflict("该老人已有本人手机账号，请在本人小程序中确认", code="ELDER_HAS_PHONE")
+    _check_room(binding.user_id)
+    binding.transition(BindingStatus.active)
+    binding.consented_at = utcnow()
+    binding.consent_channel = "window"
+    db.session.flush()
+    log.info("binding %s consented at the window", binding.id)
+    return binding

@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify
 
-from postpay.api import BOOL, INT, STR, authenticator, iso, loose, obj, route
+from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, route
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
 from postpay.his.models import Hospital
@@ -131,3 +131,46 @@ def events(his_visit_no):
 def void(his_visit_no, his_item_no):
     item = service.void(g.hospital, his_visit_no, his_item_no, g.body["reason"])
     return jsonify({"item": item_json(item)})
+
+
+VOID_OUT = loose(
+    his_visit_no=STR, his_item_no=STR, item_id=STR, amount_fen=INT, reason=NULLABLE_STR, voided_at=STR, paid=BOOL
+)
+
+
+@route(
+    bp,
+    "/voids",
+    ["GET"],
+    "Items voided on our side since a cursor (R12: confirmed at the window), oldest first",
+    auth="his",
+    query={"cursor": STR, "limit": INT},
+    answers={200: loose(voids={"type": "array", "items": VOID_OUT}, cursor=NULLABLE_STR)},
+)
+def voids():
+    from flask import request
+
+    from postpay.his.service import voided_since
+
+    try:
+        limit = max(1, min(int(request.args.get("limit", 200)), 500))
+    except ValueError:
+        raise Invalid("limit 应为整数", code="VALIDATION_ERROR") from None
+    rows, cursor = voided_since(g.hospital, request.args.get("cursor"), limit)
+    return jsonify(
+        {
+            "voids": [
+                {
+                    "his_visit_no": visit.his_visit_no,
+                    "his_item_no": item.his_item_no,
+                    "item_id": item.id,
+                    "amount_fen": item.amount_fen,
+                    "reason": item.void_reason,
+                    "voided_at": iso(item.voided_at),
+                    "paid": paid,
+                }
+                for item, visit, paid in rows
+            ],
+            "cursor": cursor,
+        }
+    )
