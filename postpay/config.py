@@ -102,6 +102,8 @@ def defaults(instance_path):
         "WECHATPAY_PUBLIC_KEY_PATH": "",
         "WECHATPAY_PUBLIC_KEY_ID": "",
         "WECHATPAY_NOTIFY_URL": "http://127.0.0.1:%s/wechat/pay/notify" % port,
+        #: Medical-insurance orders' callback_url; empty: beside WECHATPAY_NOTIFY_URL (.../med-ins-notify).
+        "WECHATPAY_MEDINS_NOTIFY_URL": "",
     }
 
 

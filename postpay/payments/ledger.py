@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def balance(bill_id):
-    """Money kept for a bill: paid minus refunds owed or made (failed refunds excluded)."""
+    """Money kept for a bill: paid minus refunds owed or made, WeChat and insurance (failed ones excluded)."""
     paid = db.session.execute(
         db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0)).where(
             LedgerEntry.bill_id == bill_id, LedgerEntry.kind == "paid"
@@ -23,7 +23,14 @@ def balance(bill_id):
             Refund.bill_id == bill_id, Refund.status != "failed"
         )
     ).scalar_one()
-    return int(paid) - int(owed)
+    from postpay.insurance.models import InsuranceRefund
+
+    insurance = db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(InsuranceRefund.amount_fen), 0)).where(
+            InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != "failed"
+        )
+    ).scalar_one()
+    return int(paid) - int(owed) - int(insurance)
 
 
 def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):
