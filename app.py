@@ -20,7 +20,18 @@ from postpay.payments.views import bp as payments_bp
 from postpay.visits.views import bp as visits_bp
 from wechat import sandbox
 
-BLUEPRINTS = [accounts_bp, contracts_bp, family_bp, kiosk_bp, his_bp, visits_bp, billing_bp, payments_bp, insurance_bp, openapi.bp]
+BLUEPRINTS = [
+    accounts_bp,
+    contracts_bp,
+    family_bp,
+    kiosk_bp,
+    his_bp,
+    visits_bp,
+    billing_bp,
+    payments_bp,
+    insurance_bp,
+    openapi.bp,
+]
 
 
 def create_app(test_config=None):

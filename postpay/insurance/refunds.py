@@ -99,7 +99,11 @@ def send(refund_id):
     refund.mulaid_refd_fen = answer["mulaid_refd_fen"]
     db.session.add(
         LedgerEntry(
-            bill_id=refund.bill_id, kind="refund", channel="medins", amount_fen=-refund.amount_fen, reference=refund.trx_sn
+            bill_id=refund.bill_id,
+            kind="refund",
+            channel="medins",
+            amount_fen=-refund.amount_fen,
+            reference=refund.trx_sn,
         )
     )
     db.session.flush()

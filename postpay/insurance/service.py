@@ -103,7 +103,9 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     db.session.add_all([payment, order])
     db.session.flush()
     for bill in bills:
-        db.session.add(PaymentBill(payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen))
+        db.session.add(
+            PaymentBill(payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen)
+        )
     settlement = InsuranceSettlement(
         payment=payment,
         patient_id=patient.id,

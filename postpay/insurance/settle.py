@@ -173,7 +173,9 @@ def refresh(settlement, now):
             if state["state"] in ("settled", "refunded"):
                 settlement.setl_id = state["setl_id"]
                 hospital = settlement.hospital
-                apply_order(pay_medins.query_order(clients.wechat_pay(), settlement.payment.out_trade_no, hospital.mchid))
+                apply_order(
+                    pay_medins.query_order(clients.wechat_pay(), settlement.payment.out_trade_no, hospital.mchid)
+                )
             elif state["state"] in ("failed", "revoked"):
                 release(settlement, SettlementStatus.failed, now)
         if settlement.status in OPEN and settlement.payment.expires_at < now:

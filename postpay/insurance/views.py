@@ -55,7 +55,14 @@ def payers(s):
         ("personal_account", "%s的医保个人账户" % s.patient.name, s.patient_id, s.psn_acct_pay_fen),
     ]
     if s.mutual_aid_patient is not None:
-        rows.append(("mutual_aid", "%s的职工医保个人账户（共济）" % s.mutual_aid_patient.name, s.mutual_aid_patient_id, s.acct_mulaid_pay_fen))
+        rows.append(
+            (
+                "mutual_aid",
+                "%s的职工医保个人账户（共济）" % s.mutual_aid_patient.name,
+                s.mutual_aid_patient_id,
+                s.acct_mulaid_pay_fen,
+            )
+        )
     rows.append(("cash", "微信支付（个人自付）", None, s.own_pay_fen))
     return [{"part": p, "who": w, "patient_id": pid, "amount_fen": a} for p, w, pid, a in rows if a]
 

@@ -19,7 +19,7 @@ def family(person, bind, signed, app):
 
 @pytest.fixture
 def due_bill(his):
-    """``due_bill(patient, no, *items) -> bill id``: a finished visit's bill; items as (no, category, name, qty, fen)."""
+    """``due_bill(patient, no, *items) -> bill id``: a finished visit's bill; items (no, category, name, qty, fen)."""
 
     def _due(patient, no, *items):
         visit = his.visit(no, patient, registered_at="2026-11-21T08:00:00+08:00")

@@ -20,7 +20,9 @@ def _show(client, token, sid):
     return resp.get_json()["settlement"]
 
 
-def test_split_is_shown_before_confirming_and_a_child_pays_for_a_parent_R13(app, client, redis, family, due_bill, quote):
+def test_split_is_shown_before_confirming_and_a_child_pays_for_a_parent_R13(
+    app, client, redis, family, due_bill, quote
+):
     bill = due_bill(family["mum_patient"], "I1", ("1", "exam", "CT检查", 1, 20000), ("2", "lab", "血常规", 1, 10000))
     resp = quote(family["son"], [bill])
     assert resp.status_code == 201, resp.get_json()
@@ -35,14 +37,18 @@ def test_split_is_shown_before_confirming_and_a_child_pays_for_a_parent_R13(app,
         12000,
     )
     assert [(p["part"], p["amount_fen"]) for p in s["payers"]] == [("fund", 18000), ("cash", 12000)]
-    confirmed = client.post("/api/v1/insurance-settlements/%s/confirm" % s["id"], json={}, headers=bearer(family["son"]))
+    confirmed = client.post(
+        "/api/v1/insurance-settlements/%s/confirm" % s["id"], json={}, headers=bearer(family["son"])
+    )
     assert confirmed.status_code == 200, confirmed.get_json()
     assert confirmed.get_json()["request_payment"]["package"].startswith("prepay_id=wx")
     again = client.post("/api/v1/insurance-settlements/%s/confirm" % s["id"], json={}, headers=bearer(family["son"]))
     assert again.status_code == 200 and again.get_json()["settlement"]["status"] == "ordered"
     sent = sandbox_order(redis, s["out_trade_no"])["body"]
     mum_id = family["mum_patient"]["id_number_plain"]
-    assert sent["pay_for_relatives"] is True and sent["relative"]["id_digest"] == hashlib.md5(mum_id.encode()).hexdigest()
+    assert (
+        sent["pay_for_relatives"] is True and sent["relative"]["id_digest"] == hashlib.md5(mum_id.encode()).hexdigest()
+    )
     assert "周母" not in str(sent) and mum_id not in str(sent)  # the name is encrypted, the id a digest
     paid = client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s["out_trade_no"], json={})
     assert paid.get_json() == {"delivered": True, "status": 200, "answer": ""}
@@ -63,13 +69,20 @@ def test_mutual_aid_a_sons_employee_account_pays_for_his_mother_R13(app, client,
     assert (s["fund_pay_fen"], s["acct_mulaid_pay_fen"], s["own_pay_fen"]) == (15000, 9000, 6000)
     mutual = [p for p in s["payers"] if p["part"] == "mutual_aid"]
     assert mutual == [
-        {"part": "mutual_aid", "who": "周明的职工医保个人账户（共济）", "patient_id": family["son_patient"]["id"], "amount_fen": 9000}
+        {
+            "part": "mutual_aid",
+            "who": "周明的职工医保个人账户（共济）",
+            "patient_id": family["son_patient"]["id"],
+            "amount_fen": 9000,
+        }
     ]
     rule(mulaid_balance_fen=100000)  # the account covers all the rest: insurance only, no cash
     other = due_bill(family["mum_patient"], "I3")
     s2 = quote(family["son"], [other], mutual_aid=family["son_patient"]["id"]).get_json()["settlement"]
     assert (s2["acct_mulaid_pay_fen"], s2["own_pay_fen"], s2["mix_pay_type"]) == (15000, 0, "INSURANCE_ONLY")
-    confirmed = client.post("/api/v1/insurance-settlements/%s/confirm" % s2["id"], json={}, headers=bearer(family["son"]))
+    confirmed = client.post(
+        "/api/v1/insurance-settlements/%s/confirm" % s2["id"], json={}, headers=bearer(family["son"])
+    )
     assert confirmed.get_json()["request_payment"] is None
     client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s2["out_trade_no"], json={})
     with app.app_context():
@@ -91,7 +104,9 @@ def test_mutual_aid_only_from_an_employee_relative_the_payer_may_pay_for_R13(fam
     assert quote(family["son"], [bill]).status_code == 201  # the bill was never taken by the refusals
 
 
-def test_r14_insurance_settlement_refused_on_inpatient_hold_and_allowed_after_discharge(client, family, due_bill, his, quote):
+def test_r14_insurance_settlement_refused_on_inpatient_hold_and_allowed_after_discharge(
+    client, family, due_bill, his, quote
+):
     bill = due_bill(family["mum_patient"], "I5")
     his.event("I5", "admitted", at="2026-11-21T12:00:00+08:00")
     held = quote(family["son"], [bill])

@@ -22,9 +22,8 @@ RULE_KEY, TTL = "sbx:medins:rule", 7 * 86400
 NUM = {"type": "integer", "minimum": 0, "maximum": 10**10}
 RULE = {
     "type": "object",
-    "properties": {"fund_ratio_pct": {"type": "integer", "minimum": 0, "maximum": 100}} | {
-        k: NUM for k in ("psn_acct_balance_fen", "mulaid_balance_fen")
-    },
+    "properties": {"fund_ratio_pct": {"type": "integer", "minimum": 0, "maximum": 100}}
+    | {k: NUM for k in ("psn_acct_balance_fen", "mulaid_balance_fen")},
 }
 PARTS = ("fundPay", "psnAcctPay", "acctMulaidPay")
 
@@ -97,7 +96,9 @@ def _order_of(data):
 
 
 def _api(path, summary):
-    return route("/medins/api/org/local/api/hos/" + path, ["POST"], "Medical insurance: " + summary, body={"type": "object"})
+    return route(
+        "/medins/api/org/local/api/hos/" + path, ["POST"], "Medical insurance: " + summary, body={"type": "object"}
+    )
 
 
 @_api("uldFeeInfo", "6201 upload fee details")
@@ -183,7 +184,9 @@ def medins_refund():
         amount = fen(data["totlRefdAmt"])
     except (KeyError, medins.MedinsError):
         return _reply(code=2502, message="退费金额格式错误")
-    left = {k: fen(order[k]) - sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS}
+    left = {
+        k: fen(order[k]) - sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS
+    }
     if not 0 < amount <= sum(left.values()):
         return _reply(code=2503, message="退费金额超过可退金额")
     paid = sum(fen(order[k]) for k in PARTS)
