@@ -214,3 +214,23 @@ def test_an_unconfirmed_quote_expires_and_is_withdrawn_by_the_poll(app, client, 
         jobs.poll_insurance_orders(later)
         assert db.session.get(InsuranceSettlement, s["id"]).status.value == "cancelled"
     assert quote(family["son"], [bill]).status_code == 201
+
+
+def test_concurrent_deliveries_of_one_notification_book_it_once(app, client, family, due_bill, ordered):
+    bill = due_bill(family["mum_patient"], "I12")
+    s = ordered(family["son"], [bill])["settlement"]
+    client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s["out_trade_no"], json={"notify": False})
+    answers = []
+
+    def deliver():
+        resp = app.test_client().post("/sandbox/wechatpay/orders/%s/renotify" % s["out_trade_no"])
+        answers.append(resp.get_json()["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    # Row locks settle it on PostgreSQL; elsewhere a loser may get a 500, and WeChat retries it.
+    assert len(answers) == 8 and 200 in answers and set(answers) <= {200, 500}
+    with app.app_context():
+        assert sorted(e.channel for e in LedgerEntry.query.filter_by(bill_id=bill)) == ["medins", "wechat"]
+        assert db.session.get(InsuranceSettlement, s["id"]).status.value == "settled"
