@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify, request
 from postpay import clients
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.errors import BadRequest
-from postpay.insurance import service, settle
+from postpay.insurance import orders, service, settle
 
 bp = Blueprint("insurance", __name__)
 
@@ -121,7 +121,7 @@ def create():
     answers={200: loose(settlement=SETTLEMENT, request_payment=REQUEST_PAYMENT)},
 )
 def confirm(settlement_id):
-    s = service.confirm(g.user, settlement_id, _now())
+    s = orders.confirm(g.user, settlement_id, _now())
     prepay = s.payment.prepay_id
     rp = clients.wechat_pay().request_payment(prepay) if prepay else None
     return jsonify({"settlement": settlement_json(s), "request_payment": rp})
