@@ -35,6 +35,7 @@ SETTLEMENT = loose(
     acct_mulaid_pay_fen=NULLABLE_INT,
     own_pay_fen=NULLABLE_INT,
     mix_pay_type={"type": ["string", "null"]},
+    mix_trade_no={"type": ["string", "null"]},
     payers={"type": "array", "items": PAYER},
     expires_at=STR,
     settled_at={"type": ["string", "null"]},
@@ -82,6 +83,8 @@ def settlement_json(s):
         "acct_mulaid_pay_fen": s.acct_mulaid_pay_fen,
         "own_pay_fen": s.own_pay_fen,
         "mix_pay_type": s.mix_pay_type,
+        # WeChat's medical-insurance order, for the payment page (INSURANCE_ONLY has no request_payment).
+        "mix_trade_no": s.mix_trade_no,
         "payers": payers(s),
         "expires_at": iso(s.payment.expires_at),
         "settled_at": iso(s.settled_at),

@@ -84,6 +84,7 @@ def test_mutual_aid_a_sons_employee_account_pays_for_his_mother_R13(app, client,
         "/api/v1/insurance-settlements/%s/confirm" % s2["id"], json={}, headers=bearer(family["son"])
     )
     assert confirmed.get_json()["request_payment"] is None
+    assert confirmed.get_json()["settlement"]["mix_trade_no"].startswith("MIX")
     client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s2["out_trade_no"], json={})
     with app.app_context():
         assert db.session.get(Bill, other).status == BillStatus.paid
