@@ -61,9 +61,10 @@ def fen(yuan_amount):
         raise MedinsError("AMOUNT", "float amounts are refused: %r" % (yuan_amount,))
     try:
         value = Decimal(str(yuan_amount).strip())
-    except InvalidOperation:
-        raise MedinsError("AMOUNT", "not an amount: %r" % (yuan_amount,)) from None
-    if not value.is_finite() or value != value.quantize(CENT):
+        exact = value.is_finite() and value == value.quantize(CENT)
+    except InvalidOperation:  # not a number, or too large to quantize
+        exact = False
+    if not exact:
         raise MedinsError("AMOUNT", "not a yuan amount with at most two decimals: %r" % (yuan_amount,))
     return int(value * 100)
 

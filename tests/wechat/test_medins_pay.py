@@ -26,7 +26,7 @@ def test_yuan_with_two_decimals_to_fen_and_back_is_exact(value):
     assert fen(value) == fen(str(value))
 
 
-@pytest.mark.parametrize("bad", [0.1, 1.0, "1.005", "abc", "NaN", "Infinity", "", True, "1e-3"])
+@pytest.mark.parametrize("bad", [0.1, 1.0, "1.005", "abc", "NaN", "Infinity", "", True, "1e-3", "1e999999999", "-"])
 def test_floats_extra_decimals_and_non_numbers_are_refused(bad):
     with pytest.raises(medins.MedinsError) as e:
         fen(bad)
