@@ -6,6 +6,7 @@ from postpay.accounts.models import utcnow
 from postpay.billing.models import BillStatus
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
+from postpay.insurance.models import InsuranceRefund
 from postpay.payments.models import LedgerEntry, Refund
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,6 @@ def balance(bill_id):
             Refund.bill_id == bill_id, Refund.status != "failed"
         )
     ).scalar_one()
-    from postpay.insurance.models import InsuranceRefund
-
     insurance = db.session.execute(
         db.select(db.func.coalesce(db.func.sum(InsuranceRefund.amount_fen), 0)).where(
             InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != "failed"
