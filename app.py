@@ -16,6 +16,7 @@ from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
 from postpay.family.views import bp as family_bp
 from postpay.his.views import bp as his_bp
+from postpay.insurance.views import bp as insurance_bp
 from postpay.kiosk.views import bp as kiosk_bp
 from postpay.payments.views import bp as payments_bp
 from postpay.visits.views import bp as visits_bp
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     billing_bp,
     payments_bp,
     console_bp,
+    insurance_bp,
     openapi.bp,
 ]
 

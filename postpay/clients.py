@@ -4,7 +4,8 @@
 from flask import current_app
 
 from postpay.extensions import redis
-from wechat import medins, miniprogram, pay, sms, tc3
+from wechat import miniprogram, pay, sms, tc3
+from wechat.medins_pay import MedinsPay
 
 
 def _base(real, sandbox_path):
@@ -37,7 +38,7 @@ def medical_insurance():
     cfg = current_app.config
     return _cached(
         "medins",
-        lambda: medins.MedinsClient(
+        lambda: MedinsPay(
             _base(cfg["MEDINS_API_BASE"], "/medins/api"),
             cfg["MEDINS_APP_ID"],
             cfg["MEDINS_APP_SECRET"],

@@ -115,6 +115,8 @@ def defaults(instance_path):
         #: Failed console logins before an account is locked, and for how long (s).
         "POSTPAY_STAFF_MAX_FAILURES": 5,
         "POSTPAY_STAFF_LOCK_SECONDS": 900,
+        #: Medical-insurance orders' callback_url; empty: beside WECHATPAY_NOTIFY_URL (.../med-ins-notify).
+        "WECHATPAY_MEDINS_NOTIFY_URL": "",
     }
 
 

@@ -108,6 +108,13 @@ def query_pending_orders(now):
     return query_pending(now)
 
 
+def poll_insurance_orders(now):
+    """Medical-insurance orders WeChat stopped notifying about (after ~30 s): ask the platform (6301)."""
+    from postpay.insurance.settle import poll_pending
+
+    return poll_pending(now)
+
+
 def reminders(now):
     from postpay.credit.service import reminder_sweep
 
@@ -127,6 +134,7 @@ SCHEDULE = [
     ("arrears", arrears, 3600),
     ("close_expired_orders", close_expired_orders, 60),
     ("query_pending_orders", query_pending_orders, 60),
+    ("poll_insurance_orders", poll_insurance_orders, 30),
 ]
 
 

@@ -7,6 +7,7 @@ from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.family.models import Binding
 from postpay.his.models import Hospital
+from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.kiosk.models import KioskDevice
 from postpay.payments.models import LedgerEntry, Payment, PaymentBill, PaymentOrder, Refund
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
@@ -21,6 +22,8 @@ __all__ = [
     "CreditRecord",
     "Dispute",
     "Hospital",
+    "InsuranceRefund",
+    "InsuranceSettlement",
     "Item",
     "KioskDevice",
     "LedgerEntry",

@@ -41,6 +41,10 @@ ROUTES = {
     "payments.show": ("GET", "/api/v1/payments/{payment}", None, None),
     "billing.dispute": ("POST", "/api/v1/bills/{bill}/disputes", {"item_ids": ["{item}"], "reason": "未做"}, "pay"),
     "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
+    "insurance.create": ("POST", "/api/v1/insurance-settlements", {"bill_ids": ["{bill}"]}, "pay"),
+    "insurance.show": ("GET", "/api/v1/insurance-settlements/{settlement}", None, None),
+    "insurance.confirm": ("POST", "/api/v1/insurance-settlements/{settlement}/confirm", {}, None),
+    "insurance.cancel": ("DELETE", "/api/v1/insurance-settlements/{settlement}", None, None),
 }
 
 
@@ -80,6 +84,13 @@ def world(client, person, bind, signed, his):
         headers=bearer(elder_token) | {"Idempotency-Key": "world-key-0001"},
     )
     assert paid.status_code == 201, paid.get_json()
+    insured = his.visit("Z-2", elder)
+    his.items("Z-2", ("Z-2-1", "exam", "CT", 1, 20000))
+    his.event("Z-2", "visit_finished")
+    settlement = client.post(
+        "/api/v1/insurance-settlements", json={"bill_ids": [insured["bill_id"]]}, headers=bearer(elder_token)
+    )
+    assert settlement.status_code == 201, settlement.get_json()
     viewer_token, _ = person("o-z-viewer")
     companion_token, _ = person("o-z-companion")
     stranger_token, _ = person("o-z-stranger")
@@ -93,6 +104,7 @@ def world(client, person, bind, signed, his):
         "bill": visit["bill_id"],
         "item": item,
         "payment": paid.get_json()["payment"]["id"],
+        "settlement": settlement.get_json()["settlement"]["id"],
     }
     return {"ids": ids, "stranger": stranger_token, "viewer": viewer_token, "companion": companion_token}
 

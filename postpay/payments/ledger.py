@@ -6,6 +6,7 @@ from postpay.accounts.models import utcnow
 from postpay.billing.models import Bill, BillStatus
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
+from postpay.insurance.models import InsuranceRefund
 from postpay.payments.models import LedgerEntry, PaymentBill, Refund
 from postpay.statemachine import check_transition
 
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def balance(bill_id):
-    """Money kept for a bill: paid minus refunds owed or made (failed refunds excluded)."""
+    """Money kept for a bill: paid minus refunds owed or made, WeChat and insurance (failed ones excluded)."""
     paid = db.session.execute(
         db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0)).where(
             LedgerEntry.bill_id == bill_id, LedgerEntry.kind == "paid"
@@ -24,7 +25,12 @@ def balance(bill_id):
             Refund.bill_id == bill_id, Refund.status != "failed"
         )
     ).scalar_one()
-    return int(paid) - int(owed)
+    insurance = db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(InsuranceRefund.amount_fen), 0)).where(
+            InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != "failed"
+        )
+    ).scalar_one()
+    return int(paid) - int(owed) - int(insurance)
 
 
 def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):

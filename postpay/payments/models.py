@@ -47,6 +47,8 @@ class Payment(Transitions, db.Model):
     #: SHA-256 of the sorted bill ids: the same key with another body is refused.
     request_digest = db.Column(db.String(64), nullable=False)
     status = db.Column(db.Enum(PaymentStatus, native_enum=False, length=16), nullable=False)
+    #: cash (a WeChat Pay order) or medins (a medical-insurance settlement, ``insurance_settlements``).
+    kind = db.Column(db.String(16), nullable=False, default="cash", server_default="cash")
     total_fen = db.Column(db.BigInteger, nullable=False)
     #: The WeChat order the payer pays: the JSAPI order, or the combine order's number.
     out_trade_no = db.Column(db.String(32), nullable=False, unique=True)

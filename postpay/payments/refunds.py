@@ -20,6 +20,10 @@ def request_for_item(bill, item, reason):
     share = db.session.execute(
         db.select(PaymentBill).where(PaymentBill.bill_id == bill.id, PaymentBill.live.is_(True))
     ).scalar_one_or_none()
+    if share is not None and share.payment.kind == "medins":  # each part through its own channel
+        from postpay.insurance.refunds import request_for_item as insurance_parts
+
+        return insurance_parts(bill, item, reason, share)[1]
     refund = Refund(
         bill_id=bill.id,
         item_id=item.id,

@@ -193,7 +193,7 @@ def refresh(payment):
     """A pending payment asks WeChat where it stands and applies what WeChat says."""
     from postpay.payments import notify
 
-    if payment.status != PaymentStatus.pending or payment.prepay_id is None:
+    if payment.status != PaymentStatus.pending or payment.prepay_id is None or payment.kind != "cash":
         return payment
     client = clients.wechat_pay()
     try:

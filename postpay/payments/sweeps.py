@@ -22,7 +22,9 @@ def close_expired(now, batch=200):
     their bills. An order WeChat reports paid is applied instead. Returns how many were closed."""
     due = (
         db.session.execute(
-            db.select(Payment.id).where(Payment.status == PaymentStatus.pending, Payment.expires_at < now).limit(batch)
+            db.select(Payment.id)
+            .where(Payment.status == PaymentStatus.pending, Payment.kind == "cash", Payment.expires_at < now)
+            .limit(batch)
         )
         .scalars()
         .all()
@@ -75,6 +77,7 @@ def query_pending(now, batch=200):
             db.select(Payment.id)
             .where(
                 Payment.status == PaymentStatus.pending,
+                Payment.kind == "cash",  # medical-insurance settlements poll on their own (insurance.settle)
                 Payment.created_at < now - QUERY_AFTER,
                 Payment.prepay_id.isnot(None),
             )

@@ -15,4 +15,14 @@ from flask import Blueprint
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 SPEC = {}
 
-from wechat.sandbox import medins, micropay, pay, pay_notify, pay_refunds, sms, wechat_api  # noqa: E402,F401  (routes register on bp)
+from wechat.sandbox import (  # noqa: E402,F401,I001  (routes register on bp)
+    medins,
+    medins_pay,
+    micropay,
+    pay,
+    pay_medins,
+    pay_notify,
+    pay_refunds,
+    sms,
+    wechat_api,
+)

@@ -109,6 +109,7 @@ def _place(kind, body, no, amount, subs):
         "transaction_id": None,
     }
     _save(order)
+    redis().set("sbx:pay:prepay:" + order["prepay_id"], no, ex=7 * 86400)  # for medical-insurance orders
     for sub in subs:
         redis().set("sbx:pay:sub:" + sub["out_trade_no"], no, ex=7 * 86400)
     return _signed({"prepay_id": order["prepay_id"]})

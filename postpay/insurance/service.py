@@ -1,0 +1,211 @@
+"""Settling bills with medical insurance (R13 共济付, R14): quote the split, confirm, cancel.
+
+A quote takes the bills (a ``Payment`` of kind ``medins`` holds them live, so a bill is in
+one payment or settlement at a time), commits, then uploads the fee details (6201) and
+pre-settles (6202): the payer sees who pays what before confirming. Confirming places the
+cash part's JSAPI order (when there is one) and WeChat's medical-insurance order. Every
+request sent to WeChat is stored first, so a retry sends the same bytes.
+"""
+
+import datetime as dt
+import logging
+
+import requests
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from postpay import authz, clients
+from postpay.accounts.models import Patient
+from postpay.billing.models import Bill, BillStatus
+from postpay.billing.service import HOLD_REASON
+from postpay.errors import Conflict, DomainError, Invalid, NotFound, Upstream
+from postpay.extensions import db
+from postpay.insurance import settle
+from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
+from postpay.payments.service import NotPayable, digest, trade_no
+from wechat import pay_medins
+from wechat.medins import MedinsError
+from wechat.pay import PayError
+
+log = logging.getLogger(__name__)
+INSURED = ("employee", "resident")
+
+
+class OnHold(DomainError):
+    status, code, message = 409, "INPATIENT_HOLD", HOLD_REASON  # R14
+
+
+def _digest(bill_ids, mutual_aid_id):
+    return digest(list(bill_ids) + ["mutual-aid:%s" % (mutual_aid_id or "")])
+
+
+def quote(user, bill_ids, mutual_aid_id, key, now):
+    """A settlement of ``bill_ids`` (one patient, one hospital) with its split; ``mutual_aid_id``: the
+    relative whose employee personal account pays too (共济). The same key returns the same settlement.
+
+    Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Invalid (NOT_INSURED,
+    MUTUAL_AID_NOT_ALLOWED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
+    """
+    existing = Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
+    if existing is not None:
+        if existing.kind != "medins" or existing.request_digest != _digest(bill_ids, mutual_aid_id):
+            raise Invalid("同一Idempotency-Key不能用于不同的请求", code="IDEMPOTENCY_KEY_REUSED")
+        return _ask_platform(InsuranceSettlement.query.filter_by(payment_id=existing.id).one(), now)
+    settlement = _reserve(user, sorted(set(bill_ids)), mutual_aid_id, key, now)
+    try:
+        db.session.commit()  # the bills are taken before the platform hears of them
+    except IntegrityError:
+        db.session.rollback()
+        raise NotPayable() from None
+    return _ask_platform(settlement, now)
+
+
+def _reserve(user, bill_ids, mutual_aid_id, key, now):
+    query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
+    bills = db.session.execute(query).scalars().all()
+    if len(bills) != len(bill_ids):
+        raise NotFound("未找到该账单")
+    authz.require_all(user, {b.patient_id for b in bills} | ({mutual_aid_id} if mutual_aid_id else set()), "pay")
+    if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
+        raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
+    for bill in bills:
+        if bill.status != BillStatus.due or bill.total_fen <= 0:
+            raise NotPayable()
+    if any(b.hold_reason for b in bills):
+        raise OnHold()
+    patient = bills[0].patient
+    if patient.insurance_type not in INSURED or patient.insured_status != "normal":
+        raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
+    _check_mutual_aid(patient, mutual_aid_id)
+    taken = db.session.execute(
+        db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
+    ).first()
+    if taken:
+        raise NotPayable()
+    total, hospital = sum(b.total_fen for b in bills), bills[0].hospital
+    payment = Payment(
+        payer_user_id=user.id,
+        idempotency_key=key,
+        request_digest=_digest(bill_ids, mutual_aid_id),
+        status=PaymentStatus.pending,
+        kind="medins",
+        total_fen=total,
+        out_trade_no=trade_no("M", now),
+        combined=False,
+        order_request={},
+        expires_at=now + dt.timedelta(minutes=current_app.config["POSTPAY_ORDER_MINUTES"]),
+    )
+    order = PaymentOrder(
+        payment=payment, hospital=hospital, mchid=hospital.mchid, out_trade_no=payment.out_trade_no, amount_fen=total
+    )
+    db.session.add_all([payment, order])
+    db.session.flush()
+    for bill in bills:
+        db.session.add(
+            PaymentBill(payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen)
+        )
+    settlement = InsuranceSettlement(
+        payment=payment,
+        patient_id=patient.id,
+        mutual_aid_patient_id=mutual_aid_id,
+        hospital_id=hospital.id,
+        status=SettlementStatus.quoting,
+    )
+    db.session.add(settlement)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another payer took a bill first
+        db.session.rollback()
+        raise NotPayable() from None
+    return settlement
+
+
+def _check_mutual_aid(patient, mutual_aid_id):
+    """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient."""
+    if mutual_aid_id is None:
+        return
+    relative = db.session.get(Patient, mutual_aid_id)
+    if (
+        relative.id == patient.id
+        or relative.verified_at is None
+        or relative.insurance_type != "employee"
+        or relative.insured_status != "normal"
+    ):
+        raise Invalid("共济付只能使用已实名、正常参保的职工医保亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED")
+
+
+def _person(patient):
+    return {"name": patient.name, "id_number": patient.id_number, "insurance_type": patient.insurance_type}
+
+
+def _ask_platform(settlement, now):
+    """6201 and 6202 for a settlement still quoting. Raises Upstream, Invalid (the platform refused)."""
+    if settlement.status != SettlementStatus.quoting:
+        return settlement
+    items = [
+        {
+            "no": item.id,
+            "name": item.name,
+            "category": item.category,
+            "quantity_milli": item.quantity_milli,
+            "unit_price_fen": item.unit_price_fen,
+            "amount_fen": item.amount_fen,
+        }
+        for share in sorted(settlement.payment.bills, key=lambda s: s.bill_id)
+        for item in share.bill.items
+        if item.deferred and item.voided_at is None
+    ]
+    mutual = settlement.mutual_aid_patient
+    client = clients.medical_insurance()
+    try:
+        uploaded = client.upload_fees(
+            settlement.payment.out_trade_no, _person(settlement.patient), items, mutual and _person(mutual)
+        )
+        settlement.pay_ord_id, settlement.pay_token = uploaded["pay_ord_id"], uploaded["pay_token"]
+        split = client.pre_settle(settlement.pay_ord_id, settlement.pay_token)
+    except requests.RequestException as e:
+        log.error("settlement %s: platform unreachable: %s", settlement.id, e)
+        raise Upstream("医保平台暂时不可用，请稍后用同一请求重试") from None
+    except MedinsError as e:
+        settle.release(settlement, SettlementStatus.failed, now)
+        db.session.commit()
+        log.warning("settlement %s refused by the platform: %s", settlement.id, e.code)
+        raise Upstream("医保平台未受理：%s" % e.message, code="MEDINS_REFUSED") from None
+    if split["fee_sum_fen"] != settlement.payment.total_fen:
+        settle.release(settlement, SettlementStatus.failed, now)
+        db.session.commit()
+        settle.alert("MEDINS_FEE_MISMATCH", settlement=settlement.id, theirs=split["fee_sum_fen"])
+        raise Upstream("医保平台金额与账单不一致，已转人工核对", code="MEDINS_MISMATCH")
+    for field in ("fee_sum_fen", "fund_pay_fen", "psn_acct_pay_fen", "acct_mulaid_pay_fen", "own_pay_fen"):
+        setattr(settlement, field, split[field])
+    settlement.mix_pay_type = pay_medins.mix_pay_type(settlement.insurance_fen, settlement.own_pay_fen)
+    settlement.transition(SettlementStatus.quoted)
+    db.session.flush()
+    return settlement
+
+
+def settlement_for(user, settlement_id, lock=False):
+    """The payer's own settlement. Raises NotFound for anyone else's."""
+    settlement = db.session.get(InsuranceSettlement, settlement_id, with_for_update=lock)
+    if settlement is None or settlement.payment.payer_user_id != user.id:
+        raise NotFound("未找到该医保结算")
+    return settlement
+
+
+def cancel(user, settlement_id, now):
+    """The payer gives up before paying: the upload is revoked (6401), the bills are free again.
+
+    Raises NotFound, Conflict (SETTLEMENT_STATE: settled or over), Upstream.
+    """
+    settlement = settlement_for(user, settlement_id, lock=True)
+    settle.refresh(settlement, now)
+    if settlement.status not in OPEN:
+        raise Conflict("医保结算状态为%s，不能取消" % settlement.status.value, code="SETTLEMENT_STATE")
+    try:
+        settle.withdraw(settlement)
+    except (MedinsError, PayError, requests.RequestException) as e:
+        log.error("cancelling settlement %s failed: %s", settlement.id, e)
+        raise Upstream("医保订单撤销失败，请稍后重试") from None
+    settle.release(settlement, SettlementStatus.cancelled, now)
+    return settlement

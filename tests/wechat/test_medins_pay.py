@@ -1,0 +1,110 @@
+"""The medical-insurance payment interfaces: the exact yuan/fen boundary (property), and
+6201/6202/6301/6401/6203 in the SM4/SM2 envelope against the sandbox platform."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wechat import medins
+from wechat.medins_pay import MedinsPay, fen, split_of, yuan
+
+FEN = st.integers(min_value=-(10**15), max_value=10**15)
+
+
+@given(FEN)
+def test_fen_to_yuan_and_back_is_exact(amount):
+    text = yuan(amount)
+    assert fen(text) == amount and Decimal(text) * 100 == amount
+    assert text.split(".")[1].__len__() == 2
+
+
+@given(st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False, allow_infinity=False))
+def test_yuan_with_two_decimals_to_fen_and_back_is_exact(value):
+    assert Decimal(yuan(fen(str(value)))) == value
+    assert fen(value) == fen(str(value))
+
+
+@pytest.mark.parametrize("bad", [0.1, 1.0, "1.005", "abc", "NaN", "Infinity", "", True, "1e-3", "1e999999999", "-"])
+def test_floats_extra_decimals_and_non_numbers_are_refused(bad):
+    with pytest.raises(medins.MedinsError) as e:
+        fen(bad)
+    assert e.value.code == "AMOUNT"
+
+
+def test_the_float_trap_is_avoided():
+    assert fen("0.29") == 29 and fen("1.10") == 110 and fen("19.99") == 1999  # float(0.29)*100 == 28.999...
+    with pytest.raises(TypeError):
+        yuan(1.5)
+
+
+def test_a_split_that_does_not_add_up_is_refused():
+    good = {
+        "feeSumamt": "100.00",
+        "fundPay": "60.00",
+        "psnAcctPay": "10.00",
+        "acctMulaidPay": "0",
+        "ownPayAmt": "30.00",
+    }
+    assert split_of(good)["own_pay_fen"] == 3000
+    with pytest.raises(medins.MedinsError):
+        split_of(good | {"ownPayAmt": "30.01"})
+
+
+@pytest.fixture
+def platform(app):
+    cfg = app.config
+    return MedinsPay(
+        cfg["LIVE_URL"] + "/sandbox/medins/api",
+        cfg["MEDINS_APP_ID"],
+        cfg["MEDINS_APP_SECRET"],
+        cfg["MEDINS_PRIVATE_KEY"],
+        cfg["MEDINS_PLATFORM_PUBLIC_KEY"],
+        cfg["MEDINS_ORG_CODE"],
+    )
+
+
+PERSON = {"name": "吴六", "id_number": "11010519491231002X", "insurance_type": "employee"}
+ITEMS = [
+    {"no": "1", "name": "CT", "category": "exam", "quantity_milli": 1000, "unit_price_fen": 12345, "amount_fen": 12345},
+    {"no": "2", "name": "药", "category": "drug", "quantity_milli": 1500, "unit_price_fen": 101, "amount_fen": 152},
+]
+
+
+def test_envelope_round_trip_through_every_interface_against_the_sandbox(client, platform):
+    client.post("/sandbox/medins/split-rule", json={"fund_ratio_pct": 70, "psn_acct_balance_fen": 1000})
+    order = platform.upload_fees("M-TEST-1", PERSON, ITEMS)
+    again = platform.upload_fees("M-TEST-1", PERSON, ITEMS)  # the same order number is the same upload
+    assert again["pay_ord_id"] == order["pay_ord_id"]
+    split = platform.pre_settle(order["pay_ord_id"], order["pay_token"])
+    # 124.97 yuan: the fund 70 % rounded down to the fen, the personal account 10 yuan, the rest cash.
+    assert (split["fee_sum_fen"], split["fund_pay_fen"], split["psn_acct_pay_fen"], split["own_pay_fen"]) == (
+        12497,
+        8747,
+        1000,
+        2750,
+    )
+    assert platform.query_order(order["pay_ord_id"], order["pay_token"])["state"] == "ordered"
+    with pytest.raises(medins.MedinsError) as e:  # nothing settled: nothing to refund
+        platform.refund(order["pay_ord_id"], "RF-1", 100, "test")
+    assert e.value.code == "2501"
+    platform.revoke_upload(order["pay_ord_id"], order["pay_token"], "test")
+    assert platform.query_order(order["pay_ord_id"], order["pay_token"])["state"] == "revoked"
+
+
+def test_the_platform_refuses_a_wrong_key_and_a_resident_as_mutual_aid(app, platform):
+    with pytest.raises(medins.MedinsError) as e:
+        platform.upload_fees("M-TEST-2", PERSON, ITEMS, mulaid=PERSON | {"insurance_type": "resident"})
+    assert e.value.code == "2101"
+    forger = MedinsPay(
+        platform.base_url,
+        platform.app_id,
+        platform.app_secret,
+        medins.generate_sm2_keypair()[0],  # not the key the platform knows us by
+        platform.platform_public_key,
+        platform.org_code,
+    )
+    with pytest.raises(medins.MedinsError) as e:
+        forger.upload_fees("M-TEST-3", PERSON, ITEMS)
+    assert e.value.code == "1002"

@@ -1,0 +1,201 @@
+"""The medical-insurance platform's payment interfaces (6201, 6401, 6202, 6301, 6203) in the
+sandbox, in the SM4/SM2 envelope, with a split rule set by ``POST /sandbox/medins/split-rule``.
+
+The rule: the pooled fund pays ``fund_ratio_pct`` percent of the fee sum (rounded down to
+the fen); of the rest, an employee's personal account pays up to ``psn_acct_balance_fen``,
+then a 共济 relative's employee account up to ``mulaid_balance_fen``; the payer pays the
+rest in cash. A resident (390) has no personal account. Amounts on the wire are yuan.
+"""
+
+import json
+import secrets
+
+from flask import current_app, jsonify, request
+
+from wechat import medins
+from wechat.medins_pay import INSUTYPES, fen, yuan
+from wechat.sandbox.common import redis, route
+
+EMPLOYEE = INSUTYPES["employee"]
+DEFAULT_RULE = {"fund_ratio_pct": 60, "psn_acct_balance_fen": 10000, "mulaid_balance_fen": 100000}
+RULE_KEY, TTL = "sbx:medins:rule", 7 * 86400
+NUM = {"type": "integer", "minimum": 0, "maximum": 10**10}
+RULE = {
+    "type": "object",
+    "properties": {"fund_ratio_pct": {"type": "integer", "minimum": 0, "maximum": 100}}
+    | {k: NUM for k in ("psn_acct_balance_fen", "mulaid_balance_fen")},
+}
+PARTS = ("fundPay", "psnAcctPay", "acctMulaidPay")
+
+
+def rule():
+    raw = redis().get(RULE_KEY)
+    return DEFAULT_RULE | (json.loads(raw) if raw else {})
+
+
+@route("/medins/split-rule", ["POST"], "Sandbox: how the platform splits a fee sum", body=RULE, answer=RULE)
+def medins_split_rule():
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or any(k not in DEFAULT_RULE or type(v) is not int or v < 0 for k, v in body.items()):
+        return jsonify({"error": {"code": "VALIDATION_ERROR", "message": "规则字段为非负整数"}}), 422
+    if body.get("fund_ratio_pct", 0) > 100:
+        return jsonify({"error": {"code": "VALIDATION_ERROR", "message": "统筹比例不超过100"}}), 422
+    redis().set(RULE_KEY, json.dumps(rule() | body), ex=TTL)
+    return jsonify(rule())
+
+
+def load(pay_ord_id):
+    raw = redis().get("sbx:medins:ord:%s" % pay_ord_id)
+    return json.loads(raw) if raw else None
+
+
+def save(order):
+    redis().set("sbx:medins:ord:%s" % order["payOrdId"], json.dumps(order, ensure_ascii=False), ex=TTL)
+
+
+def settle(pay_ord_id):
+    """The payer paid in WeChat: the platform settles the order. Returns it, or None when it cannot."""
+    order = load(pay_ord_id)
+    if order is None or order["ordStas"] not in ("1", "4"):
+        return None
+    if order["ordStas"] == "1":
+        order["ordStas"], order["setlId"] = "4", "SETL%s" % secrets.token_hex(10).upper()
+        save(order)
+    return order
+
+
+def _reply(data=None, code=0, message="成功"):
+    if code:
+        return jsonify({"code": code, "message": message})
+    cfg = current_app.config
+    sealed = medins.seal(
+        data, cfg["SANDBOX_MEDINS_APP_ID"], cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"]
+    )
+    return jsonify({"code": 0, "message": message, **sealed})
+
+
+def _opened():
+    """The request's data, or an error reply (bad envelope, unknown app, bad signature)."""
+    cfg = current_app.config
+    envelope = request.get_json(force=True, silent=True)
+    if not isinstance(envelope, dict):
+        return None, _reply(code=-1, message="报文格式错误")
+    if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
+        return None, _reply(code=1001, message="appId不存在")
+    try:
+        return medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"]), None
+    except medins.MedinsError as e:
+        return None, _reply(code=1002, message="验签失败: %s" % e.message)
+
+
+def _order_of(data):
+    order = load(data.get("payOrdId", ""))
+    if order is None or order["payToken"] != data.get("payToken", order["payToken"]):
+        return None
+    return order
+
+
+def _api(path, summary):
+    return route(
+        "/medins/api/org/local/api/hos/" + path, ["POST"], "Medical insurance: " + summary, body={"type": "object"}
+    )
+
+
+@_api("uldFeeInfo", "6201 upload fee details")
+def medins_upload():
+    data, err = _opened()
+    if err:
+        return err
+    try:
+        total = fen(data["feeSumamt"])
+        if total <= 0 or sum(fen(d["detItemFeeSumamt"]) for d in data["feedetail"]) != total:
+            return _reply(code=2102, message="费用明细合计与总金额不符")
+    except (KeyError, TypeError, medins.MedinsError):
+        return _reply(code=2100, message="费用明细格式错误")
+    if data.get("acctMulaidFlag") == "1" and data.get("mulaidInsutype") != EMPLOYEE:
+        return _reply(code=2101, message="共济人须为职工医保参保人")
+    known = redis().get("sbx:medins:ordno:%s" % data.get("medOrgOrd"))
+    order = load(known.decode()) if known else None
+    if order is None or order["ordStas"] == "6":
+        order = {"payOrdId": "ORD%s" % secrets.token_hex(12).upper(), "payToken": secrets.token_hex(16)}
+        redis().set("sbx:medins:ordno:%s" % data.get("medOrgOrd"), order["payOrdId"], ex=TTL)
+    order |= {"ordStas": "0", "feeSumamt": yuan(total), "request": data, "refunds": {}}
+    save(order)
+    return _reply({"payOrdId": order["payOrdId"], "payToken": order["payToken"], "feeSumamt": order["feeSumamt"]})
+
+
+@_api("pay_order", "6202 pre-settle and place the payment order")
+def medins_pre_settle():
+    data, err = _opened()
+    if err:
+        return err
+    order = _order_of(data)
+    if order is None or order["ordStas"] not in ("0", "1"):
+        return _reply(code=2201, message="订单不存在或状态不允许预结算")
+    r, req, total = rule(), order["request"], fen(order["feeSumamt"])
+    fund = total * r["fund_ratio_pct"] // 100
+    psn = min(total - fund, r["psn_acct_balance_fen"]) if req.get("insutype") == EMPLOYEE else 0
+    mulaid = min(total - fund - psn, r["mulaid_balance_fen"]) if req.get("acctMulaidFlag") == "1" else 0
+    split = {"fundPay": fund, "psnAcctPay": psn, "acctMulaidPay": mulaid, "ownPayAmt": total - fund - psn - mulaid}
+    order |= {"ordStas": "1"} | {k: yuan(v) for k, v in split.items()}
+    save(order)
+    return _reply({k: order[k] for k in ("payOrdId", "ordStas", "feeSumamt", *PARTS, "ownPayAmt")})
+
+
+@_api("query_order_info", "6301 query the settlement result")
+def medins_query_order():
+    data, err = _opened()
+    if err:
+        return err
+    order = _order_of(data)
+    if order is None:
+        return _reply(code=2301, message="订单不存在")
+    fields = ("payOrdId", "ordStas", "setlId", "feeSumamt", *PARTS, "ownPayAmt")
+    return _reply({k: order[k] for k in fields if k in order})
+
+
+@_api("revoke_order", "6401 revoke an upload")
+def medins_revoke():
+    data, err = _opened()
+    if err:
+        return err
+    order = _order_of(data)
+    if order is None:
+        return _reply(code=2401, message="订单不存在")
+    if order["ordStas"] in ("4", "7"):
+        return _reply(code=2402, message="订单已结算，不能撤销")
+    order["ordStas"] = "6"
+    save(order)
+    return _reply({"payOrdId": order["payOrdId"], "ordStas": "6"})
+
+
+@_api("refund_Order", "6203 refund the insurance part")
+def medins_refund():
+    data, err = _opened()
+    if err:
+        return err
+    order = _order_of(data)
+    if order is None or order["ordStas"] not in ("4", "7"):
+        return _reply(code=2501, message="订单未结算，不能退费")
+    sn = data.get("appRefdSn", "")
+    if sn in order["refunds"]:
+        return _reply(order["refunds"][sn])
+    try:
+        amount = fen(data["totlRefdAmt"])
+    except (KeyError, medins.MedinsError):
+        return _reply(code=2502, message="退费金额格式错误")
+    left = {
+        k: fen(order[k]) - sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS
+    }
+    if not 0 < amount <= sum(left.values()):
+        return _reply(code=2503, message="退费金额超过可退金额")
+    paid = sum(fen(order[k]) for k in PARTS)
+    back = {k: min(amount * fen(order[k]) // paid, left[k]) for k in PARTS}
+    for k in PARTS:  # what the rounding left over, from the parts that still have some
+        extra = min(amount - sum(back.values()), left[k] - back[k])
+        back[k] += extra
+    record = {"appRefdSn": sn, "trxSn": "TRX%s" % secrets.token_hex(10).upper(), "totlRefdAmt": yuan(amount)}
+    record |= {k.replace("Pay", "RefdAmt"): yuan(v) for k, v in back.items()}
+    order["refunds"][sn], order["ordStas"] = record, "7"
+    save(order)
+    return _reply(record)
