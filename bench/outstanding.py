@@ -151,7 +151,11 @@ def wrk(url, headers=()):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     median = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
-    return rps, int(bad.group(1)) if bad else 0, float(median.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[median.group(2)]
+    return (
+        rps,
+        int(bad.group(1)) if bad else 0,
+        float(median.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[median.group(2)],
+    )
 
 
 def run():
