@@ -91,12 +91,16 @@ class Postgres:
 
     def start(self):
         options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.folder)
-        self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-o", options, "-w", "-l", self.data + ".log", "start")
+        self._run(
+            os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-o", options, "-w", "-l", self.data + ".log", "start"
+        )
         _wait(lambda: _listening(self.port))
         return self
 
     def create_database(self):
-        self._run(os.path.join(self.bin, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "postpay")
+        self._run(
+            os.path.join(self.bin, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "postpay"
+        )
 
     def restart(self):
         self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "restart")
