@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,8 @@ def main():
         return child(args.probe)
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # P4 opens 500 streams: sockets on both ends
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     pg = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
     name = os.environ.get("BENCH_DATABASE", "postpay_bench_%d" % os.getpid())
     admin = ["psql", pg + "/postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
