@@ -37,14 +37,43 @@ def callers(app, client, person, hospitals):
     """Valid credentials for each scheme: a verified user's token, NT01's HIS and a kiosk of NT01."""
     from postpay.extensions import db
 
-    token, _ = person("o-fuzz-user")
+    token, patient = person("o-fuzz-user")
     with app.app_context():
         add_device("NT01", "KIOSK-FUZZ-01", "kiosk-secret-fuzz")
         db.session.commit()
     return {
+        "token": token,
+        "patient": patient,
         "bearer": lambda method, path, body: bearer(token),
         "his": SignedCaller(client, "X-Hospital-Id", "NT01", "his-secret-nt01").headers,
         "kiosk": SignedCaller(client, "X-Kiosk-Id", "KIOSK-FUZZ-01", "kiosk-secret-fuzz").headers,
+    }
+
+
+@pytest.fixture
+def real_ids(client, callers, person, bind, signed, his):
+    """Ids of the fuzzing user's own resources, so generated requests also reach past the 404."""
+    token, patient = callers["token"], callers["patient"]
+    contract = signed(token, patient["id"], "13700000077").get_json()["contract"]["id"]
+    visit = his.visit("FZ-1", patient)
+    his.items("FZ-1", ("FZ-1-1", "lab", "血常规", 1, 2000))
+    his.event("FZ-1", "visit_finished")
+    paid = client.post(
+        "/api/v1/payments",
+        json={"bill_ids": [visit["bill_id"]]},
+        headers=bearer(token) | {"Idempotency-Key": "fuzz-key-0001"},
+    ).get_json()["payment"]["id"]
+    relative_token, relative = person("o-fuzz-relative", birth="19500505")
+    binding = bind(token, relative_token, relative)
+    return {
+        "contract_id": contract,
+        "visit_id": visit["visit_id"],
+        "bill_id": visit["bill_id"],
+        "payment_id": paid,
+        "binding_id": binding,
+        "his_visit_no": "FZ-1",
+        "his_item_no": "FZ-1-1",
+        "version": client.get("/api/v1/postpay/commitment").get_json()["version"],
     }
 
 
@@ -56,10 +85,11 @@ def _request(case, callers):
         body = case.body.encode() if isinstance(case.body, str) else case.body
     else:
         body = json.dumps(case.body).encode()
-    headers = {k: str(v) for k, v in (case.headers or {}).items()}
     security = case.operation.definition.raw.get("security") or []
     for scheme in (next(iter(s)) for s in security):
-        headers.update(callers[scheme](case.method.upper(), case.formatted_path, body))
+        # Into the case itself, so its checks judge what was sent (a credential it left out is back).
+        case.headers = dict(case.headers or {}) | callers[scheme](case.method.upper(), case.formatted_path, body)
+    headers = {k: str(v) for k, v in (case.headers or {}).items()}
     return dict(
         method=case.method.upper(),
         path=case.formatted_path,
@@ -70,11 +100,11 @@ def _request(case, callers):
     )
 
 
-def _fuzz(client, callers, operation, mode, failures):
+def _fuzz(client, callers, operation, mode, failures, path_parameters=None):
     """Send EXAMPLES generated cases of ``operation`` in ``mode``; collect every failed check."""
     checks = CHECKS + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -101,7 +131,7 @@ def config(config):
     return config | {"LOG_LEVEL": "WARNING"}
 
 
-def test_fuzz_every_operation_no_server_error_and_answers_match_the_schema(app, client, callers):
+def test_fuzz_every_operation_no_server_error_and_answers_match_the_schema(app, client, callers, real_ids):
     # 413 (oversize body) is a rejection too, and API.md asks for it.
     rejected = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
     config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": rejected}}})
@@ -114,7 +144,10 @@ def test_fuzz_every_operation_no_server_error_and_answers_match_the_schema(app, 
         if operation.path.endswith("/events") and operation.method == "get":
             continue  # the SSE stream of a real visit stays open: its answers are tested in tests/visits
         operations += 1
+        names = [p.name for p in operation.path_parameters]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz(client, callers, operation, mode, failures)
+            if names and all(n in real_ids for n in names):  # again, on the user's own resources
+                _fuzz(client, callers, operation, mode, failures, {n: real_ids[n] for n in names})
     assert operations > 20
     assert not failures, "\n\n".join(sorted(set(failures))[:40])
