@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup db worker clean
+.PHONY: run test setup db worker clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ worker: setup
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# Issue 9 probes against gunicorn on PostgreSQL + Redis: writes bench/RESULTS.md (not part of CI).
+# BENCH_PG (default postgresql://postgres@127.0.0.1:5432) gets a scratch database; BENCH_REDIS_URL is emptied.
+bench: setup
+	command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

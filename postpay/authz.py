@@ -14,6 +14,10 @@ from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 
 ALL = frozenset({"view", "accompany", "pay"})
+#: Columns, not objects: this runs on every request that lists what an account may see.
+_BINDINGS = db.select(Binding.relative_patient_id, Binding.relationship, Binding.permissions).where(
+    Binding.user_id == db.bindparam("user_id"), Binding.status == BindingStatus.active
+)
 
 
 def relationships(user):
@@ -21,9 +25,8 @@ def relationships(user):
     found = {}
     if user.patient_id:
         found[user.patient_id] = ("self", ALL)
-    query = db.select(Binding).where(Binding.user_id == user.id, Binding.status == BindingStatus.active)
-    for binding in db.session.execute(query).scalars():
-        found.setdefault(binding.relative_patient_id, (binding.relationship, frozenset(binding.permissions)))
+    for patient_id, relationship, granted in db.session.execute(_BINDINGS, {"user_id": user.id}):
+        found.setdefault(patient_id, (relationship, frozenset(granted)))
     return found
 
 

@@ -32,6 +32,9 @@ def defaults(instance_path):
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(instance_path, "postpay.sqlite3"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": None,
+        #: Connections per process: each open SSE stream holds one (pub/sub), so more than
+        #: workers x threads. redis-py's default of 100 refuses streams past 100 (issue 9 P4).
+        "REDIS_MAX_CONNECTIONS": 2000,
         "POSTPAY_SANDBOX": False,
         "POSTPAY_SANDBOX_URL": "http://127.0.0.1:%s/sandbox" % port,
         "POSTPAY_TOKEN_TTL": 7200,

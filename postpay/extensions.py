@@ -55,7 +55,13 @@ def init_redis(app):
     """
     url = app.config.get("REDIS_URL")
     if url:
-        client = redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+        client = redis_lib.Redis.from_url(
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            max_connections=app.config.get("REDIS_MAX_CONNECTIONS") or None,
+        )
     else:
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     app.extensions["redis"] = client

@@ -3,13 +3,10 @@
 import datetime as dt
 import logging
 
-from sqlalchemy.orm import selectinload
-
 from postpay import authz
 from postpay.accounts.models import utcnow
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
 from postpay.extensions import db
-from postpay.visits.models import Visit
 
 log = logging.getLogger(__name__)
 
@@ -122,34 +119,3 @@ def void_item(item, reason):
 def bill_for(user, bill_id, permission):
     """A bill of a patient ``user`` may ``permission`` for. Raises NotFound, Forbidden."""
     return authz.owned(user, Bill, bill_id, permission, "未找到该账单")
-
-
-def outstanding(user, now):
-    """Unpaid post-pay bills of the account's own patient and of relatives it may pay: overdue first.
-
-    A fixed number of queries however many bills and items: the relationships,
-    the bills with their patients and hospitals, their items, their disputes.
-    """
-    payable = {pid: rel for pid, (rel, perms) in authz.relationships(user).items() if "pay" in perms}
-    if not payable:
-        return [], payable
-    bills = (
-        db.session.execute(
-            db.select(Bill)
-            .where(Bill.patient_id.in_(payable), Bill.status.in_(UNPAID))
-            .options(
-                selectinload(Bill.patient),
-                selectinload(Bill.hospital),
-                selectinload(Bill.visits).selectinload(Visit.items),
-            )
-        )
-        .scalars()
-        .all()
-    )
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-
-    def key(bill):
-        due = bill.due_at or far
-        return (due >= now, due, bill.created_at)
-
-    return sorted(bills, key=key), payable

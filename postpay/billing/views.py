@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify
 
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.billing import disputes, service
+from postpay.billing.outstanding import outstanding as outstanding_list
 from postpay.security import mask_id_number
 from postpay.visits.views import ITEM, item_json
 
@@ -55,9 +56,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None):
     answers={200: loose(bills={"type": "array", "items": BILL})},
 )
 def outstanding():
-    now = dt.datetime.now(dt.timezone.utc)
-    bills, relationships = service.outstanding(g.user, now)
-    return jsonify({"bills": [bill_json(b, relationships[b.patient_id], now) for b in bills]})
+    return jsonify({"bills": outstanding_list(g.user, dt.datetime.now(dt.timezone.utc))})
 
 
 @route(bp, "/<bill_id>", ["GET"], "One bill with its items and their disputes", answers={200: loose(bill=BILL)})

@@ -24,7 +24,16 @@ class Reminder(db.Model):
     """R17: one reminder per bill, stage and recipient, claimed before it is sent (never twice)."""
 
     __tablename__ = "reminders"
-    __table_args__ = (db.UniqueConstraint("bill_id", "stage", "recipient", name="uq_reminders_once"),)
+    __table_args__ = (
+        db.UniqueConstraint("bill_id", "stage", "recipient", name="uq_reminders_once"),
+        # Each sweep looks for claimed reminders still unsent: only those, however long the history.
+        db.Index(
+            "ix_reminders_unsent",
+            "bill_id",
+            postgresql_where=db.text("NOT sent"),
+            sqlite_where=db.text("sent = 0"),
+        ),
+    )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("rm"))
     bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)

@@ -171,16 +171,36 @@ def _claim_all(rows):
     return [row[0] for row in db.session.execute(statement)]
 
 
+def _requeue_unsent():
+    """Queue again the reminders an earlier run claimed that no worker sent (the worker was killed,
+    or the sweep died between its commit and the queueing), for bills still due. Sending claims
+    each reminder atomically, so one queued twice still goes out once (issue 9). Returns how many."""
+    from postpay import jobs
+
+    ids = (
+        db.session.execute(
+            db.select(Reminder.id)
+            .join(Bill, Bill.id == Reminder.bill_id)
+            .where(Reminder.sent.is_(False), Bill.status == BillStatus.due)
+        )
+        .scalars()
+        .all()
+    )
+    jobs.enqueue_chunks(jobs.send_reminders, ids)
+    return len(ids)
+
+
 def reminder_sweep(now, batch=2000):
     """R17: reminders when a bill is overdue, then on the configured days of arrears, to the contract
     phone and every relative bound with ``pay`` (SMS), and to the patient's and those relatives'
     accounts (subscribe message). Each (bill, stage, recipient) is claimed in one batch insert before
-    anything is sent; the sending is queued (``send_reminder``). No SMS in quiet hours: the bills wait
-    for the morning. Returns how many reminders were queued."""
+    anything is sent; the sending is queued (``send_reminder``), and claimed reminders still unsent
+    are queued again. No SMS in quiet hours: the bills wait for the morning. Returns how many
+    reminders were queued."""
     from postpay import jobs, pushes
 
     stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
-    queued = 0
+    queued = 0 if in_quiet_hours(now) else _requeue_unsent()
     while True:
         bills = db.session.execute(
             db.select(Bill.id, Bill.patient_id, Bill.due_at)
@@ -230,17 +250,21 @@ def reminder_sweep(now, batch=2000):
 
 def send_reminder(reminder_id):
     """Send one claimed reminder, once (a retried job finds it sent)."""
-    reminder = db.session.execute(
-        db.select(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.sent.is_(False))
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
-    if reminder is None:
+    # One atomic claim, on every database: of two workers holding the same reminder (a re-queued
+    # one, issue 9), only the one whose UPDATE changed the row sends it.
+    still_due = db.select(Bill.id).where(Bill.id == Reminder.bill_id, Bill.status == BillStatus.due).exists()
+    claimed = db.session.execute(
+        db.update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.sent.is_(False), still_due)
+        .values(sent=True)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()  # marked before sending: at most once, even if this worker dies now
+    if claimed != 1:
         return False
+    reminder = db.session.get(Reminder, reminder_id)
     bill = db.session.get(Bill, reminder.bill_id)
     amount = "%d.%02d" % divmod(bill.total_fen, 100)
-    reminder.sent = True
-    db.session.commit()  # marked before sending: at most once, even if this worker dies now
     if reminder.phone:
         try:
             clients.sms_gateway().send(reminder.phone, "bill_overdue", [bill.hospital.name, amount])

@@ -212,4 +212,4 @@ def test_outstanding_uses_a_fixed_number_of_queries(app, client, his, person, bi
     resp = client.get("/api/v1/bills/outstanding", headers=bearer(payer_token))
     assert len(resp.get_json()["bills"]) == 10
     many = count_statements(app, lambda: client.get("/api/v1/bills/outstanding", headers=bearer(payer_token)))
-    assert many == few and many <= 8, (few, many)
+    assert many == few and many <= 5, (few, many)  # issue 9 P1: at most 5, authentication included

@@ -105,6 +105,7 @@ def test_duplicates_in_sequence_and_concurrently_apply_once_and_write_nothing(ap
     assert count_statements(app, fifteen_at_once, writes_only=True) == 0
     with app.app_context():
         assert LedgerEntry.query.count() == 1 and Payment.query.one().status == PaymentStatus.paid
+    assert app.extensions["redis"].llen("alerts:payments") == 0  # a duplicate is not a second transaction
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,279 @@
+"""``make bench``: every probe of issue 9 against gunicorn on PostgreSQL + Redis, in one run,
+written to bench/RESULTS.md (machine, date, medians, ratios, goal met or not).
+
+    .venv/bin/python bench/run.py [--only p1 p4] [--out bench/RESULTS.md]
+
+It creates a scratch database (``BENCH_DATABASE``, default ``postpay_bench_<pid>``) on the
+PostgreSQL at ``BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432``) and drops it at
+the end; Redis is ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/13``, emptied). Each
+probe runs in its own process, so one probe's servers and pools never bend another's figures.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+GOALS = {
+    "p1": "req/s >= 0.7x bare Flask + SQLAlchemy; at most 5 SQL queries, constant",
+    "p2": ">= 300 verified, applied notifications/s; 15 duplicate deliveries: 0 writes",
+    "p3": "1M bills, 10k due: sweeps < 10 s; time 1M / 100k at equal due <= 1.3",
+    "p4": "HIS event -> SSE subscriber, 500 open streams: p99 < 100 ms",
+    "p5": "merged payment of 10 bills <= 1.5x the latency of 1 bill, equal query count",
+}
+
+
+def p1():
+    from bench import outstanding
+
+    r = outstanding.run()
+    figure = (
+        "app %.0f req/s / bare %.0f req/s = **%.2fx** (medians of %d rounds; medians %.1f / %.1f ms); %d SQL queries"
+        % (
+            r["app_rps"],
+            r["bare_rps"],
+            r["ratio"],
+            outstanding.ROUNDS,
+            r["app_median_ms"],
+            r["bare_median_ms"],
+            r["queries"],
+        )
+    )
+    return figure, r["ratio"] >= 0.7 and r["queries"] <= 5 and r["non_2xx"] == 0, r
+
+
+def p2():
+    from bench import notify
+
+    r = notify.run()
+    r["duplicate_writes"] = duplicate_writes()
+    figure = (
+        "**%.0f/s** applied (%d applied, %d non-2xx, median %.1f ms); floor (refused at the signature) %.0f/s; "
+        % (
+            r["applied_per_s"],
+            r["applied"],
+            r["non_2xx"],
+            r["median_ms"],
+            r["floor_per_s"],
+        )
+        + "bills booked twice %d; 15 duplicate deliveries: **%d writes**" % (r["paid_twice"], r["duplicate_writes"])
+    )
+    return figure, r["applied_per_s"] >= 300 and r["duplicate_writes"] == 0 and r["paid_twice"] == 0, r
+
+
+def duplicate_writes():
+    """INSERT/UPDATE/DELETE statements 15 more deliveries of an applied notification cost."""
+    import datetime as _dt
+
+    from bench.payments import count_statements, payer_with_bills, setup
+    from postpay.extensions import db
+    from postpay.his.service import upsert_hospital
+    from wechat.sandbox.pay_notify import notification
+
+    app, server, _url = setup()
+    try:
+        with app.app_context():
+            hospital = upsert_hospital("BD1", "压测医院", "1900006601", "s")[0]
+            db.session.commit()
+            mchid, hospital_id = hospital.mchid, hospital.id
+        token, bills = payer_with_bills(app, 1, [(hospital_id, mchid)], "dup")
+        client = app.test_client()
+        payment = client.post(
+            "/api/v1/payments",
+            json={"bill_ids": bills},
+            headers={"Authorization": "Bearer " + token, "Idempotency-Key": "dup-key-000001"},
+        ).get_json()["payment"]
+        with app.test_request_context():
+            tx = {
+                "appid": app.config["WECHAT_APPID"],
+                "mchid": mchid,
+                "out_trade_no": payment["out_trade_no"],
+                "transaction_id": "4200%018d" % 77,
+                "trade_type": "JSAPI",
+                "trade_state": "SUCCESS",
+                "success_time": _dt.datetime.now().astimezone().isoformat(),
+                "amount": {"total": payment["total_fen"], "payer_total": payment["total_fen"], "currency": "CNY"},
+            }
+            headers, body = notification("TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
+        first = client.post("/wechat/pay/notify", data=body.encode(), headers=headers)
+        assert first.status_code == 200, first.data
+        return count_statements(
+            app,
+            lambda: [client.post("/wechat/pay/notify", data=body.encode(), headers=headers) for _ in range(15)],
+            writes_only=True,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def p3():
+    from bench import sweep
+
+    app = sweep.setup()
+    times = {}
+    for bills in (1_000_000, 100_000):
+        _filled, swept, results = sweep.run(app, bills, 10_000)
+        times[bills] = (swept, dict(results))
+    ratio = times[1_000_000][0] / times[100_000][0]
+    figure = "1M bills: **%.2f s**; 100k bills: %.2f s; ratio **%.2fx** (results at 1M: %s)" % (
+        times[1_000_000][0],
+        times[100_000][0],
+        ratio,
+        times[1_000_000][1],
+    )
+    return figure, times[1_000_000][0] < 10 and ratio <= 1.3, {"seconds": {str(k): v[0] for k, v in times.items()}}
+
+
+def p4():
+    from bench import sse
+
+    r = sse.run()
+    figure = "p50 %.1f ms, **p99 %.1f ms**, max %.1f ms; %d/%d frames; HIS POST alone %.1f ms (median)" % (
+        r["p50_ms"],
+        r["p99_ms"],
+        r["max_ms"],
+        r["delivered"],
+        r["expected"],
+        r["post_median_ms"],
+    )
+    return figure, r["p99_ms"] < 100 and r["delivered"] == r["expected"], r
+
+
+def p5():
+    from bench.payments import payment_latency, setup
+    from postpay.extensions import db
+    from postpay.his.service import upsert_hospital
+
+    app, server, url = setup()
+    try:
+        with app.app_context():
+            rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
+            hospitals = [(h.id, h.mchid) for h in rows]
+            db.session.commit()
+        one, q1 = payment_latency(app, url, hospitals[:1], 1)
+        ten, q10 = payment_latency(app, url, hospitals[:1], 10)
+        ten_c, q10c = payment_latency(app, url, hospitals, 10)
+    finally:
+        server.terminate()
+        server.wait(10)
+    figure = (
+        "1 bill %.1f ms (%d queries); 10 bills %.1f ms (%d queries), **%.2fx**; "
+        "10 bills at 10 hospitals (combine order) %.1f ms (%d queries), %.2fx (medians of 14)"
+    ) % (one * 1000, q1, ten * 1000, q10, ten / one, ten_c * 1000, q10c, ten_c / one)
+    r = {"one_ms": one * 1000, "ten_ms": ten * 1000, "ratio": ten / one, "queries": [q1, q10, q10c]}
+    return figure, ten / one <= 1.5 and q1 == q10, r
+
+
+PROBES = {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5}
+
+
+def machine():
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except OSError:
+        mem = 0
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split(" sha=")[0]
+    load = os.getloadavg()
+    return "%s, %d cores, %d MiB; %s; %s; Python %s; load average at start %.1f %.1f %.1f" % (
+        cpu,
+        os.cpu_count(),
+        mem,
+        pg,
+        redis.strip(),
+        platform.python_version(),
+        *load,
+    )
+
+
+def child(name):
+    figure, met, raw = PROBES[name]()
+    print("BENCH-RESULT " + json.dumps({"figure": figure, "met": met, "raw": raw}, default=str))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="+", choices=sorted(PROBES), default=sorted(PROBES))
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    parser.add_argument("--probe", help=argparse.SUPPRESS)  # internal: run one probe in this process
+    args = parser.parse_args()
+    if args.probe:
+        return child(args.probe)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # P4 opens 500 streams: sockets on both ends
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    pg = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+    name = os.environ.get("BENCH_DATABASE", "postpay_bench_%d" % os.getpid())
+    admin = ["psql", pg + "/postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run(admin + ["DROP DATABASE IF EXISTS %s WITH (FORCE)" % name], check=True)
+    subprocess.run(admin + ["CREATE DATABASE %s" % name], check=True)
+    env = dict(
+        os.environ,
+        DATABASE_URL="%s/%s" % (pg, name),
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    )
+    started = dt.datetime.now(dt.timezone.utc)
+    head = machine()
+    rows = []
+    try:
+        for probe in args.only:
+            print("== %s: %s" % (probe, GOALS[probe]), flush=True)
+            out = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--probe", probe],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH-RESULT ")), None)
+            if line is None:
+                print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
+                rows.append((probe, "failed to run (exit %d): see the console" % out.returncode, False))
+            else:
+                result = json.loads(line[len("BENCH-RESULT ") :])
+                rows.append((probe, result["figure"], result["met"]))
+            print("   %s -> %s" % (rows[-1][1], "met" if rows[-1][2] else "MISSED"), flush=True)
+    finally:
+        subprocess.run(admin + ["DROP DATABASE IF EXISTS %s WITH (FORCE)" % name])
+    write(args.out, started, head, rows)
+    print("wrote", args.out)
+
+
+def write(path, started, head, rows):
+    lines = [
+        "# Benchmark results (issue 9)",
+        "",
+        "Written by `make bench` (`bench/run.py`): gunicorn (gthread) on PostgreSQL + Redis, load",
+        "from separate processes (wrk, asyncio sockets). Absolute times on this machine are noisy",
+        "(cores shared with other work), so every figure is a median or a ratio of one run.",
+        "Reasons and profiles for any missed goal: `bench/NOTES.md`.",
+        "",
+        "- date: %s UTC" % started.strftime("%Y-%m-%d %H:%M"),
+        "- machine: %s" % head,
+        "",
+        "| probe | goal | result | met |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        "| %s | %s | %s | %s |" % (p.upper(), GOALS[p], figure, "yes" if met else "**no**") for p, figure, met in rows
+    ]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
