@@ -5,7 +5,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
-from postpay.api import SPEC
+from postpay.api import HTML, SPEC
 
 bp = Blueprint("openapi", __name__)
 
@@ -55,14 +55,11 @@ def _operation(rule, spec):
             entry["content"] = {"application/json": {"schema": schema}}
         responses[str(status)] = entry
     errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    if HTML in spec["responses"].values():  # a page's own errors are pages too (bad form, CSRF)
+        content = content | {HTML: {"schema": {"type": "string"}}}
     for status in errors:
-        responses.setdefault(
-            str(status),
-            {
-                "description": "error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        )
+        responses.setdefault(str(status), {"description": "error", "content": content})
     op = {"operationId": rule.endpoint, "summary": spec["summary"], "tags": spec["tags"], "responses": responses}
     params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments]
     params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec["query"].items()]

@@ -138,3 +138,31 @@ def test_devkeys_completes_an_older_config_without_changing_it(tmp_path):
     assert all(values[key] == public_key_of(values[source]) for key, (source, _) in DERIVED.items())
     assert (tmp_path / "config.py").read_text().startswith(old)
     assert write_instance_config(str(tmp_path)) == "kept"
+
+
+def test_a_read_only_route_reads_without_a_transaction_and_cannot_write(app):
+    """``route(read_only=True)``: the busiest reads skip BEGIN/COMMIT, so a write there must fail."""
+    from flask import Blueprint, jsonify, request
+    from flask.testing import FlaskClient
+
+    from postpay.api import SPEC, route
+    from postpay.extensions import db
+    from postpay.his.models import Hospital
+
+    bp = Blueprint("readonly_probe", __name__)
+
+    @route(bp, "/probe/<code>", ["GET"], "probe", auth=None, read_only=True)
+    def probe(code):
+        found = db.session.execute(db.select(Hospital.code).where(Hospital.code == code)).first()
+        if found is None and request.args.get("add"):
+            db.session.add(Hospital(code=code, name="只读探针", mchid="1900000000", his_secret="s"))
+        return jsonify({"found": found is not None})
+
+    app.register_blueprint(bp)
+    try:
+        client = FlaskClient(app)
+        assert client.get("/probe/RO99").get_json() == {"found": False}
+        assert client.get("/probe/RO99?add=1").status_code == 500  # the write is refused, not committed
+        assert client.get("/probe/RO99").get_json() == {"found": False}
+    finally:
+        SPEC.pop("readonly_probe.probe")

@@ -54,6 +54,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None):
     ["GET"],
     "Unpaid bills of the account and of relatives it may pay, overdue first",
     answers={200: loose(bills={"type": "array", "items": BILL})},
+    read_only=True,
 )
 def outstanding():
     return jsonify({"bills": outstanding_list(g.user, dt.datetime.now(dt.timezone.utc))})
