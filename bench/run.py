@@ -71,45 +71,19 @@ def p2():
 
 def duplicate_writes():
     """INSERT/UPDATE/DELETE statements 15 more deliveries of an applied notification cost."""
-    import datetime as _dt
-
-    from bench.payments import count_statements, payer_with_bills, setup
+    from bench.payments import duplicate_writes, setup
     from postpay.extensions import db
     from postpay.his.service import upsert_hospital
-    from wechat.sandbox.pay_notify import notification
 
     app, server, _url = setup()
     try:
         with app.app_context():
             hospital = upsert_hospital("BD1", "压测医院", "1900006601", "s")[0]
             db.session.commit()
-            mchid, hospital_id = hospital.mchid, hospital.id
-        token, bills = payer_with_bills(app, 1, [(hospital_id, mchid)], "dup")
-        client = app.test_client()
-        payment = client.post(
-            "/api/v1/payments",
-            json={"bill_ids": bills},
-            headers={"Authorization": "Bearer " + token, "Idempotency-Key": "dup-key-000001"},
-        ).get_json()["payment"]
-        with app.test_request_context():
-            tx = {
-                "appid": app.config["WECHAT_APPID"],
-                "mchid": mchid,
-                "out_trade_no": payment["out_trade_no"],
-                "transaction_id": "4200%018d" % 77,
-                "trade_type": "JSAPI",
-                "trade_state": "SUCCESS",
-                "success_time": _dt.datetime.now().astimezone().isoformat(),
-                "amount": {"total": payment["total_fen"], "payer_total": payment["total_fen"], "currency": "CNY"},
-            }
-            headers, body = notification("TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
-        first = client.post("/wechat/pay/notify", data=body.encode(), headers=headers)
-        assert first.status_code == 200, first.data
-        return count_statements(
-            app,
-            lambda: [client.post("/wechat/pay/notify", data=body.encode(), headers=headers) for _ in range(15)],
-            writes_only=True,
-        )
+            hospitals = [(hospital.id, hospital.mchid)]
+        first, again = duplicate_writes(app, hospitals)
+        assert first > 0, "the first delivery booked nothing"
+        return again
     finally:
         server.terminate()
         server.wait(10)
