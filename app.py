@@ -6,8 +6,8 @@ import click
 from flask import Flask
 from sqlalchemy import event
 
+from postpay import api, errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay import config as cfg
-from postpay import errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
 from postpay.console import desks, views  # noqa: F401  (console pages register on its blueprint)
@@ -53,7 +53,7 @@ def create_app(test_config=None):
     url = cfg.normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
 
-    app.json.ensure_ascii = False  # Chinese messages stay readable
+    app.json = api.JSON(app)  # orjson; Chinese messages stay readable (UTF-8, not \\u escapes)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     init_redis(app)
