@@ -33,7 +33,7 @@ from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402
 from postpay.visits.models import Visit  # noqa: E402
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 WORKERS, THREADS = os.environ.get("GUNICORN_WORKERS", "2"), os.environ.get("GUNICORN_THREADS", "8")
