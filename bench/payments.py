@@ -193,15 +193,21 @@ def duplicate_writes(app, hospitals):
     return count_statements(app, deliver(1), writes_only=True), count_statements(app, deliver(15), writes_only=True)
 
 
+def one_ten_ten(app, url):
+    """P5's three cases on 10 fresh hospitals: 1 bill, 10 bills at one hospital, 10 at 10 (combine);
+    ((median s, queries) x 3, hospitals)."""
+    with app.app_context():
+        rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
+        hospitals = [(h.id, h.mchid) for h in rows]
+        db.session.commit()
+    cases = ((tuple(hospitals[:1]), 1), (tuple(hospitals[:1]), 10), (tuple(hospitals), 10))
+    return tuple(payment_latencies(app, url, cases).values()), hospitals
+
+
 def main():
     app, server, url = setup()
     try:
-        with app.app_context():
-            rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
-            hospitals = [(h.id, h.mchid) for h in rows]
-            db.session.commit()
-        cases = ((tuple(hospitals[:1]), 1), (tuple(hospitals[:1]), 10), (tuple(hospitals), 10))
-        (one, q1), (ten, q10), (ten_c, q10c) = payment_latencies(app, url, cases).values()
+        ((one, q1), (ten, q10), (ten_c, q10c)), hospitals = one_ten_ten(app, url)
         first, writes = duplicate_writes(app, hospitals)
         print("| probe | figure |\n|---|---|")
         print("| POST /payments, 1 bill: median latency | %.1f ms (%d SQL queries) |" % (one * 1000, q1))

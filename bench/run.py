@@ -123,18 +123,11 @@ def p4():
 
 
 def p5():
-    from bench.payments import payment_latencies, setup
-    from postpay.extensions import db
-    from postpay.his.service import upsert_hospital
+    from bench.payments import one_ten_ten, setup
 
     app, server, url = setup()
     try:
-        with app.app_context():
-            rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
-            hospitals = [(h.id, h.mchid) for h in rows]
-            db.session.commit()
-        cases = ((tuple(hospitals[:1]), 1), (tuple(hospitals[:1]), 10), (tuple(hospitals), 10))
-        (one, q1), (ten, q10), (ten_c, q10c) = payment_latencies(app, url, cases).values()
+        ((one, q1), (ten, q10), (ten_c, q10c)), _ = one_ten_ten(app, url)
     finally:
         server.terminate()
         server.wait(10)

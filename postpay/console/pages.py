@@ -9,11 +9,9 @@ import os
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from postpay import pushes
-from postpay.api import HTML, SPEC
+from postpay.api import HTML, SPEC, committed
 from postpay.console.auth import csrf
 from postpay.errors import DomainError
-from postpay.extensions import db
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -91,21 +89,12 @@ def page(rule, methods, summary, query=None, auth="console"):
         @functools.wraps(fn)
         def view(*args, **kwargs):
             try:
-                rv = fn(*args, **kwargs)
-                db.session.commit()
-            except DomainError as e:
-                db.session.rollback()
-                pushes.discard()
+                return committed(fn, *args, **kwargs)
+            except DomainError as e:  # rolled back: the page says why
                 if request.method == "POST":
                     flash(e.message, "error")
                     return redirect(back_url())
                 return render_template("console/error.html", message=e.message), e.status
-            except BaseException:
-                db.session.rollback()
-                pushes.discard()
-                raise
-            pushes.flush()
-            return rv
 
         bp.add_url_rule(rule, fn.__name__, view, methods=methods)
         return view
