@@ -92,12 +92,12 @@ def book_order(order_id, channel, reference, payment_id, at):
         .where(PaymentBill.order_id == order_id)
         .with_for_update()
     ).all()
-    now = utcnow()
-    plain = [
-        s
-        for s in shares
-        if s.status == BillStatus.due and s.amount_fen == s.total_fen and not s.in_arrears and s.due_at >= now
-    ]
+    now, plain, rest = utcnow(), [], {}
+    for s in shares:
+        if s.status == BillStatus.due and s.amount_fen == s.total_fen and not s.in_arrears and s.due_at >= now:
+            plain.append(s)
+        else:
+            rest[s.bill_id] = s.amount_fen
     if plain:
         check_transition(Bill, BillStatus.due, BillStatus.paid)
         bills, ids = Bill.__table__, [s.bill_id for s in plain]
@@ -122,7 +122,6 @@ def book_order(order_id, channel, reference, payment_id, at):
                 for s in plain
             ],
         )
-    rest = {s.bill_id: s.amount_fen for s in shares if s not in plain}
     refunds = []
     if rest:
         for bill in db.session.execute(db.select(Bill).where(Bill.id.in_(rest))).scalars():
