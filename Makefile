@@ -17,9 +17,11 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed
 	$(BIN)/python -m postpay.devkeys instance
 
+# The development keys of `make setup` are refused unless the sandbox is on, and only the
+# environment turns it on: every development target sets POSTPAY_SANDBOX=1.
 db: setup
-	$(BIN)/flask --app app db upgrade
-	$(BIN)/flask --app app demo load
+	POSTPAY_SANDBOX=1 $(BIN)/flask --app app db upgrade
+	POSTPAY_SANDBOX=1 $(BIN)/flask --app app demo load
 
 # One worker with threads: the in-process Redis lives in that worker, and the
 # sandbox calls back into the service over HTTP while a request is open.
@@ -28,7 +30,7 @@ run: db
 
 # Jobs (pushes, reminders) need a real Redis shared with the web workers: REDIS_URL=redis://...
 worker: setup
-	$(BIN)/flask --app app jobs worker
+	POSTPAY_SANDBOX=1 $(BIN)/flask --app app jobs worker
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

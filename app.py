@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from sqlalchemy import event
 
-from postpay import api, errors, lifecycle, models, openapi  # noqa: F401  (models: every table)
+from postpay import api, errors, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
@@ -44,12 +44,11 @@ def create_app(test_config=None):
     app.config.from_mapping(cfg.defaults(app.instance_path))
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
+    app.config["POSTPAY_SANDBOX"] = False  # never from a file: only the environment (or a test) turns it on
     cfg.from_environment(app.config)
     if test_config is not None:
         app.config.from_mapping(test_config)
-    for key in ("SECRET_KEY", "POSTPAY_DATA_KEY"):
-        if not app.config.get(key):
-            raise RuntimeError("%s is not set: run `make setup` or set it in the environment" % key)
+    posture.check(app)
     url = cfg.normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
 

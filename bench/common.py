@@ -18,7 +18,7 @@ def scratch_instance(**env):
         sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL (a scratch db)")
     instance = tempfile.mkdtemp(prefix="bench-instance-")
     write_instance_config(instance)
-    os.environ.update(POSTPAY_INSTANCE_PATH=instance, LOG_LEVEL="WARNING", **env)
+    os.environ.update({"POSTPAY_INSTANCE_PATH": instance, "LOG_LEVEL": "WARNING", "POSTPAY_SANDBOX": "1", **env})
 
 
 def empty_schema(app):

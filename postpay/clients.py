@@ -75,10 +75,8 @@ def wechat_pay():
     cfg = current_app.config
 
     def build():
-        with open(cfg["WECHATPAY_PRIVATE_KEY_PATH"]) as f:
-            private = f.read()
-        with open(cfg["WECHATPAY_PUBLIC_KEY_PATH"]) as f:
-            public = f.read()
+        keys = current_app.extensions["wechatpay_keys"]  # loaded and checked at startup (postpay.posture)
+        private, public = keys["private"], keys["public"]
         return pay.WeChatPay(
             cfg["WECHATPAY_MCHID"],
             cfg["WECHAT_APPID"],

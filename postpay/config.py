@@ -35,7 +35,10 @@ def defaults(instance_path):
         #: Connections per process: each open SSE stream holds one (pub/sub), so more than
         #: workers x threads. redis-py's default of 100 refuses streams past 100 (issue 9 P4).
         "REDIS_MAX_CONNECTIONS": 2000,
+        #: Environment only (``POSTPAY_SANDBOX=1``): a value in instance/config.py is ignored.
         "POSTPAY_SANDBOX": False,
+        #: SHA-256 of generated development secrets and keys (postpay.devkeys): refused without the sandbox.
+        "POSTPAY_DEV_FINGERPRINTS": [],
         "POSTPAY_SANDBOX_URL": "http://127.0.0.1:%s/sandbox" % port,
         "POSTPAY_TOKEN_TTL": 7200,
         #: R1: insured regions whose patients may sign (Nantong, 3206xx).

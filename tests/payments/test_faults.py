@@ -148,7 +148,7 @@ def worker_process(app, config, tmp_path):
     settings = dict(config, POSTPAY_SANDBOX_URL=app.config["POSTPAY_SANDBOX_URL"], LOG_LEVEL="WARNING")
     (tmp_path / "config.py").write_text("".join("%s = %r\n" % kv for kv in settings.items() if kv[0].isupper()))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["POSTPAY_INSTANCE_PATH"] = str(tmp_path)
+    env.update(POSTPAY_INSTANCE_PATH=str(tmp_path), POSTPAY_SANDBOX="1")  # a file cannot turn it on
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker", "--burst"],
         cwd=ROOT,
