@@ -56,7 +56,13 @@ def defaults(instance_path):
         },
         #: Longest an SSE stream stays open before the client reconnects with Last-Event-ID.
         "POSTPAY_SSE_MAX_SECONDS": 300,
+        #: Seconds between an idle stream's keep-alives; each also re-checks the token and
+        #: the binding (a revoked stream ends) and refreshes the stream's slot.
         "POSTPAY_SSE_HEARTBEAT_SECONDS": 15,
+        #: Open streams at once per account, and per account and visit (more get 429
+        #: TOO_MANY_STREAMS): one account must not hold every worker thread.
+        "POSTPAY_SSE_MAX_PER_ACCOUNT": 3,
+        "POSTPAY_SSE_MAX_PER_VISIT": 3,
         #: Without REDIS_URL (development), work the job queue on a thread of the web process.
         "POSTPAY_INPROCESS_WORKER": True,
         "POSTPAY_SMS_PROVIDER": "sandbox",

@@ -52,6 +52,10 @@ class Invalid(DomainError):
     status, code, message = 422, "VALIDATION_ERROR", "参数不正确"
 
 
+class TooManyRequests(DomainError):
+    status, code, message = 429, "TOO_MANY_REQUESTS", "请求过于频繁，请稍后再试"
+
+
 class Upstream(DomainError):
     status, code, message = 502, "UPSTREAM_ERROR", "外部服务暂时不可用，请稍后再试"
 
