@@ -226,6 +226,35 @@ def register_cli(app):
         db.session.commit()
         click.echo("staff %s (%s) at %s created" % (account.username, role, hospital_code))
 
+    @staff.command("set-password")
+    @click.argument("username")
+    @click.password_option(help="asked for when not given")
+    def staff_set_password(username, password):
+        """Give a console account a new password: its sessions end and a lock is lifted."""
+        from postpay.console.auth import set_password
+        from postpay.errors import DomainError
+
+        try:
+            set_password(username, password)
+        except DomainError as e:
+            raise click.ClickException(e.message) from None
+        db.session.commit()
+        click.echo("staff %s: password changed, sessions ended" % username)
+
+    @staff.command("deactivate")
+    @click.argument("username")
+    def staff_deactivate(username):
+        """Disable a console account: it cannot sign in and its sessions end."""
+        from postpay.console.auth import deactivate
+        from postpay.errors import DomainError
+
+        try:
+            deactivate(username)
+        except DomainError as e:
+            raise click.ClickException(e.message) from None
+        db.session.commit()
+        click.echo("staff %s deactivated, sessions ended" % username)
+
     @app.cli.group()
     def demo():
         """Demo data for `make run`."""
