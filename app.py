@@ -10,7 +10,7 @@ from postpay import api, errors, lifecycle, models, openapi  # noqa: F401  (mode
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
-from postpay.console import desks, views  # noqa: F401  (console pages register on its blueprint)
+from postpay.console import desks, sessions, views  # noqa: F401  (desks, views: pages on the console blueprint)
 from postpay.console.pages import bp as console_bp
 from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
@@ -57,6 +57,7 @@ def create_app(test_config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     init_redis(app)
+    sessions.init_app(app)  # console sessions in that Redis
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)

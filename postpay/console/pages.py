@@ -10,7 +10,6 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_wtf.csrf import CSRFError
 
 from postpay.api import HTML, SPEC, committed
-from postpay.console import sessions
 from postpay.console.auth import csrf
 from postpay.errors import DomainError
 
@@ -21,7 +20,6 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 @bp.record_once
 def _init(state):
     csrf.init_app(state.app)
-    sessions.init_app(state.app)
     state.app.jinja_env.filters.setdefault("yuan", _yuan)
     state.app.jinja_env.filters.setdefault("local", _local)
 
