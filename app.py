@@ -10,7 +10,7 @@ from postpay import api, errors, lifecycle, models, openapi, posture  # noqa: F4
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
-from postpay.console import desks, views  # noqa: F401  (console pages register on its blueprint)
+from postpay.console import desks, sessions, views  # noqa: F401  (desks, views: pages on the console blueprint)
 from postpay.console.pages import bp as console_bp
 from postpay.contracts.views import bp as contracts_bp
 from postpay.extensions import db, init_redis, migrate
@@ -56,6 +56,7 @@ def create_app(test_config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     init_redis(app)
+    sessions.init_app(app)  # console sessions in that Redis
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
@@ -224,6 +225,35 @@ def register_cli(app):
             raise click.ClickException(e.message) from None
         db.session.commit()
         click.echo("staff %s (%s) at %s created" % (account.username, role, hospital_code))
+
+    @staff.command("set-password")
+    @click.argument("username")
+    @click.password_option(help="asked for when not given")
+    def staff_set_password(username, password):
+        """Give a console account a new password: its sessions end and a lock is lifted."""
+        from postpay.console.auth import set_password
+        from postpay.errors import DomainError
+
+        try:
+            set_password(username, password)
+        except DomainError as e:
+            raise click.ClickException(e.message) from None
+        db.session.commit()
+        click.echo("staff %s: password changed, sessions ended" % username)
+
+    @staff.command("deactivate")
+    @click.argument("username")
+    def staff_deactivate(username):
+        """Disable a console account: it cannot sign in and its sessions end."""
+        from postpay.console.auth import deactivate
+        from postpay.errors import DomainError
+
+        try:
+            deactivate(username)
+        except DomainError as e:
+            raise click.ClickException(e.message) from None
+        db.session.commit()
+        click.echo("staff %s deactivated, sessions ended" % username)
 
     @app.cli.group()
     def demo():

@@ -122,11 +122,19 @@ def defaults(instance_path):
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        #: Set to 1 behind HTTPS: the console's session cookie is then sent over HTTPS only.
+        #: The console's session cookie is sent over HTTPS only whenever POSTPAY_SANDBOX is off,
+        #: whatever this says; 1 adds the flag with the sandbox on too (console/sessions.py).
         "SESSION_COOKIE_SECURE": False,
+        #: Console sessions live in Redis: they end after this long without a request (s)...
+        "POSTPAY_CONSOLE_IDLE_SECONDS": 1800,
+        #: ... and this long after signing in, however busy (s).
+        "POSTPAY_CONSOLE_MAX_SECONDS": 12 * 3600,
         #: Failed console logins before an account is locked, and for how long (s).
         "POSTPAY_STAFF_MAX_FAILURES": 5,
         "POSTPAY_STAFF_LOCK_SECONDS": 900,
+        #: Failed console logins from one address (any usernames) before it is refused, and for how long (s).
+        "POSTPAY_STAFF_IP_MAX_FAILURES": 20,
+        "POSTPAY_STAFF_IP_WINDOW_SECONDS": 900,
         #: Medical-insurance orders' callback_url; empty: beside WECHATPAY_NOTIFY_URL (.../med-ins-notify).
         "WECHATPAY_MEDINS_NOTIFY_URL": "",
     }

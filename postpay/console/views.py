@@ -4,7 +4,7 @@ window consent (R15). The desks (disputes, payments, credit, dashboard, audit) a
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
-from postpay.console import service
+from postpay.console import service, sessions
 from postpay.console.auth import DESK, audit, authenticate, current_staff, require
 from postpay.console.models import ROLE_LABELS
 from postpay.console.pages import bp, page
@@ -26,12 +26,13 @@ def login():
     error = None
     if request.method == "POST":
         try:
-            staff = authenticate(request.form.get("username", "")[:64], request.form.get("password", "")[:256])
+            staff = authenticate(
+                request.form.get("username", "")[:64], request.form.get("password", "")[:256], request.remote_addr
+            )
         except Unauthorized as e:
             error = e.message
         else:
-            session.clear()
-            session["staff_id"] = staff.id
+            sessions.begin(staff)
             audit(staff, "login")
             target = request.args.get("next", "")
             ok = target.startswith("/console/") and "//" not in target
@@ -45,7 +46,7 @@ def login():
 @require(*DESK)
 def logout():
     audit(g.staff, "logout")
-    session.clear()
+    sessions.end()
     return redirect(url_for("console.login"))
 
 
