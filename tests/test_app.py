@@ -15,6 +15,7 @@ def test_config_layers_defaults_instance_then_environment(tmp_path, keys, monkey
     (instance / "config.py").write_text(
         "SECRET_KEY = %r\nPOSTPAY_DATA_KEY = %r\nPOSTPAY_TOKEN_TTL = 60\nWECHAT_APPID = 'from-file'\n"
         % (keys["SECRET_KEY"], keys["POSTPAY_DATA_KEY"])
+        + "".join("%s = %r\n" % (k, keys[k]) for k in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH"))
     )
     monkeypatch.setenv("POSTPAY_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("WECHAT_APPID", "from-env")

@@ -133,10 +133,10 @@ def test_deactivating_an_account_ends_its_sessions(app, staff, runner):
     assert runner.invoke(args=["staff", "deactivate", "nobody"]).exit_code != 0
 
 
-def test_the_session_cookie_is_secure_without_the_sandbox(config):
+def test_the_session_cookie_is_secure_without_the_sandbox(config, production):
     from app import create_app
 
-    app = create_app(dict(config, POSTPAY_SANDBOX=False))
+    app = create_app(dict(production, SQLALCHEMY_DATABASE_URI=config["SQLALCHEMY_DATABASE_URI"]))
     resp = app.test_client().get("/console/login", base_url="https://localhost")
     cookie = resp.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
