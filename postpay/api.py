@@ -2,6 +2,7 @@
 authentication, its request schema (validated on the way in) and its answers
 (documented in ``/openapi.json`` and checked by the tests)."""
 
+import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,27 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def iso(moment):
     """A timestamp as API.md wants it: ISO 8601 in +08:00."""
     return None if moment is None else moment.astimezone(SHANGHAI).isoformat()
+
+
+#: The years a client-given time may name: anything else is a typo or an attack (year 1 or 9999
+#: overflows on the way to UTC).
+YEARS = (2000, 2100)
+
+
+def parse_time(text):
+    """A client-given ISO 8601 time with an offset, in UTC: every route reads times through this.
+
+    Raises Invalid (INVALID_TIME) without an offset or outside the years 2000-2100.
+    """
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise Invalid("时间格式应为ISO 8601: %s" % str(text)[:40], code="INVALID_TIME") from None
+    if moment.tzinfo is None:
+        raise Invalid("时间须带时区偏移，如 +08:00", code="INVALID_TIME")
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise Invalid("时间应在%d年至%d年之间" % YEARS, code="INVALID_TIME")
+    return moment.astimezone(dt.timezone.utc)
 
 
 def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False):
