@@ -12,10 +12,9 @@ from flask import g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
-from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from postpay import pushes
-from postpay.errors import BadRequest, Invalid
+from postpay import inputs, pushes
+from postpay.errors import Invalid
 from postpay.extensions import db
 
 #: endpoint -> {"summary", "tags", "request", "responses", "query", "auth"}
@@ -134,13 +133,11 @@ def committed(fn, *args, **kwargs):
 def parse_body(schema):
     """The request's JSON object, validated against ``schema``.
 
-    Raises BadRequest (MALFORMED_JSON) when the body is not JSON, Invalid
-    (VALIDATION_ERROR) when it does not fit the schema.
+    Raises BadRequest (MALFORMED_JSON) when the body is not JSON or nests too deep,
+    Invalid (INVALID_CHARACTERS) for NUL in it, (VALIDATION_ERROR) when it does not fit
+    the schema.
     """
-    try:
-        data = request.get_json(force=True, silent=False)
-    except WerkzeugBadRequest:
-        raise BadRequest("请求体不是有效的JSON", code="MALFORMED_JSON") from None
+    data = inputs.load_json(request.get_data())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "请求体"
