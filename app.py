@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from sqlalchemy import event
 
-from postpay import api, errors, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
+from postpay import api, errors, inputs, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
@@ -61,6 +61,7 @@ def create_app(test_config=None):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
     lifecycle.init_app(app)
+    inputs.init_app(app)  # after lifecycle: a refused request still gets its request id
     errors.register(app)
 
     for bp in BLUEPRINTS:

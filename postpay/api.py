@@ -2,6 +2,7 @@
 authentication, its request schema (validated on the way in) and its answers
 (documented in ``/openapi.json`` and checked by the tests)."""
 
+import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,9 @@ from flask import g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
-from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from postpay import pushes
-from postpay.errors import BadRequest, Invalid
+from postpay import inputs, pushes
+from postpay.errors import Invalid
 from postpay.extensions import db
 
 #: endpoint -> {"summary", "tags", "request", "responses", "query", "auth"}
@@ -57,6 +57,27 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def iso(moment):
     """A timestamp as API.md wants it: ISO 8601 in +08:00."""
     return None if moment is None else moment.astimezone(SHANGHAI).isoformat()
+
+
+#: The years a client-given time may name: anything else is a typo or an attack (year 1 or 9999
+#: overflows on the way to UTC).
+YEARS = (2000, 2100)
+
+
+def parse_time(text):
+    """A client-given ISO 8601 time with an offset, in UTC: every route reads times through this.
+
+    Raises Invalid (INVALID_TIME) without an offset or outside the years 2000-2100.
+    """
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise Invalid("时间格式应为ISO 8601: %s" % str(text)[:40], code="INVALID_TIME") from None
+    if moment.tzinfo is None:
+        raise Invalid("时间须带时区偏移，如 +08:00", code="INVALID_TIME")
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise Invalid("时间应在%d年至%d年之间" % YEARS, code="INVALID_TIME")
+    return moment.astimezone(dt.timezone.utc)
 
 
 def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False):
@@ -112,13 +133,11 @@ def committed(fn, *args, **kwargs):
 def parse_body(schema):
     """The request's JSON object, validated against ``schema``.
 
-    Raises BadRequest (MALFORMED_JSON) when the body is not JSON, Invalid
-    (VALIDATION_ERROR) when it does not fit the schema.
+    Raises BadRequest (MALFORMED_JSON) when the body is not JSON or nests too deep,
+    Invalid (INVALID_CHARACTERS) for NUL in it, (VALIDATION_ERROR) when it does not fit
+    the schema.
     """
-    try:
-        data = request.get_json(force=True, silent=False)
-    except WerkzeugBadRequest:
-        raise BadRequest("请求体不是有效的JSON", code="MALFORMED_JSON") from None
+    data = inputs.load_json(request.get_data())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "请求体"

@@ -93,8 +93,10 @@ def build(app):
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-Signature",
-                    "description": "X-Kiosk-Id, X-Timestamp, X-Nonce and X-Signature = hex HMAC-SHA256 with the "
-                    "device secret over METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY)",
+                    "description": "X-Kiosk-Id, X-Timestamp (unix seconds, [0-9]{1,12}), X-Nonce "
+                    "([A-Za-z0-9_-]{8,64}, once) and X-Signature = hex HMAC-SHA256 ([0-9a-f]{64}) with the device "
+                    "secret over METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY), where PATH ends in ?QUERY, "
+                    "the query string exactly as sent, when there is one; anything else gets 401",
                 },
                 "console": {
                     "type": "apiKey",
@@ -107,7 +109,8 @@ def build(app):
                     "in": "header",
                     "name": "X-Signature",
                     "description": "X-Hospital-Id, X-Timestamp, X-Nonce and X-Signature, as for kiosks, with the "
-                    "hospital's HIS secret",
+                    "hospital's HIS secret: lowercase hex HMAC-SHA256 over METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE"
+                    "\\nSHA256_HEX(BODY), the raw query string as sent (PATH alone when there is none)",
                 },
             },
         },

@@ -407,7 +407,7 @@ class SignedCaller:
         import json as _json
 
         body = data.encode() if isinstance(data, str) else data if data is not None else _json.dumps(json).encode()
-        signed = self.headers(method, path.split("?")[0], body, **kw) | (headers or {})
+        signed = self.headers(method, path, body, **kw) | (headers or {})  # the query is signed too
         return self.client.open(path, method=method, data=body, headers=signed, content_type=content_type)
 
 

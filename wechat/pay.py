@@ -9,6 +9,7 @@ fetched to find another key. The primitives are wechatpayv3's, on ``cryptography
 """
 
 import json
+import re
 import secrets
 import time
 from urllib.parse import urlsplit
@@ -19,6 +20,9 @@ from wechatpayv3.utils import aes_decrypt, load_private_key, load_public_key, rs
 GATEWAY = "https://api.mch.weixin.qq.com"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 MAX_SKEW = 300
+#: What WeChat's signature headers look like; anything else is refused before it is used.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+BASE64 = re.compile(r"[A-Za-z0-9+/]{4,1024}={0,2}")
 
 
 class PayError(Exception):
@@ -68,8 +72,10 @@ def verify_signed(headers, body, trusted_id, public_key, now=None, max_skew=MAX_
     if serial != trusted_id:
         raise NotificationError("unknown Wechatpay-Serial %r" % serial[:40])
     timestamp = headers.get("Wechatpay-Timestamp", "")
-    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > max_skew:
+    if not TIMESTAMP.fullmatch(timestamp) or abs((now or time.time()) - int(timestamp)) > max_skew:
         raise NotificationError("stale or missing Wechatpay-Timestamp")
+    if not BASE64.fullmatch(headers.get("Wechatpay-Signature", "")):
+        raise NotificationError("Wechatpay-Signature is not base64")
     signature_type = headers.get("Wechatpay-Signature-Type", SIGNATURE_TYPE)
     if signature_type != SIGNATURE_TYPE:
         raise NotificationError("unsupported signature type")
@@ -88,7 +94,10 @@ def decrypt_resource(resource, apiv3_key):
     )
     if plain is None:
         raise NotificationError("resource does not decrypt")
-    return json.loads(plain)
+    try:
+        return json.loads(plain)
+    except (ValueError, RecursionError):
+        raise NotificationError("resource is not JSON") from None
 
 
 class WeChatPay:
@@ -199,6 +208,6 @@ class WeChatPay:
         verify_signed(headers, body, self.public_key_id, self.public_key, now=now)
         try:
             event = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise NotificationError("body is not JSON") from None
         return event, decrypt_resource(event.get("resource") or {}, self.apiv3_key)

@@ -24,6 +24,7 @@ def voided_since(hospital, cursor, limit):
     """
     import datetime as dt
 
+    from postpay.api import parse_time
     from postpay.billing.models import Bill, BillStatus, Item
     from postpay.errors import Invalid
     from postpay.visits.models import Visit
@@ -35,10 +36,10 @@ def voided_since(hospital, cursor, limit):
         .where(Visit.hospital_id == hospital.id, Item.voided_at.isnot(None))
     )
     if cursor:
+        text, _, after_id = cursor.partition(",")
         try:
-            text, _, after_id = cursor.partition(",")
-            moment = dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
-        except ValueError:
+            moment = parse_time(text)
+        except Invalid:
             raise Invalid("cursor 无效", code="BAD_CURSOR") from None
         query = query.where(db.or_(Item.voided_at > moment, db.and_(Item.voided_at == moment, Item.id > after_id)))
     rows = db.session.execute(query.order_by(Item.voided_at, Item.id).limit(limit)).all()

@@ -11,6 +11,7 @@ import json
 import random
 import secrets
 import time
+from urllib.parse import urlencode
 
 import requests
 
@@ -43,19 +44,26 @@ class Transport:
         self.http = requests.Session()
 
     def post(self, path, body):
-        raw = json.dumps(body, ensure_ascii=False).encode()
+        return self.call("POST", path, json.dumps(body, ensure_ascii=False).encode())
+
+    def get(self, path, **query):
+        """A signed GET; the query string is part of what is signed, exactly as it is sent."""
+        return self.call("GET", path + ("?" + urlencode(query) if query else ""), b"")
+
+    def call(self, method, path, raw):
+        """``path`` as it goes on the wire (with its ``?query``): that is what gets signed."""
         ts, nonce = str(int(time.time())), secrets.token_hex(12)
         headers = {
             "Content-Type": "application/json",
             "X-Hospital-Id": self.code,
             "X-Timestamp": ts,
             "X-Nonce": nonce,
-            "X-Signature": sign(self.secret, "POST", path, ts, nonce, raw),
+            "X-Signature": sign(self.secret, method, path, ts, nonce, raw),
         }
         if self.client is not None:
-            resp = self.client.post(path, data=raw, headers=headers)
+            resp = self.client.open(path, method=method, data=raw, headers=headers)
             return resp.status_code, resp.get_json()
-        resp = self.http.post(self.url + path, data=raw, headers=headers, timeout=10)
+        resp = self.http.request(method, self.url + path, data=raw, headers=headers, timeout=10)
         return resp.status_code, resp.json()
 
 

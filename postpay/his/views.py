@@ -1,10 +1,8 @@
 """The HIS API (``/his/v1``): signed server-to-server calls from each hospital."""
 
-import datetime as dt
-
 from flask import Blueprint, g, jsonify
 
-from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, route
+from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, parse_time, route
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
 from postpay.his.models import Hospital
@@ -35,17 +33,6 @@ ITEM_OUT = loose(his_item_no=STR, item_id=STR, deferred=BOOL, pay_now_reason={"t
 @authenticator("his", "hospital")
 def signed_hospital():
     return signed_caller(Hospital, "X-Hospital-Id", "his", "his_secret")
-
-
-def parse_time(text):
-    """ISO 8601 with an offset, in UTC. Raises Invalid (INVALID_TIME) without an offset."""
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise Invalid("时间格式应为ISO 8601: %s" % text[:40], code="INVALID_TIME") from None
-    if moment.tzinfo is None:
-        raise Invalid("时间须带时区偏移，如 +08:00", code="INVALID_TIME")
-    return moment.astimezone(dt.timezone.utc)
 
 
 def item_json(item):

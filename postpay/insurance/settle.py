@@ -212,5 +212,5 @@ def poll_pending(now, batch=200):
 def _parse(text):
     try:
         return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return dt.datetime.now(dt.timezone.utc)

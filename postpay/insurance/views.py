@@ -6,7 +6,7 @@ import secrets
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import clients
+from postpay import clients, inputs
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.errors import BadRequest
 from postpay.insurance import orders, service, settle
@@ -163,6 +163,7 @@ def cancel(settlement_id):
     answers={200: None, 401: loose(code=STR, message=STR)},
 )
 def wechat_notify():
+    inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
     status = settle.handle(request.headers, request.get_data(as_text=True))
     if status == 200:
         return "", 200

@@ -148,5 +148,5 @@ def _payment_paid(payment_id, status, at):
 def _parse(text):
     try:
         return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return dt.datetime.now(dt.timezone.utc)

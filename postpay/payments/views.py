@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import clients
+from postpay import clients, inputs
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.errors import BadRequest
 from postpay.payments import notify, service
@@ -91,6 +91,7 @@ def show(payment_id):
     answers={200: None, 401: loose(code=STR, message=STR)},
 )
 def wechat_notify():
+    inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
     status = notify.handle(request.headers, request.get_data(as_text=True))
     if status == 200:
         return "", 200
