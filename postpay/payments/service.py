@@ -30,6 +30,8 @@ from wechat.pay import PayError
 log = logging.getLogger(__name__)
 
 MAX_HOSPITALS = 10
+#: The one answer for a bill that does not exist and for another family's.
+MISSING_BILL = "未找到该账单"
 
 
 class NotPayable(DomainError):
@@ -69,8 +71,8 @@ def _reserve(user, bill_ids, key, now):
     query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
     bills = db.session.execute(query).scalars().all()
     if len(bills) != len(bill_ids):
-        raise NotFound("未找到该账单")
-    authz.require_all(user, {b.patient_id for b in bills}, "pay")  # one query for every bill
+        raise NotFound(MISSING_BILL)
+    authz.require_all(user, {b.patient_id for b in bills}, "pay", MISSING_BILL)  # one query for every bill
     for bill in bills:
         if bill.status != BillStatus.due or bill.total_fen <= 0:
             raise NotPayable()
