@@ -1,5 +1,6 @@
 """Per-request plumbing: the request id in every log line and in ``X-Request-Id``,
-identity numbers and phones masked in every log line, one access-log line per request."""
+identity numbers and phones masked in every log line, one access-log line per request,
+and the headers every answer carries (nosniff, no-store)."""
 
 import logging
 import re
@@ -48,6 +49,10 @@ def init_app(app):
     @app.after_request
     def finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "-")
+        # Answers carry personal data: no caching anywhere, no content sniffing (a route that
+        # chose its own Cache-Control, as the SSE stream's no-cache, keeps it).
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
         return response
