@@ -50,21 +50,32 @@ def digest(bill_ids):
 def create(user, bill_ids, key, now):
     """A pending payment for ``bill_ids``, with its WeChat order placed; returns it.
 
+    The same key sent again, also while the first request is still running (a double
+    tap, a retry on a timeout), answers the one payment: a twin that loses the race for
+    the bills or for the key's unique constraint rolls back and finds the winner's.
+
     Raises Invalid (IDEMPOTENCY_KEY_REUSED, TOO_MANY_HOSPITALS), NotFound, Forbidden,
     NotPayable (409), Upstream (the payment stays; retry with the same key).
     """
-    existing = Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
-    if existing is not None:
-        if existing.request_digest != digest(bill_ids):
-            raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
-        return place_order(existing)
-    payment = _reserve(user, sorted(set(bill_ids)), key, now)
-    try:
-        db.session.commit()  # the bills are taken before WeChat hears of the order
-    except IntegrityError:
-        db.session.rollback()
-        raise NotPayable() from None
+    payment = _by_key(user, key)
+    if payment is None:
+        try:
+            payment = _reserve(user, sorted(set(bill_ids)), key, now)
+            db.session.commit()  # the bills are taken before WeChat hears of the order
+        except (IntegrityError, NotPayable):
+            db.session.rollback()
+            payment = _by_key(user, key)  # a twin request with this key got there first
+            if payment is None:
+                raise NotPayable() from None
+        else:
+            return place_order(payment)
+    if payment.request_digest != digest(bill_ids):
+        raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
     return place_order(payment)
+
+
+def _by_key(user, key):
+    return Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
 
 
 def _reserve(user, bill_ids, key, now):
