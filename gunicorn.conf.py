@@ -18,10 +18,19 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-"
+#: The path without its query string (%(U)s; never %(r)s, the request line, nor %(f)s, the
+#: Referer): a query may carry an identity number or a phone. The request id ties a line to
+#: the app's log lines.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
 
 
 def post_worker_init(worker):
-    """Development without REDIS_URL: work the job queue on a thread of this (single) worker."""
+    """Identity numbers and phones masked in gunicorn's own log lines too (its error log names
+    the request's URI when a request fails). Development without REDIS_URL: work the job queue
+    on a thread of this (single) worker."""
+    from postpay.lifecycle import mask_handlers
+
+    mask_handlers(worker.log.error_log, worker.log.access_log)
     app = worker.wsgi
     if not app.config.get("REDIS_URL") and app.config.get("POSTPAY_INPROCESS_WORKER"):
         from postpay.jobs import start_inprocess_worker

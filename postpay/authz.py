@@ -5,7 +5,8 @@ patient, bill, visit or payment asks here.
 - A relative bound to the account by an active binding: what the binding grants
   (``view``, ``accompany``, ``pay``).
 - Anyone else: the patient does not exist for this account (404), so another
-  family's ids reveal nothing.
+  family's ids reveal nothing: the 404 answer for another family's row is the very
+  answer for an id that names nothing (each caller passes the one ``missing`` text).
 """
 
 from postpay.accounts.models import Patient
@@ -14,6 +15,7 @@ from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 
 ALL = frozenset({"view", "accompany", "pay"})
+MISSING_PATIENT = "未找到该就诊人"
 #: Columns, not objects: this runs on every request that lists what an account may see.
 _BINDINGS = db.select(Binding.relative_patient_id, Binding.relationship, Binding.permissions).where(
     Binding.user_id == db.bindparam("user_id"), Binding.status == BindingStatus.active
@@ -43,27 +45,27 @@ def permissions(user, patient_id):
     return frozenset(granted or ())
 
 
-def patient_for(user, patient_id, permission):
+def patient_for(user, patient_id, permission, missing=MISSING_PATIENT):
     """The patient, if ``user`` may ``permission`` for them.
 
-    Raises NotFound when the account has no relation to the patient (or it does
-    not exist), Forbidden (PERMISSION_DENIED) when a relative lacks ``permission``.
+    Raises NotFound(``missing``) when the account has no relation to the patient (or it
+    does not exist), Forbidden (PERMISSION_DENIED) when a relative lacks ``permission``.
     """
     granted = permissions(user, patient_id)
     patient = db.session.get(Patient, patient_id) if granted else None
     if patient is None:
-        raise NotFound("未找到该就诊人")
+        raise NotFound(missing)
     if permission not in granted:
         raise Forbidden("亲情账户未获得该授权", code="PERMISSION_DENIED")
     return patient
 
 
-def require_all(user, patient_ids, permission):
-    """``patient_for`` for many patients in one query. Raises NotFound, Forbidden."""
+def require_all(user, patient_ids, permission, missing=MISSING_PATIENT):
+    """``patient_for`` for many patients in one query. Raises NotFound(``missing``), Forbidden."""
     found = relationships(user)
     for patient_id in patient_ids:
         if patient_id not in found:
-            raise NotFound("未找到该就诊人")
+            raise NotFound(missing)
         if permission not in found[patient_id][1]:
             raise Forbidden("亲情账户未获得该授权", code="PERMISSION_DENIED")
 
@@ -71,12 +73,13 @@ def require_all(user, patient_ids, permission):
 def owned(user, model, row_id, permission, missing="未找到"):
     """A row (with a ``patient_id``) of a patient ``user`` may ``permission`` for.
 
-    Raises NotFound (also for another family's row), Forbidden (PERMISSION_DENIED).
+    Raises NotFound(``missing``) for a row that does not exist and for another family's
+    alike, Forbidden (PERMISSION_DENIED).
     """
     row = db.session.get(model, row_id)
     if row is None:
         raise NotFound(missing)
-    patient_for(user, row.patient_id, permission)
+    patient_for(user, row.patient_id, permission, missing)
     return row
 
 

@@ -162,3 +162,24 @@ def test_a_read_only_route_reads_without_a_transaction_and_cannot_write(app):
         assert client.get("/probe/RO99").get_json() == {"found": False}
     finally:
         SPEC.pop("readonly_probe.probe")
+
+
+def test_api_answers_are_not_cached_nor_sniffed(app, client, person, his):
+    token, patient = person("o-headers")
+    visit = his.visit("H-1", patient)["visit_id"]
+    stream = client.get("/api/v1/visits/%s/events" % visit, headers={"Authorization": "Bearer " + token})
+    assert stream.mimetype == "text/event-stream" and stream.headers["X-Content-Type-Options"] == "nosniff"
+    assert stream.headers["Cache-Control"] in ("no-cache", "no-store")  # its own
+    stream.close()
+    answers = [
+        client.get("/api/v1/hospitals"),
+        client.get("/api/v1/me", headers={"Authorization": "Bearer " + token}),
+        client.get("/api/v1/me"),  # 401
+        client.get("/api/v1/no-such-thing"),  # 404
+        client.post("/api/v1/auth/wechat-login", data="{", content_type="application/json"),  # 400
+        client.get("/openapi.json"),
+        his.open("/his/v1/visits/NO-SUCH", method="GET"),
+    ]
+    for resp in answers:
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", resp.request.path
+        assert resp.headers["Cache-Control"] == "no-store", resp.request.path

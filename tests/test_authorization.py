@@ -136,3 +136,27 @@ def test_a_relative_without_the_permission_gets_403(client, world, endpoint):
     resp = client.open(_fill(url, world["ids"]), method=method, json=_fill(body, world["ids"]), headers=headers)
     assert resp.status_code == 403, resp.get_json()
     assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"
+
+
+#: ids of the same shape that name nothing
+MISSING = {
+    "patient": "pt_doesnotexist00",
+    "contract": "ct_doesnotexist00",
+    "binding": "bd_doesnotexist00",
+    "visit": "vs_doesnotexist00",
+    "bill": "bl_doesnotexist00",
+    "item": "it_doesnotexist00",
+    "payment": "py_doesnotexist00",
+    "settlement": "is_doesnotexist00",
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_a_strangers_id_and_an_id_that_does_not_exist_get_the_same_404(client, world, endpoint):
+    method, url, body, _ = ROUTES[endpoint]
+    answers = []
+    for ids in (world["ids"], MISSING):
+        headers = bearer(world["stranger"]) | {"Idempotency-Key": "same-404-key-01"}
+        resp = client.open(_fill(url, ids), method=method, json=_fill(body, ids), headers=headers)
+        answers.append((resp.status_code, resp.get_json()))
+    assert answers[0][0] == 404 and answers[0] == answers[1], answers

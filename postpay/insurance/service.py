@@ -66,7 +66,9 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     bills = db.session.execute(query).scalars().all()
     if len(bills) != len(bill_ids):
         raise NotFound("未找到该账单")
-    authz.require_all(user, {b.patient_id for b in bills} | ({mutual_aid_id} if mutual_aid_id else set()), "pay")
+    authz.require_all(user, {b.patient_id for b in bills}, "pay", "未找到该账单")  # another family's: as missing
+    if mutual_aid_id:
+        authz.require_all(user, {mutual_aid_id}, "pay")
     if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
         raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
     for bill in bills:

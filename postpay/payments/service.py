@@ -30,6 +30,8 @@ from wechat.pay import PayError
 log = logging.getLogger(__name__)
 
 MAX_HOSPITALS = 10
+#: The one answer for a bill that does not exist and for another family's.
+MISSING_BILL = "未找到该账单"
 
 
 class NotPayable(DomainError):
@@ -48,29 +50,40 @@ def digest(bill_ids):
 def create(user, bill_ids, key, now):
     """A pending payment for ``bill_ids``, with its WeChat order placed; returns it.
 
+    The same key sent again, also while the first request is still running (a double
+    tap, a retry on a timeout), answers the one payment: a twin that loses the race for
+    the bills or for the key's unique constraint rolls back and finds the winner's.
+
     Raises Invalid (IDEMPOTENCY_KEY_REUSED, TOO_MANY_HOSPITALS), NotFound, Forbidden,
     NotPayable (409), Upstream (the payment stays; retry with the same key).
     """
-    existing = Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
-    if existing is not None:
-        if existing.request_digest != digest(bill_ids):
-            raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
-        return place_order(existing)
-    payment = _reserve(user, sorted(set(bill_ids)), key, now)
-    try:
-        db.session.commit()  # the bills are taken before WeChat hears of the order
-    except IntegrityError:
-        db.session.rollback()
-        raise NotPayable() from None
+    payment = _by_key(user, key)
+    if payment is None:
+        try:
+            payment = _reserve(user, sorted(set(bill_ids)), key, now)
+            db.session.commit()  # the bills are taken before WeChat hears of the order
+        except (IntegrityError, NotPayable):
+            db.session.rollback()
+            payment = _by_key(user, key)  # a twin request with this key got there first
+            if payment is None:
+                raise NotPayable() from None
+        else:
+            return place_order(payment)
+    if payment.request_digest != digest(bill_ids):
+        raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
     return place_order(payment)
+
+
+def _by_key(user, key):
+    return Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
 
 
 def _reserve(user, bill_ids, key, now):
     query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
     bills = db.session.execute(query).scalars().all()
     if len(bills) != len(bill_ids):
-        raise NotFound("未找到该账单")
-    authz.require_all(user, {b.patient_id for b in bills}, "pay")  # one query for every bill
+        raise NotFound(MISSING_BILL)
+    authz.require_all(user, {b.patient_id for b in bills}, "pay", MISSING_BILL)  # one query for every bill
     for bill in bills:
         if bill.status != BillStatus.due or bill.total_fen <= 0:
             raise NotPayable()

@@ -46,10 +46,11 @@ def test_every_console_page_redirects_to_login_without_a_session(client, hospita
         "/console/dashboard",
         "/console/audit",
         "/console/patients/pt_x",
-        "/console/lookup?q=1",
     ]:
         resp = client.get(path)
         assert resp.status_code == 302 and "/console/login" in resp.headers["Location"], path
+    lookup = client.post("/console/lookup", data={"q": "13900000000"})
+    assert lookup.status_code == 302 and "/console/login" in lookup.headers["Location"]
     assert client.get("/console/login").status_code == 200
 
 

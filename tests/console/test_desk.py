@@ -34,16 +34,20 @@ def test_lookup_by_identity_number_and_by_phone_shows_masked_data(app, staff, pe
     token, patient = person("o-c-look", name="钱老太", birth="19460101")
     phone(token, "13912345678")
     clerk = staff("clerk")
-    resp = clerk.get("/console/lookup?q=" + patient["id_number_plain"])
+    assert 'method="post"' in clerk.get("/console/").text  # the number goes in a form body, never a URL
+    resp = clerk.post("/console/lookup", data={"q": patient["id_number_plain"]})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/console/patients/" + patient["id"])
     page = clerk.get(resp.headers["Location"]).text
     assert "钱老太" in page and patient["id"] and patient["id_number"] in page
     assert patient["id_number_plain"] not in page
-    by_phone = clerk.get("/console/lookup?q=13912345678")
+    by_phone = clerk.post("/console/lookup", data={"q": "13912345678"})
     assert by_phone.headers["Location"].endswith(patient["id"])
-    missing = clerk.get("/console/lookup?q=13900000000")
-    assert missing.status_code == 404 and "未找到该患者" in missing.text
-    assert clerk.get("/console/lookup?q=abc").status_code == 422
+    missing = clerk.post("/console/lookup", data={"q": "13900000000"})
+    assert missing.status_code == 302 and "未找到该患者" in clerk.get(missing.headers["Location"]).text
+    bad = clerk.post("/console/lookup", data={"q": "abc"})
+    assert "请输入18位身份证号或11位手机号" in clerk.get(bad.headers["Location"]).text
+    assert clerk.post("/console/lookup", data={"q": patient["id_number_plain"]}, csrf=False).status_code == 400
+    assert clerk.get("/console/lookup?q=" + patient["id_number_plain"]).status_code == 405
     with app.app_context():
         actions = [e.action for e in AuditEntry.query.filter_by(patient_id=patient["id"])]
         assert actions.count("lookup") == 2 and "view_patient" in actions

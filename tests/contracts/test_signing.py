@@ -12,7 +12,7 @@ from postpay.contracts.models import Contract
 from postpay.extensions import db
 from postpay.his.models import Hospital
 from tests.conftest import bearer, last_sms_code, make_id_number
-from tests.pngs import chunk, png
+from tests.pngs import bomb, chunk, faint, png
 
 PHONE = "13822220001"
 
@@ -106,14 +106,36 @@ def test_signature_must_be_a_real_png_of_sane_size_R7(client, person, signed, si
     resp = signed(token, patient["id"], PHONE, signature_png=signature)
     if resp.status_code == 413:
         return  # the body limit caught it first
-    assert resp.status_code == 422 and resp.get_json()["error"]["code"] in ("INVALID_SIGNATURE", "VALIDATION_ERROR")
-    if resp.get_json()["error"]["code"] == "INVALID_SIGNATURE":
+    codes = ("INVALID_SIGNATURE", "SIGNATURE_TOO_LARGE", "VALIDATION_ERROR")
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] in codes
+    if resp.get_json()["error"]["code"] != "VALIDATION_ERROR":
         assert why in resp.get_json()["error"]["message"]
 
 
-def test_data_url_signatures_are_accepted(client, person, signed):
+@pytest.mark.parametrize(
+    "blank",
+    [png(ink=False), png(ink=False, colour=2), png(ink=False, transparent=True), faint()],
+    ids=["white", "white-rgb", "transparent", "a-few-specks"],
+)
+def test_a_blank_signature_gets_422_SIGNATURE_BLANK_R7(client, person, signed, blank):
+    token, patient = person("o-s-blank")
+    resp = signed(token, patient["id"], PHONE, signature_png=b64(blank))
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "SIGNATURE_BLANK", resp.get_json()
+
+
+@pytest.mark.parametrize("width, height", [(2100, 2000), (4000, 4000), (60000, 60000)])
+def test_over_4_megapixels_is_refused_from_the_header_before_decoding(client, person, signed, width, height):
+    """The image data of these files is garbage: only a check of the header's size answers
+    SIGNATURE_TOO_LARGE rather than a broken image (a decompression bomb is never inflated)."""
+    token, patient = person("o-s-bomb")
+    resp = signed(token, patient["id"], PHONE, signature_png=b64(bomb(width, height)))
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "SIGNATURE_TOO_LARGE", resp.get_json()
+
+
+@pytest.mark.parametrize("image", [png(), png(transparent=True), png(colour=0)], ids=["rgba", "transparent", "grey"])
+def test_data_url_signatures_are_accepted(client, person, signed, image):
     token, patient = person("o-s6")
-    assert signed(token, patient["id"], PHONE, signature_png="data:image/png;base64," + b64(png())).status_code == 201
+    assert signed(token, patient["id"], PHONE, signature_png="data:image/png;base64," + b64(image)).status_code == 201
 
 
 def _send(client, token, patient_id, number=PHONE):

@@ -22,12 +22,13 @@ CST = dt.timezone(dt.timedelta(hours=8))
 
 def _keys():
     cfg = current_app.config
-    cache = current_app.extensions.setdefault("sandbox_pay_keys", {})
-    if not cache:
+    cache = current_app.extensions.get("sandbox_pay_keys")
+    if cache is None:  # built whole, then published: a concurrent first call never sees half of it
         with open(cfg["SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH"]) as f:
-            cache["platform"] = load_private_key(f.read())
+            platform = load_private_key(f.read())
         with open(cfg["SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH"]) as f:
-            cache["merchant"] = load_public_key(f.read())
+            cache = {"platform": platform, "merchant": load_public_key(f.read())}
+        current_app.extensions["sandbox_pay_keys"] = cache
     return cache
 
 
@@ -87,16 +88,12 @@ def _save(order):
 
 
 def _place(kind, body, no, amount, subs):
+    """One order per out_trade_no, also when the same request arrives twice at once: the
+    same request again gets the same prepay_id, another one 商户订单号重复."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     order = _load(no)
     if order is not None:
-        if order["digest"] != digest:
-            return _error(400, "INVALID_REQUEST", "商户订单号重复")
-        if order["state"] == "SUCCESS":
-            return _error(400, "ORDER_PAID", "该订单已支付")
-        if order["state"] == "CLOSED":
-            return _error(400, "ORDER_CLOSED", "订单已关闭")
-        return _signed({"prepay_id": order["prepay_id"]})
+        return _again(order, digest)
     order = {
         "kind": kind,
         "no": no,
@@ -108,10 +105,21 @@ def _place(kind, body, no, amount, subs):
         "prepay_id": "wx%s" % secrets.token_hex(14),
         "transaction_id": None,
     }
-    _save(order)
+    if not redis().set("sbx:pay:order:" + no, json.dumps(order, ensure_ascii=False), ex=7 * 86400, nx=True):
+        return _again(_load(no), digest)  # a twin request placed it a moment ago
     redis().set("sbx:pay:prepay:" + order["prepay_id"], no, ex=7 * 86400)  # for medical-insurance orders
     for sub in subs:
         redis().set("sbx:pay:sub:" + sub["out_trade_no"], no, ex=7 * 86400)
+    return _signed({"prepay_id": order["prepay_id"]})
+
+
+def _again(order, digest):
+    if order["digest"] != digest:
+        return _error(400, "INVALID_REQUEST", "商户订单号重复")
+    if order["state"] == "SUCCESS":
+        return _error(400, "ORDER_PAID", "该订单已支付")
+    if order["state"] == "CLOSED":
+        return _error(400, "ORDER_CLOSED", "订单已关闭")
     return _signed({"prepay_id": order["prepay_id"]})
 
 
