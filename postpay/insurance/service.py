@@ -18,7 +18,7 @@ from postpay import authz, clients
 from postpay.accounts.models import Patient
 from postpay.billing.models import Bill, BillStatus
 from postpay.billing.service import HOLD_REASON
-from postpay.errors import Conflict, DomainError, Invalid, NotFound, Upstream
+from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.insurance import settle
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
@@ -42,7 +42,8 @@ def _digest(bill_ids, mutual_aid_id):
 
 def quote(user, bill_ids, mutual_aid_id, key, now):
     """A settlement of ``bill_ids`` (one patient, one hospital) with its split; ``mutual_aid_id``: the
-    relative whose employee personal account pays too (共济). The same key returns the same settlement.
+    relative whose employee personal account pays too (共济): the payer's own, or one whose holder
+    granted ``mutual_aid`` to the payer. The same key returns the same settlement.
 
     Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Invalid (NOT_INSURED,
     MUTUAL_AID_NOT_ALLOWED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
@@ -66,9 +67,10 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     bills = db.session.execute(query).scalars().all()
     if len(bills) != len(bill_ids):
         raise NotFound("未找到该账单")
-    authz.require_all(user, {b.patient_id for b in bills} | ({mutual_aid_id} if mutual_aid_id else set()), "pay")
+    authz.require_all(user, {b.patient_id for b in bills}, "pay")
     if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
         raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
+    check_payer(user, bills[0].patient_id, mutual_aid_id)
     for bill in bills:
         if bill.status != BillStatus.due or bill.total_fen <= 0:
             raise NotPayable()
@@ -119,6 +121,24 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         db.session.rollback()
         raise NotPayable() from None
     return settlement
+
+
+def check_payer(user, patient_id, mutual_aid_id):
+    """The payer may pay for the patient (``pay``) and spend the 共济 account: the payer's own, or
+    a relative's who granted ``mutual_aid`` (only the holder grants it; ``pay`` alone is not
+    enough). Asked at the quote and again at every later step taken on the payer's behalf.
+
+    Raises NotFound (no relation), Forbidden (PERMISSION_DENIED), Invalid (MUTUAL_AID_NOT_ALLOWED).
+    """
+    authz.require_all(user, {patient_id}, "pay")
+    if mutual_aid_id is None:
+        return
+    try:
+        authz.patient_for(user, mutual_aid_id, "mutual_aid")
+    except Forbidden:
+        raise Invalid(
+            "共济付只能使用本人的医保个人账户，或已由账户本人授权共济的亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED"
+        ) from None
 
 
 def _check_mutual_aid(patient, mutual_aid_id):
