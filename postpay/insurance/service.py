@@ -52,7 +52,9 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
     if existing is not None:
         if existing.kind != "medins" or existing.request_digest != _digest(bill_ids, mutual_aid_id):
             raise Invalid("同一Idempotency-Key不能用于不同的请求", code="IDEMPOTENCY_KEY_REUSED")
-        return _ask_platform(InsuranceSettlement.query.filter_by(payment_id=existing.id).one(), now)
+        settlement = InsuranceSettlement.query.filter_by(payment_id=existing.id).one()
+        check_payer(user, settlement.patient_id, settlement.mutual_aid_patient_id)  # a binding may be gone since
+        return _ask_platform(settlement, now)
     settlement = _reserve(user, sorted(set(bill_ids)), mutual_aid_id, key, now)
     try:
         db.session.commit()  # the bills are taken before the platform hears of them

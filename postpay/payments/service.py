@@ -55,6 +55,8 @@ def create(user, bill_ids, key, now):
     if existing is not None:
         if existing.request_digest != digest(bill_ids):
             raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
+        # A retry places the order on the payer's behalf: a binding revoked since ends it here too.
+        authz.require_all(user, {share.bill.patient_id for share in existing.bills}, "pay")
         return place_order(existing)
     payment = _reserve(user, sorted(set(bill_ids)), key, now)
     try:
