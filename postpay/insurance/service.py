@@ -14,8 +14,8 @@ import requests
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import authz, clients
-from postpay.accounts.models import Patient
+from postpay import authz, clients, pushes
+from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, BillStatus
 from postpay.billing.service import HOLD_REASON
 from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Upstream
@@ -231,3 +231,50 @@ def cancel(user, settlement_id, now):
         raise Upstream("医保订单撤销失败，请稍后重试") from None
     settle.release(settlement, SettlementStatus.cancelled, now)
     return settlement
+
+
+def close_unauthorised(payer_user_id, now):
+    """Withdraw the payer's open settlements (quoting, quoted, ordered) the payer may no longer
+    go on with: ``pay`` for the patient, or the 共济 holder's ``mutual_aid`` grant, is gone (a
+    binding revoked, R15). As ``cancel`` does: one WeChat settled meanwhile is applied as paid
+    (never lose money); else the upload is revoked (6401), the cash order closed, the bills freed.
+
+    authz decides at the time this runs. Commits per settlement; an upstream failure is logged
+    and left to the scheduled poll (the order expires). Returns how many were withdrawn.
+    """
+    payer = db.session.get(User, payer_user_id)
+    open_ = db.session.execute(
+        db.select(InsuranceSettlement.id)
+        .join(Payment, Payment.id == InsuranceSettlement.payment_id)
+        .where(Payment.payer_user_id == payer_user_id, InsuranceSettlement.status.in_(OPEN))
+    )
+    withdrawn = 0
+    for settlement_id in open_.scalars().all():
+        settlement = db.session.get(InsuranceSettlement, settlement_id, with_for_update=True)
+        if settlement.status not in OPEN or _may_go_on(payer, settlement):
+            db.session.rollback()
+            continue
+        settle.refresh(settlement, now)
+        if settlement.status in OPEN:
+            try:
+                settle.withdraw(settlement)
+            except (MedinsError, PayError, requests.RequestException) as e:
+                log.error("withdrawing settlement %s of a revoked payer failed: %s", settlement_id, e)
+                db.session.rollback()
+                continue
+            settle.release(settlement, SettlementStatus.cancelled, now)
+            withdrawn += 1
+            log.info("settlement %s withdrawn: its payer may no longer pay for it", settlement_id)
+        db.session.commit()
+        pushes.flush()
+    return withdrawn
+
+
+def _may_go_on(payer, settlement):
+    if payer is None:
+        return False
+    try:
+        check_payer(payer, settlement.patient_id, settlement.mutual_aid_patient_id)
+    except (NotFound, Forbidden, Invalid):
+        return False
+    return True
