@@ -61,14 +61,15 @@ def load():
             user_id=son.id,
             relative_patient_id=elder.patient_id,
             relationship="parent",
-            permissions=["accompany", "pay", "view"],
+            # 张建国 consented at the window: his son may also spend his employee personal account (共济).
+            permissions=["accompany", "mutual_aid", "pay", "view"],
             status=BindingStatus.active,
             consented_at=utcnow(),
             consent_channel="window",
         )
         db.session.add(binding)
         db.session.flush()
-    yield "binding %s 张晓明 -> 张建国 (parent: view, accompany, pay)" % binding.id
+    yield "binding %s 张晓明 -> 张建国 (parent: %s)" % (binding.id, ", ".join(binding.permissions))
     for code, name, mchid in HOSPITALS:
         existing = Hospital.query.filter_by(code=code).one_or_none()
         secret = existing.his_secret if existing else secrets.token_urlsafe(24)

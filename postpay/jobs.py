@@ -78,6 +78,20 @@ def send_refund(refund_id):
     db.session.commit()
 
 
+def close_revoked_work(user_id):
+    """After a binding is revoked (R15): the account's pending payments and open settlements for a
+    patient it may no longer pay for are closed at WeChat (uploads revoked at the platform) and
+    their bills freed. Safe to run twice: what is closed already is skipped."""
+    import datetime as dt
+
+    # Job code is imported when the job runs: payments.notify imports this module.
+    from postpay.insurance.service import close_unauthorised as close_settlements
+    from postpay.payments.sweeps import close_unauthorised as close_payments
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return close_payments(user_id, now), close_settlements(user_id, now)
+
+
 def day_end(now):
     """Finalise the open bills of visit days that are over (R11): every earlier day, and today
     once the local day-end time (``POSTPAY_DAY_END``, 23:59 Asia/Shanghai) has come."""

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from postpay import authz
 from postpay.accounts import service
 from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
 from postpay.security import mask_id_number, mask_phone
@@ -27,9 +28,9 @@ def bearer_user():
     return service.authenticate(request.headers.get("Authorization", ""))
 
 
-def patient_json(patient, relationship="self", permissions=("view", "accompany", "pay")):
+def patient_json(patient, relationship="self", permissions=authz.ALL):
     return {
-        "permissions": list(permissions),
+        "permissions": sorted(permissions),
         "id": patient.id,
         "name": patient.name,
         "id_number": mask_id_number(patient.id_number),

@@ -7,7 +7,9 @@ from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 from postpay.statemachine import Transitions, unique_where
 
-PERMISSIONS = ("view", "accompany", "pay")
+#: ``mutual_aid`` (共济): the account may spend the relative's own personal insurance account.
+#: Only the relative (the account holder) grants it: by consenting to a binding that asks for it.
+PERMISSIONS = ("view", "accompany", "pay", "mutual_aid")
 RELATIONSHIPS = ("parent", "spouse", "child", "other")
 
 

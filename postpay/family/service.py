@@ -5,7 +5,7 @@ import logging
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import authz
+from postpay import authz, jobs, pushes
 from postpay.accounts import identity
 from postpay.accounts.models import utcnow
 from postpay.accounts.service import find_patient
@@ -105,13 +105,21 @@ def consent(user, binding_id, channel="miniprogram"):
 
 
 def revoke(user, binding_id):
-    """Either side ends the binding at any time. Raises NotFound, Conflict (BINDING_STATE)."""
+    """Either side ends the binding at any time. Raises NotFound, Conflict (BINDING_STATE).
+
+    The revoke reaches work already started: after the commit a job closes the asker's pending
+    payments and open medical-insurance settlements for the relative (and those spending the
+    relative's account through 共济), WeChat orders closed and uploads revoked, so the bills are
+    free for the relative or another payer. Until the job has run, every confirm or retry by the
+    asker is refused (authz is asked again), and an order paid meanwhile is applied as paid.
+    """
     binding = binding_for(user, binding_id)
     db.session.refresh(binding, with_for_update=True)
     binding.transition(BindingStatus.revoked)
     binding.revoked_at = utcnow()
     binding.revoked_by = "user:%s" % user.id
     db.session.flush()
+    pushes.after_commit(jobs.enqueue, jobs.close_revoked_work, binding.user_id)
     log.info("binding %s revoked by %s", binding.id, user.id)
 
 

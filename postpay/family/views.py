@@ -55,7 +55,7 @@ def binding_json(binding, side):
         permissions={
             "type": "array",
             "minItems": 1,
-            "maxItems": 3,
+            "maxItems": len(PERMISSIONS),
             "uniqueItems": True,
             "items": {"type": "string", "enum": list(PERMISSIONS)},
         },

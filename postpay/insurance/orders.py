@@ -15,7 +15,7 @@ from postpay.errors import Conflict, Upstream
 from postpay.extensions import db
 from postpay.insurance import settle
 from postpay.insurance.models import SettlementStatus
-from postpay.insurance.service import OnHold, settlement_for
+from postpay.insurance.service import OnHold, check_payer, settlement_for
 from postpay.payments.models import PaymentOrder
 from postpay.payments.service import trade_no
 from wechat import pay_medins
@@ -27,9 +27,14 @@ log = logging.getLogger(__name__)
 def confirm(user, settlement_id, now):
     """The payer accepts the split: the WeChat medical-insurance order is placed (once).
 
-    Raises NotFound, Conflict (SETTLEMENT_STATE), OnHold (R14), Forbidden (NOT_VERIFIED), Upstream.
+    The payer's right to pay for the patient, and to spend the 共济 account, is asked again
+    here: a binding revoked since the quote ends it (the same answer as for a stranger).
+
+    Raises NotFound, Forbidden (PERMISSION_DENIED, NOT_VERIFIED), Invalid (MUTUAL_AID_NOT_ALLOWED),
+    Conflict (SETTLEMENT_STATE), OnHold (R14), Upstream.
     """
     settlement = settlement_for(user, settlement_id, lock=True)
+    check_payer(user, settlement.patient_id, settlement.mutual_aid_patient_id)
     if settlement.status == SettlementStatus.ordered:
         return settlement
     if settlement.status != SettlementStatus.quoted:

@@ -14,11 +14,11 @@ import requests
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import authz, clients
-from postpay.accounts.models import Patient
+from postpay import authz, clients, pushes
+from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, BillStatus
 from postpay.billing.service import HOLD_REASON
-from postpay.errors import Conflict, DomainError, Invalid, NotFound, Upstream
+from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.insurance import settle
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
@@ -42,7 +42,8 @@ def _digest(bill_ids, mutual_aid_id):
 
 def quote(user, bill_ids, mutual_aid_id, key, now):
     """A settlement of ``bill_ids`` (one patient, one hospital) with its split; ``mutual_aid_id``: the
-    relative whose employee personal account pays too (共济). The same key returns the same settlement.
+    relative whose employee personal account pays too (共济): the payer's own, or one whose holder
+    granted ``mutual_aid`` to the payer. The same key returns the same settlement.
 
     Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Invalid (NOT_INSURED,
     MUTUAL_AID_NOT_ALLOWED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
@@ -51,7 +52,9 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
     if existing is not None:
         if existing.kind != "medins" or existing.request_digest != _digest(bill_ids, mutual_aid_id):
             raise Invalid("同一Idempotency-Key不能用于不同的请求", code="IDEMPOTENCY_KEY_REUSED")
-        return _ask_platform(InsuranceSettlement.query.filter_by(payment_id=existing.id).one(), now)
+        settlement = InsuranceSettlement.query.filter_by(payment_id=existing.id).one()
+        check_payer(user, settlement.patient_id, settlement.mutual_aid_patient_id)  # a binding may be gone since
+        return _ask_platform(settlement, now)
     settlement = _reserve(user, sorted(set(bill_ids)), mutual_aid_id, key, now)
     try:
         db.session.commit()  # the bills are taken before the platform hears of them
@@ -67,10 +70,9 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     if len(bills) != len(bill_ids):
         raise NotFound("未找到该账单")
     authz.require_all(user, {b.patient_id for b in bills}, "pay", "未找到该账单")  # another family's: as missing
-    if mutual_aid_id:
-        authz.require_all(user, {mutual_aid_id}, "pay")
     if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
         raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
+    check_payer(user, bills[0].patient_id, mutual_aid_id)
     for bill in bills:
         if bill.status != BillStatus.due or bill.total_fen <= 0:
             raise NotPayable()
@@ -121,6 +123,24 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         db.session.rollback()
         raise NotPayable() from None
     return settlement
+
+
+def check_payer(user, patient_id, mutual_aid_id):
+    """The payer may pay for the patient (``pay``) and spend the 共济 account: the payer's own, or
+    a relative's who granted ``mutual_aid`` (only the holder grants it; ``pay`` alone is not
+    enough). Asked at the quote and again at every later step taken on the payer's behalf.
+
+    Raises NotFound (no relation), Forbidden (PERMISSION_DENIED), Invalid (MUTUAL_AID_NOT_ALLOWED).
+    """
+    authz.require_all(user, {patient_id}, "pay")
+    if mutual_aid_id is None:
+        return
+    try:
+        authz.patient_for(user, mutual_aid_id, "mutual_aid")
+    except Forbidden:
+        raise Invalid(
+            "共济付只能使用本人的医保个人账户，或已由账户本人授权共济的亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED"
+        ) from None
 
 
 def _check_mutual_aid(patient, mutual_aid_id):
@@ -211,3 +231,50 @@ def cancel(user, settlement_id, now):
         raise Upstream("医保订单撤销失败，请稍后重试") from None
     settle.release(settlement, SettlementStatus.cancelled, now)
     return settlement
+
+
+def close_unauthorised(payer_user_id, now):
+    """Withdraw the payer's open settlements (quoting, quoted, ordered) the payer may no longer
+    go on with: ``pay`` for the patient, or the 共济 holder's ``mutual_aid`` grant, is gone (a
+    binding revoked, R15). As ``cancel`` does: one WeChat settled meanwhile is applied as paid
+    (never lose money); else the upload is revoked (6401), the cash order closed, the bills freed.
+
+    authz decides at the time this runs. Commits per settlement; an upstream failure is logged
+    and left to the scheduled poll (the order expires). Returns how many were withdrawn.
+    """
+    payer = db.session.get(User, payer_user_id)
+    open_ = db.session.execute(
+        db.select(InsuranceSettlement.id)
+        .join(Payment, Payment.id == InsuranceSettlement.payment_id)
+        .where(Payment.payer_user_id == payer_user_id, InsuranceSettlement.status.in_(OPEN))
+    )
+    withdrawn = 0
+    for settlement_id in open_.scalars().all():
+        settlement = db.session.get(InsuranceSettlement, settlement_id, with_for_update=True)
+        if settlement.status not in OPEN or _may_go_on(payer, settlement):
+            db.session.rollback()
+            continue
+        settle.refresh(settlement, now)
+        if settlement.status in OPEN:
+            try:
+                settle.withdraw(settlement)
+            except (MedinsError, PayError, requests.RequestException) as e:
+                log.error("withdrawing settlement %s of a revoked payer failed: %s", settlement_id, e)
+                db.session.rollback()
+                continue
+            settle.release(settlement, SettlementStatus.cancelled, now)
+            withdrawn += 1
+            log.info("settlement %s withdrawn: its payer may no longer pay for it", settlement_id)
+        db.session.commit()
+        pushes.flush()
+    return withdrawn
+
+
+def _may_go_on(payer, settlement):
+    if payer is None:
+        return False
+    try:
+        check_payer(payer, settlement.patient_id, settlement.mutual_aid_patient_id)
+    except (NotFound, Forbidden, Invalid):
+        return False
+    return True

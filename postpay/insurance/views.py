@@ -10,6 +10,7 @@ from postpay import clients, inputs
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.errors import BadRequest
 from postpay.insurance import orders, service, settle
+from postpay.openapi import ERROR
 
 bp = Blueprint("insurance", __name__)
 
@@ -119,9 +120,9 @@ def create():
     bp,
     "/api/v1/insurance-settlements/<settlement_id>/confirm",
     ["POST"],
-    "Confirm the split: the WeChat medical-insurance order is placed",
+    "Confirm the split: the WeChat medical-insurance order is placed; the payer's permissions are asked again",
     body=obj(),
-    answers={200: loose(settlement=SETTLEMENT, request_payment=REQUEST_PAYMENT)},
+    answers={200: loose(settlement=SETTLEMENT, request_payment=REQUEST_PAYMENT), 403: ERROR, 409: ERROR},
 )
 def confirm(settlement_id):
     s = orders.confirm(g.user, settlement_id, _now())

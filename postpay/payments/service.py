@@ -71,6 +71,8 @@ def create(user, bill_ids, key, now):
             return place_order(payment)
     if payment.request_digest != digest(bill_ids):
         raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
+    # A retry places the order on the payer's behalf: a binding revoked since ends it here too.
+    authz.require_all(user, {share.bill.patient_id for share in payment.bills}, "pay", "未找到该账单")
     return place_order(payment)
 
 
