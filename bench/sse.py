@@ -139,7 +139,12 @@ async def drive(port, token, visits):
 
 def run():
     """Returns a dict of figures."""
-    scratch_instance(POSTPAY_SSE_HEARTBEAT_SECONDS="30")
+    # The probe's streams all come from one account: its limit of open streams (3 in
+    # production, docs/security.md) is lifted here; each stream still claims its Redis slot.
+    limit = str(STREAMS + 1)
+    scratch_instance(
+        POSTPAY_SSE_HEARTBEAT_SECONDS="30", POSTPAY_SSE_MAX_PER_ACCOUNT=limit, POSTPAY_SSE_MAX_PER_VISIT=limit
+    )
     app = create_app()
     empty_schema(app)
     token, visits = fill(app)
