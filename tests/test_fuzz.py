@@ -137,6 +137,10 @@ def _schemes(operation):
     return [next(iter(s)) for s in operation.definition.raw.get("security") or []]
 
 
+#: Hypothesis settings of every fuzz run here: the same cases each run, no deadline, no example database.
+REPEATABLE = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
+
+
 def _fuzz(client, callers, operation, mode, failures, path_parameters=None):
     """Send EXAMPLES generated cases of ``operation`` in ``mode``; collect every failed check.
     The console's pages are for a browser: they ignore a query parameter they do not know and
@@ -146,13 +150,7 @@ def _fuzz(client, callers, operation, mode, failures, path_parameters=None):
     checks = CHECKS + ([negative_data_rejection] if refuses else [])
 
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=EXAMPLES, **REPEATABLE)
     def fuzz(case):
         request = _request(case, callers)
         try:
@@ -198,13 +196,7 @@ def _fuzz_hostile(client, callers, rule, method, part, failures):
     """Send HOSTILE_EXAMPLES requests to one route with ``part`` spoiled; collect every 5xx or bad error body."""
 
     @given(request=hostile.hostile(rule, method, part))
-    @settings(
-        max_examples=HOSTILE_EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=HOSTILE_EXAMPLES, **REPEATABLE)
     def fuzz(request):
         try:
             url, resp = hostile.send(client, callers, rule, method, request)
