@@ -48,7 +48,7 @@ def decide(dispute_id, staff, confirm, reason=None):
         raise Conflict("该退费核对已处理", code="DISPUTE_DECIDED")
     if not confirm and not reason:
         raise Invalid("驳回时请填写原因", code="REASON_REQUIRED")
-    dispute.status = DisputeStatus.confirmed if confirm else DisputeStatus.rejected
+    dispute.transition(DisputeStatus.confirmed if confirm else DisputeStatus.rejected)
     dispute.decided_by, dispute.decided_at, dispute.decision_reason = staff, utcnow(), reason
     if confirm:
         item = db.session.get(Item, dispute.item_id)

@@ -10,7 +10,7 @@ import enum
 from postpay.accounts.models import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
-from postpay.statemachine import Transitions, unique_where
+from postpay.statemachine import Transitions, check_transition, unique_where
 
 
 class BillStatus(str, enum.Enum):
@@ -86,6 +86,32 @@ class Bill(Transitions, db.Model):
         return [item for visit in self.visits for item in visit.items]
 
 
+def pay_due(bill_ids, at):
+    """Bulk fast path of ``Bill.transition(paid)``: one guarded UPDATE moves the due bills
+    among ``bill_ids`` to paid. Returns how many moved (fewer if some changed meanwhile)."""
+    check_transition(Bill, BillStatus.due, BillStatus.paid)
+    bills = Bill.__table__
+    return db.session.execute(
+        bills.update()
+        .where(bills.c.id.in_(bill_ids), bills.c.status == BillStatus.due)
+        .values(status=BillStatus.paid, paid_at=at)
+    ).rowcount
+
+
+def claim_due(bill_id):
+    """Claim a due bill before paying it: a conditional write that moves nothing (due stays
+    due) but takes the row's lock (PostgreSQL) or the database's write lock (SQLite), so of
+    two claims of one bill only one finds it due. Returns whether it was due."""
+    return bool(
+        db.session.execute(
+            db.update(Bill)
+            .where(Bill.id == bill_id, Bill.status == BillStatus.due)
+            .values(status=BillStatus.due)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
 CATEGORIES = ("exam", "lab", "drug", "herbal", "consumable", "treatment")
 
 
@@ -128,9 +154,17 @@ class DisputeStatus(str, enum.Enum):
     rejected = "rejected"
 
 
-class Dispute(db.Model):
+DISPUTE_TRANSITIONS = {
+    DisputeStatus.pending: {DisputeStatus.confirmed, DisputeStatus.rejected},
+    DisputeStatus.confirmed: set(),
+    DisputeStatus.rejected: set(),
+}
+
+
+class Dispute(Transitions, db.Model):
     """R12: an item the patient says was given up during the visit, for the window to confirm."""
 
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = DISPUTE_TRANSITIONS, "退费核对", "DISPUTE_DECIDED"
     __tablename__ = "disputes"
     __table_args__ = (unique_where("uq_disputes_one_pending", "item_id", where="status = 'pending'"),)
 

@@ -89,9 +89,23 @@ class InsuranceSettlement(Transitions, db.Model):
         return (self.fund_pay_fen or 0) + (self.psn_acct_pay_fen or 0) + (self.acct_mulaid_pay_fen or 0)
 
 
-class InsuranceRefund(db.Model):
+class InsuranceRefundStatus(str, enum.Enum):
+    requested = "requested"
+    succeeded = "succeeded"
+    failed = "failed"  #: the platform refused (an alert went out)
+
+
+REFUND_TRANSITIONS = {
+    InsuranceRefundStatus.requested: {InsuranceRefundStatus.succeeded, InsuranceRefundStatus.failed},
+    InsuranceRefundStatus.succeeded: set(),
+    InsuranceRefundStatus.failed: set(),
+}
+
+
+class InsuranceRefund(Transitions, db.Model):
     """The insurance part of a voided item (R12) of a settled bill, refunded through 6203."""
 
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = REFUND_TRANSITIONS, "医保退款", "INSURANCE_REFUND_STATE"
     __tablename__ = "insurance_refunds"
     __table_args__ = (db.CheckConstraint("amount_fen > 0", name="amount_positive"),)
 
@@ -103,8 +117,11 @@ class InsuranceRefund(db.Model):
     app_refd_sn = db.Column(db.String(64), nullable=False, unique=True)
     amount_fen = db.Column(db.BigInteger, nullable=False)
     reason = db.Column(db.String(200), nullable=False)
-    #: requested -> succeeded / failed
-    status = db.Column(db.String(16), nullable=False, default="requested")
+    status = db.Column(
+        db.Enum(InsuranceRefundStatus, native_enum=False, length=16),
+        nullable=False,
+        default=InsuranceRefundStatus.requested,
+    )
     #: How the platform gave it back (6203's answer).
     trx_sn = db.Column(db.String(64))
     fund_refd_fen = db.Column(db.BigInteger)

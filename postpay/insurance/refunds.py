@@ -11,8 +11,8 @@ import requests
 from postpay import clients, jobs, pushes
 from postpay.accounts.models import utcnow
 from postpay.extensions import db
-from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
-from postpay.payments.models import LedgerEntry, Refund
+from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus, InsuranceSettlement
+from postpay.payments.models import LedgerEntry, Refund, RefundStatus
 from postpay.payments.notify import alert
 from wechat.medins import MedinsError
 
@@ -29,11 +29,11 @@ def _paid(bill_id, channel):
     )
 
 
-def _owed(model, bill_id):
+def _owed(model, failed, bill_id):
     return int(
         db.session.execute(
             db.select(db.func.coalesce(db.func.sum(model.amount_fen), 0)).where(
-                model.bill_id == bill_id, model.status != "failed"
+                model.bill_id == bill_id, model.status != failed
             )
         ).scalar_one()
     )
@@ -43,8 +43,8 @@ def request_for_item(bill, item, reason, share):
     """Refunds owed for ``item`` of ``bill``, paid through settlement ``share.payment``:
     ``(insurance_refund or None, cash_refund or None)``; each sent by its own job."""
     settlement = InsuranceSettlement.query.filter_by(payment_id=share.payment_id).one()
-    ins_left = _paid(bill.id, "medins") - _owed(InsuranceRefund, bill.id)
-    cash_left = _paid(bill.id, "wechat") - _owed(Refund, bill.id)
+    ins_left = _paid(bill.id, "medins") - _owed(InsuranceRefund, InsuranceRefundStatus.failed, bill.id)
+    cash_left = _paid(bill.id, "wechat") - _owed(Refund, RefundStatus.failed, bill.id)
     paid = ins_left + cash_left
     cash = min(item.amount_fen * cash_left // paid, cash_left) if paid > 0 else 0
     insurance = min(item.amount_fen - cash, ins_left)
@@ -78,7 +78,7 @@ def send(refund_id):
     """6203 for one insurance refund. Safe to run twice: the same appRefdSn is one refund at the
     platform. A refusal marks it failed and raises an alert; an unreachable platform raises."""
     refund = db.session.get(InsuranceRefund, refund_id, with_for_update=True)
-    if refund is None or refund.status != "requested":
+    if refund is None or refund.status != InsuranceRefundStatus.requested:
         return
     settlement = db.session.get(InsuranceSettlement, refund.settlement_id)
     try:
@@ -86,14 +86,15 @@ def send(refund_id):
             settlement.pay_ord_id, refund.app_refd_sn, refund.amount_fen, refund.reason
         )
     except MedinsError as e:
-        refund.status = "failed"
+        refund.transition(InsuranceRefundStatus.failed)
         alert("MEDINS_REFUND_FAILED", refund=refund.id, code=e.code)
         db.session.flush()
         return
     except requests.RequestException as e:
         log.error("insurance refund %s not sent: %s", refund.id, e)
         raise
-    refund.trx_sn, refund.status, refund.settled_at = answer["trx_sn"], "succeeded", utcnow()
+    refund.transition(InsuranceRefundStatus.succeeded)
+    refund.trx_sn, refund.settled_at = answer["trx_sn"], utcnow()
     refund.fund_refd_fen = answer["fund_refd_fen"]
     refund.psn_acct_refd_fen = answer["psn_acct_refd_fen"]
     refund.mulaid_refd_fen = answer["mulaid_refd_fen"]

@@ -22,7 +22,7 @@ from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, 
 from postpay.extensions import db
 from postpay.insurance import settle
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
-from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
 from postpay.payments.service import NotPayable, digest, trade_no
 from wechat import pay_medins
 from wechat.medins import MedinsError
@@ -50,7 +50,7 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
     """
     existing = Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
     if existing is not None:
-        if existing.kind != "medins" or existing.request_digest != _digest(bill_ids, mutual_aid_id):
+        if existing.kind != PaymentKind.medins or existing.request_digest != _digest(bill_ids, mutual_aid_id):
             raise Invalid("同一Idempotency-Key不能用于不同的请求", code="IDEMPOTENCY_KEY_REUSED")
         settlement = InsuranceSettlement.query.filter_by(payment_id=existing.id).one()
         check_payer(user, settlement.patient_id, settlement.mutual_aid_patient_id)  # a binding may be gone since
@@ -93,7 +93,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         idempotency_key=key,
         request_digest=_digest(bill_ids, mutual_aid_id),
         status=PaymentStatus.pending,
-        kind="medins",
+        kind=PaymentKind.medins,
         total_fen=total,
         out_trade_no=trade_no("M", now),
         combined=False,

@@ -15,7 +15,7 @@ from postpay import clients, pushes
 from postpay.extensions import db
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
 from postpay.payments import ledger
-from postpay.payments.models import Payment, PaymentBill, PaymentStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentStatus
 from postpay.payments.notify import alert
 from wechat import pay_medins
 from wechat.medins import MedinsError
@@ -93,7 +93,7 @@ def apply_order(resource):
     found = db.session.execute(
         db.select(InsuranceSettlement, Payment)
         .join(Payment, Payment.id == InsuranceSettlement.payment_id)
-        .where(Payment.out_trade_no == resource.get("out_trade_no"), Payment.kind == "medins")
+        .where(Payment.out_trade_no == resource.get("out_trade_no"), Payment.kind == PaymentKind.medins)
         .with_for_update()
     ).first()
     if found is None:

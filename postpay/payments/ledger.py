@@ -3,12 +3,11 @@
 import logging
 
 from postpay.accounts.models import utcnow
-from postpay.billing.models import Bill, BillStatus
+from postpay.billing.models import Bill, BillStatus, pay_due
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
-from postpay.insurance.models import InsuranceRefund
-from postpay.payments.models import LedgerEntry, PaymentBill, Refund
-from postpay.statemachine import check_transition
+from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus
+from postpay.payments.models import LedgerEntry, PaymentBill, Refund, RefundStatus
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +21,12 @@ def balance(bill_id):
     ).scalar_one()
     owed = db.session.execute(
         db.select(db.func.coalesce(db.func.sum(Refund.amount_fen), 0)).where(
-            Refund.bill_id == bill_id, Refund.status != "failed"
+            Refund.bill_id == bill_id, Refund.status != RefundStatus.failed
         )
     ).scalar_one()
     insurance = db.session.execute(
         db.select(db.func.coalesce(db.func.sum(InsuranceRefund.amount_fen), 0)).where(
-            InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != "failed"
+            InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != InsuranceRefundStatus.failed
         )
     ).scalar_one()
     return int(paid) - int(owed) - int(insurance)
@@ -80,7 +79,8 @@ def book_order(order_id, channel, reference, payment_id, at):
     """Book every bill share of a paid order; returns the ids of the refunds owed.
 
     A share that pays a due bill exactly and on time (the case of nearly every payment) is
-    booked in bulk: one guarded UPDATE moves those bills due -> paid, one INSERT books them.
+    booked in bulk: one guarded UPDATE (``billing.models.pay_due``) moves those bills due ->
+    paid, one INSERT books them.
     Every other share (a bill paid already, overdue, in arrears, or changed) goes through
     ``mark_paid``. The bills are locked first, so what is read here is what gets written.
     """
@@ -99,14 +99,8 @@ def book_order(order_id, channel, reference, payment_id, at):
         else:
             rest[s.bill_id] = s.amount_fen
     if plain:
-        check_transition(Bill, BillStatus.due, BillStatus.paid)
-        bills, ids = Bill.__table__, [s.bill_id for s in plain]
-        moved = db.session.execute(
-            bills.update()
-            .where(bills.c.id.in_(ids), bills.c.status == BillStatus.due)
-            .values(status=BillStatus.paid, paid_at=at)
-        ).rowcount
-        if moved != len(ids):  # changed under us (SQLite does not lock rows): fail, WeChat retries
+        ids = [s.bill_id for s in plain]
+        if pay_due(ids, at) != len(ids):  # changed under us (SQLite does not lock rows): fail, WeChat retries
             raise RuntimeError("bills of order %s changed while booking" % order_id)
         db.session.execute(
             LedgerEntry.__table__.insert(),

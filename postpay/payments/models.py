@@ -14,7 +14,7 @@ import enum
 from postpay.accounts.models import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
-from postpay.statemachine import Transitions
+from postpay.statemachine import Transitions, check_transition
 
 
 class PaymentStatus(str, enum.Enum):
@@ -32,6 +32,13 @@ TRANSITIONS = {
 }
 
 
+class PaymentKind(str, enum.Enum):
+    """Which channel a payment goes through."""
+
+    cash = "cash"  #: a WeChat Pay order
+    medins = "medins"  #: a medical-insurance settlement (``insurance_settlements``)
+
+
 class Payment(Transitions, db.Model):
     TRANSITIONS, STATE_LABEL, STATE_ERROR = TRANSITIONS, "支付", "PAYMENT_STATE"
     __tablename__ = "payments"
@@ -47,8 +54,12 @@ class Payment(Transitions, db.Model):
     #: SHA-256 of the sorted bill ids: the same key with another body is refused.
     request_digest = db.Column(db.String(64), nullable=False)
     status = db.Column(db.Enum(PaymentStatus, native_enum=False, length=16), nullable=False)
-    #: cash (a WeChat Pay order) or medins (a medical-insurance settlement, ``insurance_settlements``).
-    kind = db.Column(db.String(16), nullable=False, default="cash", server_default="cash")
+    kind = db.Column(
+        db.Enum(PaymentKind, native_enum=False, length=16),
+        nullable=False,
+        default=PaymentKind.cash,
+        server_default="cash",
+    )
     total_fen = db.Column(db.BigInteger, nullable=False)
     #: The WeChat order the payer pays: the JSAPI order, or the combine order's number.
     out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
@@ -63,6 +74,16 @@ class Payment(Transitions, db.Model):
 
     orders = db.relationship("PaymentOrder", back_populates="payment", order_by="PaymentOrder.out_trade_no")
     bills = db.relationship("PaymentBill", back_populates="payment")
+
+
+def mark_paid(payment_id, status, at):
+    """Bulk fast path of ``Payment.transition(paid)``: one UPDATE of the row (locked by the
+    caller, read as ``status``), without loading it. Raises Conflict for an illegal move."""
+    check_transition(Payment, status, PaymentStatus.paid)
+    payments = Payment.__table__
+    db.session.execute(
+        payments.update().where(payments.c.id == payment_id).values(status=PaymentStatus.paid, paid_at=at)
+    )
 
 
 class PaymentOrder(db.Model):
@@ -125,9 +146,26 @@ class LedgerEntry(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class Refund(db.Model):
+class RefundStatus(str, enum.Enum):
+    requested = "requested"  #: owed, not yet accepted by WeChat Pay
+    processing = "processing"  #: accepted; the refund notification tells how it ended
+    succeeded = "succeeded"
+    failed = "failed"  #: for people to handle (an alert went out)
+
+
+#: A notification may arrive before the acceptance is recorded: requested -> succeeded/failed.
+REFUND_TRANSITIONS = {
+    RefundStatus.requested: {RefundStatus.processing, RefundStatus.succeeded, RefundStatus.failed},
+    RefundStatus.processing: {RefundStatus.succeeded, RefundStatus.failed},
+    RefundStatus.succeeded: set(),
+    RefundStatus.failed: set(),
+}
+
+
+class Refund(Transitions, db.Model):
     """A refund owed on a paid bill: a voided item (R12), or a bill paid twice."""
 
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = REFUND_TRANSITIONS, "退款", "REFUND_STATE"
     __tablename__ = "refunds"
     __table_args__ = (db.CheckConstraint("amount_fen > 0", name="amount_positive"),)
 
@@ -142,7 +180,8 @@ class Refund(db.Model):
     refund_id = db.Column(db.String(64))
     amount_fen = db.Column(db.BigInteger, nullable=False)
     reason = db.Column(db.String(200), nullable=False)
-    #: requested -> processing -> succeeded / failed
-    status = db.Column(db.String(16), nullable=False, default="requested")
+    status = db.Column(
+        db.Enum(RefundStatus, native_enum=False, length=16), nullable=False, default=RefundStatus.requested
+    )
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     settled_at = db.Column(UTCDateTime)

@@ -12,8 +12,7 @@ from flask import current_app
 from postpay import clients, jobs, pushes
 from postpay.extensions import db, redis
 from postpay.payments import ledger
-from postpay.payments.models import Payment, PaymentOrder, PaymentStatus
-from postpay.statemachine import check_transition
+from postpay.payments.models import Payment, PaymentOrder, PaymentStatus, mark_paid
 from wechat.pay import NotificationError
 
 log = logging.getLogger(__name__)
@@ -138,11 +137,7 @@ def _payment_paid(payment_id, status, at):
     if status == PaymentStatus.closed:
         alert("PAID_AFTER_CLOSE", payment=payment_id)
         status = PaymentStatus.pending  # money is in: the close is overruled by the payment
-    check_transition(Payment, status, PaymentStatus.paid)
-    payments = Payment.__table__
-    db.session.execute(
-        payments.update().where(payments.c.id == payment_id).values(status=PaymentStatus.paid, paid_at=at)
-    )
+    mark_paid(payment_id, status, at)
 
 
 def _parse(text):

@@ -9,7 +9,7 @@ from flask import current_app
 from postpay import clients, jobs, pushes
 from postpay.accounts.models import utcnow
 from postpay.extensions import db
-from postpay.payments.models import LedgerEntry, PaymentBill, PaymentOrder, Refund
+from postpay.payments.models import LedgerEntry, PaymentBill, PaymentKind, PaymentOrder, Refund, RefundStatus
 from wechat.pay import PayError
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def request_for_item(bill, item, reason):
     share = db.session.execute(
         db.select(PaymentBill).where(PaymentBill.bill_id == bill.id, PaymentBill.live.is_(True))
     ).scalar_one_or_none()
-    if share is not None and share.payment.kind == "medins":  # each part through its own channel
+    if share is not None and share.payment.kind == PaymentKind.medins:  # each part through its own channel
         from postpay.insurance.refunds import request_for_item as insurance_parts
 
         return insurance_parts(bill, item, reason, share)[1]
@@ -41,7 +41,11 @@ def request_for_item(bill, item, reason):
 def send(refund_id):
     """Ask WeChat for the refund (a job). Safe to run twice: the same out_refund_no is one refund."""
     refund = db.session.get(Refund, refund_id, with_for_update=True)
-    if refund is None or refund.status not in ("requested", "processing") or refund.order_id is None:
+    if (
+        refund is None
+        or refund.status not in (RefundStatus.requested, RefundStatus.processing)
+        or refund.order_id is None
+    ):
         return
     order = db.session.get(PaymentOrder, refund.order_id)
     body = {
@@ -56,7 +60,9 @@ def send(refund_id):
     except (PayError, requests.RequestException) as e:
         log.error("refund %s not accepted: %s", refund.id, e)
         raise
-    refund.refund_id, refund.status = answer.get("refund_id"), "processing"
+    refund.refund_id = answer.get("refund_id")
+    if refund.status == RefundStatus.requested:  # sent again while processing: the same refund
+        refund.transition(RefundStatus.processing)
     db.session.flush()
 
 
@@ -65,10 +71,11 @@ def apply_notification(resource):
     refund = db.session.execute(
         db.select(Refund).where(Refund.out_refund_no == resource.get("out_refund_no")).with_for_update()
     ).scalar_one_or_none()
-    if refund is None or refund.status in ("succeeded", "failed"):
+    if refund is None or refund.status in (RefundStatus.succeeded, RefundStatus.failed):
         return
     if resource.get("refund_status") == "SUCCESS":
-        refund.status, refund.settled_at = "succeeded", utcnow()
+        refund.transition(RefundStatus.succeeded)
+        refund.settled_at = utcnow()
         db.session.add(
             LedgerEntry(
                 bill_id=refund.bill_id,
@@ -81,6 +88,6 @@ def apply_notification(resource):
     else:
         from postpay.payments.notify import alert
 
-        refund.status = "failed"
+        refund.transition(RefundStatus.failed)
         alert("REFUND_FAILED", refund=refund.id, status=resource.get("refund_status"))
     db.session.flush()

@@ -24,7 +24,7 @@ from postpay.billing.models import Bill, BillStatus
 from postpay.errors import DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.his.models import Hospital
-from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
 from wechat.pay import PayError
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ def refresh(payment):
     """A pending payment asks WeChat where it stands and applies what WeChat says."""
     from postpay.payments import notify
 
-    if payment.status != PaymentStatus.pending or payment.prepay_id is None or payment.kind != "cash":
+    if payment.status != PaymentStatus.pending or payment.prepay_id is None or payment.kind != PaymentKind.cash:
         return payment
     client = clients.wechat_pay()
     try:

@@ -9,7 +9,7 @@ from postpay import authz, clients, pushes
 from postpay.accounts.models import User
 from postpay.errors import Forbidden, NotFound
 from postpay.extensions import db
-from postpay.payments.models import Payment, PaymentBill, PaymentStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentStatus
 from postpay.payments.service import refresh
 from wechat.pay import PayError
 
@@ -25,7 +25,7 @@ def close_expired(now, batch=200):
     due = (
         db.session.execute(
             db.select(Payment.id)
-            .where(Payment.status == PaymentStatus.pending, Payment.kind == "cash", Payment.expires_at < now)
+            .where(Payment.status == PaymentStatus.pending, Payment.kind == PaymentKind.cash, Payment.expires_at < now)
             .limit(batch)
         )
         .scalars()
@@ -54,7 +54,7 @@ def close_unauthorised(payer_user_id, now):
             db.select(Payment.id).where(
                 Payment.payer_user_id == payer_user_id,
                 Payment.status == PaymentStatus.pending,
-                Payment.kind == "cash",  # settlements: insurance.service.close_unauthorised
+                Payment.kind == PaymentKind.cash,  # settlements: insurance.service.close_unauthorised
             )
         )
         .scalars()
@@ -130,7 +130,7 @@ def query_pending(now, batch=200):
             db.select(Payment.id)
             .where(
                 Payment.status == PaymentStatus.pending,
-                Payment.kind == "cash",  # medical-insurance settlements poll on their own (insurance.settle)
+                Payment.kind == PaymentKind.cash,  # medical-insurance settlements poll on their own (insurance.settle)
                 Payment.created_at < now - QUERY_AFTER,
                 Payment.prepay_id.isnot(None),
             )

@@ -14,7 +14,7 @@ import requests
 
 from postpay import clients
 from postpay.api import SHANGHAI
-from postpay.billing.models import Bill, BillStatus
+from postpay.billing.models import Bill, BillStatus, claim_due
 from postpay.errors import Invalid, Upstream
 from postpay.extensions import db
 from postpay.payments import ledger
@@ -46,14 +46,7 @@ def take(bill_id, mode, auth_code=None, client_ip=None, now=None):
     """
     if mode not in MODES:
         raise Invalid("不支持的收费方式", code="UNKNOWN_MODE")
-    # Claim the bill first: a conditional write that takes the row's lock (PostgreSQL) or the
-    # database's write lock (SQLite), so of two windows taking one bill only one finds it due.
-    claimed = db.session.execute(
-        db.update(Bill)
-        .where(Bill.id == bill_id, Bill.status == BillStatus.due)
-        .values(status=BillStatus.due)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = claim_due(bill_id)  # of two windows taking one bill, only one finds it due
     bill = db.session.get(Bill, bill_id, with_for_update=True, populate_existing=True)
     if not claimed or bill is None or bill.status != BillStatus.due or bill.total_fen <= 0:
         raise NotPayable()
