@@ -116,7 +116,7 @@ def register_cli(app):
         import random
 
         from postpay.accounts.models import Patient
-        from postpay.contracts.eligibility import today
+        from postpay.clock import today
         from postpay.his import simulate
         from postpay.his.models import Hospital
 

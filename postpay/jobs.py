@@ -100,7 +100,7 @@ def day_end(now):
     from flask import current_app
 
     from postpay.billing.service import finalise_day_end
-    from postpay.contracts.eligibility import SHANGHAI
+    from postpay.clock import SHANGHAI
 
     local = now.astimezone(SHANGHAI)
     hour, minute = (int(p) for p in current_app.config["POSTPAY_DAY_END"].split(":"))

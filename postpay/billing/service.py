@@ -4,8 +4,8 @@ import datetime as dt
 import logging
 
 from postpay import authz
-from postpay.accounts.models import utcnow
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
+from postpay.clock import utcnow
 from postpay.extensions import db
 
 log = logging.getLogger(__name__)

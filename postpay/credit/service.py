@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from postpay import clients
-from postpay.accounts.models import User, utcnow
-from postpay.api import SHANGHAI
+from postpay.accounts.models import User
 from postpay.billing.models import Bill, BillStatus
+from postpay.clock import SHANGHAI, day_start, utcnow
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.extensions import db
@@ -122,7 +122,7 @@ def _morning(now):
     end = dt.time.fromisoformat(current_app.config["POSTPAY_QUIET_HOURS"].split("-")[1])
     local = now.astimezone(SHANGHAI)
     day = local.date() + dt.timedelta(days=1 if local.time() >= end else 0)
-    return dt.datetime.combine(day, end, SHANGHAI)
+    return day_start(day, end)
 
 
 def _recipients(bills):

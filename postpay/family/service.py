@@ -7,8 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, jobs, pushes
 from postpay.accounts import identity
-from postpay.accounts.models import utcnow
 from postpay.accounts.service import find_patient
+from postpay.clock import utcnow
 from postpay.errors import Conflict, DomainError, Invalid, NotFound
 from postpay.extensions import db, redis
 from postpay.family.models import Binding, BindingStatus

@@ -9,7 +9,7 @@ import secrets
 import requests
 
 from postpay import clients, jobs, pushes
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.payments.models import LedgerEntry, Refund

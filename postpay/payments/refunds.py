@@ -7,7 +7,7 @@ import requests
 from flask import current_app
 
 from postpay import clients, jobs, pushes
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, PaymentBill, PaymentOrder, Refund
 from wechat.pay import PayError

@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import jobs, pushes
 from postpay.accounts import identity
-from postpay.accounts.models import utcnow
 from postpay.accounts.service import find_patient, upsert_patient
-from postpay.api import SHANGHAI, iso
+from postpay.api import iso
 from postpay.billing import service as billing
 from postpay.billing.models import BillStatus, Item
+from postpay.clock import local_date, utcnow
 from postpay.contracts import eligibility
 from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
@@ -73,7 +73,7 @@ def register_visit(hospital, data):
         patient = upsert_patient(data["patient"]["name"], data["patient"]["id_number"], birth, sex)
         db.session.flush()
     registered_at = data["registered_at"]
-    day = registered_at.astimezone(SHANGHAI).date()
+    day = local_date(registered_at)
     reasons = eligibility.evaluate(patient, on=day) + ([EXCLUDED] if exclusion else [])
     visit = Visit(
         hospital_id=hospital.id,
