@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from postpay import clients
+from postpay import clients, pushes, queue
 from postpay.accounts.models import User
 from postpay.billing.models import Bill, BillStatus
 from postpay.clock import SHANGHAI, day_start, utcnow
@@ -175,8 +175,6 @@ def _requeue_unsent():
     """Queue again the reminders an earlier run claimed that no worker sent (the worker was killed,
     or the sweep died between its commit and the queueing), for bills still due. Sending claims
     each reminder atomically, so one queued twice still goes out once (issue 9). Returns how many."""
-    from postpay import jobs
-
     ids = (
         db.session.execute(
             db.select(Reminder.id)
@@ -186,7 +184,7 @@ def _requeue_unsent():
         .scalars()
         .all()
     )
-    jobs.enqueue_chunks(jobs.send_reminders, ids)
+    queue.enqueue_chunks("postpay.credit.jobs.send_reminders", ids)
     return len(ids)
 
 
@@ -197,8 +195,6 @@ def reminder_sweep(now, batch=2000):
     anything is sent; the sending is queued (``send_reminder``), and claimed reminders still unsent
     are queued again. No SMS in quiet hours: the bills wait for the morning. Returns how many
     reminders were queued."""
-    from postpay import jobs, pushes
-
     stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
     queued = 0 if in_quiet_hours(now) else _requeue_unsent()
     while True:
@@ -243,7 +239,7 @@ def reminder_sweep(now, batch=2000):
             updates,
         )
         db.session.commit()
-        jobs.enqueue_chunks(jobs.send_reminders, claimed)
+        queue.enqueue_chunks("postpay.credit.jobs.send_reminders", claimed)
         queued += len(claimed)
         pushes.flush()
 

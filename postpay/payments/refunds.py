@@ -6,7 +6,7 @@ import logging
 import requests
 from flask import current_app
 
-from postpay import clients, jobs, pushes
+from postpay import clients, pushes, queue
 from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, PaymentBill, PaymentOrder, Refund
@@ -34,7 +34,7 @@ def request_for_item(bill, item, reason):
     db.session.add(refund)
     db.session.flush()
     if share is not None:
-        pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
+        pushes.after_commit(queue.enqueue, "postpay.payments.refunds.send_job", refund.id)
     return refund
 
 
@@ -58,6 +58,12 @@ def send(refund_id):
         raise
     refund.refund_id, refund.status = answer.get("refund_id"), "processing"
     db.session.flush()
+
+
+def send_job(refund_id):
+    """The job: carry a requested refund to WeChat Pay."""
+    send(refund_id)
+    db.session.commit()
 
 
 def apply_notification(resource):
