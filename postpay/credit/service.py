@@ -18,6 +18,7 @@ from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.security import blind_index, mask_phone, new_id
+from postpay.visits.messages import send_once
 from wechat.sms import SmsError
 
 log = logging.getLogger(__name__)
@@ -268,8 +269,6 @@ def send_reminder(reminder_id):
             log.error("reminder to %s failed: %s", mask_phone(reminder.phone), e)
             return False
         return True
-    from postpay.visits.messages import send_once
-
     data = {
         "thing1": {"value": bill.hospital.name[:20]},
         "amount2": {"value": "%s元" % amount},
