@@ -116,7 +116,7 @@ def register_cli(app):
         import random
 
         from postpay.accounts.models import Patient
-        from postpay.contracts.eligibility import today
+        from postpay.clock import today
         from postpay.his import simulate
         from postpay.his.models import Hospital
 
@@ -144,7 +144,8 @@ def register_cli(app):
         """Run an RQ worker for the pushes and sweeps queues, and the sweep scheduler, in the app context."""
         from rq import Worker
 
-        from postpay.jobs import PUSHES, SWEEPS, queue, start_scheduler
+        from postpay.queue import PUSHES, SWEEPS, queue
+        from postpay.schedule import start_scheduler
 
         if not app.config.get("REDIS_URL"):
             raise click.ClickException("a worker needs a real Redis: set REDIS_URL")
@@ -178,7 +179,7 @@ def register_cli(app):
         """Run every scheduled sweep once, as of --now."""
         import datetime as dt
 
-        from postpay.jobs import run_sweeps
+        from postpay.schedule import run_sweeps
 
         now = dt.datetime.fromisoformat(now_text)
         if now.tzinfo is None:

@@ -33,6 +33,6 @@ def post_worker_init(worker):
     mask_handlers(worker.log.error_log, worker.log.access_log)
     app = worker.wsgi
     if not app.config.get("REDIS_URL") and app.config.get("POSTPAY_INPROCESS_WORKER"):
-        from postpay.jobs import start_inprocess_worker
+        from postpay.schedule import start_inprocess_worker
 
         start_inprocess_worker(app)

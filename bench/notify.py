@@ -21,8 +21,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.payments import setup  # noqa: E402
-from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
+from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus  # noqa: E402
+from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus  # noqa: E402

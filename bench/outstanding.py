@@ -25,8 +25,9 @@ from app import create_app  # noqa: E402
 from bench.common import empty_schema, scratch_instance  # noqa: E402
 from bench.payments import count_statements, free_port  # noqa: E402
 from postpay import security  # noqa: E402
-from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
+from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
+from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 from postpay.family.models import Binding, BindingStatus  # noqa: E402
 from postpay.his.service import upsert_hospital  # noqa: E402

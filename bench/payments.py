@@ -22,8 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
 from bench.common import empty_schema, scratch_instance  # noqa: E402
-from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
+from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
+from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402

@@ -28,7 +28,8 @@ from app import create_app  # noqa: E402
 from bench.common import empty_schema, scratch_instance  # noqa: E402
 from bench.outstanding import patient, wait_up  # noqa: E402
 from bench.payments import free_port  # noqa: E402
-from postpay.accounts.models import User, utcnow  # noqa: E402
+from postpay.accounts.models import User  # noqa: E402
+from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
 from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.his.signing import sign  # noqa: E402

@@ -63,7 +63,7 @@ def setup():
 
 def run(app, bills, due):
     from postpay import security
-    from postpay.jobs import run_sweeps
+    from postpay.schedule import run_sweeps
 
     empty_schema(app)
     with app.app_context():

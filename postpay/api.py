@@ -4,7 +4,6 @@ authentication, its request schema (validated on the way in) and its answers
 
 import datetime as dt
 import functools
-from zoneinfo import ZoneInfo
 
 import jsonschema
 import orjson
@@ -14,6 +13,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
 from postpay import inputs, pushes
+from postpay.clock import SHANGHAI
 from postpay.errors import Invalid
 from postpay.extensions import db
 
@@ -49,9 +49,6 @@ def obj(required=(), **props):
 def loose(**props):
     """An answer object: documented fields, more allowed later."""
     return {"type": "object", "required": list(props), "properties": props}
-
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def iso(moment):

@@ -9,10 +9,11 @@ import zlib
 from flask import current_app
 
 from postpay.accounts import identity
-from postpay.accounts.models import User, utcnow
+from postpay.accounts.models import User
 from postpay.accounts.service import upsert_patient
+from postpay.clock import today, utcnow
 from postpay.contracts import commitment
-from postpay.contracts.eligibility import active_contract, today
+from postpay.contracts.eligibility import active_contract
 from postpay.contracts.models import Channel, Contract, ContractStatus
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus

@@ -415,7 +415,7 @@ def run_jobs(app):
     """Run every queued job with a real RQ worker (burst), in the app context, as `jobs worker` does."""
     from rq import SimpleWorker
 
-    from postpay.jobs import queue
+    from postpay.queue import queue
 
     with app.app_context():
         q = queue()

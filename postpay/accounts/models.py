@@ -1,13 +1,8 @@
 """WeChat accounts and patients (people with a verified or HIS-reported identity)."""
 
-import datetime as dt
-
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
-
-
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Patient(db.Model):

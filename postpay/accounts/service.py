@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import clients
 from postpay.accounts import identity
-from postpay.accounts.models import Patient, User, utcnow
+from postpay.accounts.models import Patient, User
+from postpay.clock import utcnow
 from postpay.errors import BadRequest, Conflict, Unauthorized, Upstream
 from postpay.extensions import db, redis
 from postpay.security import blind_index, decrypt, encrypt, new_token, token_digest

@@ -4,9 +4,9 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from postpay.accounts.models import utcnow
 from postpay.billing import service as billing
 from postpay.billing.models import BillStatus, Dispute, DisputeStatus, Item
+from postpay.clock import utcnow
 from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
 

@@ -7,7 +7,7 @@ finalised bill never changes under a payer.
 
 import enum
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 from postpay.statemachine import Transitions, check_transition, unique_where

@@ -3,9 +3,11 @@
 import datetime as dt
 import logging
 
+from flask import current_app
+
 from postpay import authz
-from postpay.accounts.models import utcnow
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
+from postpay.clock import SHANGHAI, utcnow
 from postpay.extensions import db
 
 log = logging.getLogger(__name__)
@@ -119,3 +121,15 @@ def void_item(item, reason):
 def bill_for(user, bill_id, permission):
     """A bill of a patient ``user`` may ``permission`` for. Raises NotFound, Forbidden."""
     return authz.owned(user, Bill, bill_id, permission, "未找到该账单")
+
+
+def day_end(now):
+    """The day-end sweep: finalise the open bills of visit days that are over (R11): every earlier
+    day, and today once the local day-end time (``POSTPAY_DAY_END``, 23:59 Asia/Shanghai) has come.
+    Commits; returns how many bills it finalised."""
+    local = now.astimezone(SHANGHAI)
+    hour, minute = (int(p) for p in current_app.config["POSTPAY_DAY_END"].split(":"))
+    cutoff = local.date() + dt.timedelta(days=1 if (local.hour, local.minute) >= (hour, minute) else 0)
+    count = finalise_day_end(cutoff, now)
+    db.session.commit()
+    return count

@@ -3,8 +3,8 @@
 import datetime as dt
 from xml.sax.saxutils import escape
 
-from postpay.api import SHANGHAI
 from postpay.billing.models import Bill, BillStatus, Dispute, DisputeStatus
+from postpay.clock import day_start
 from postpay.console.auth import scoped
 from postpay.contracts.models import Contract
 from postpay.extensions import db
@@ -27,7 +27,7 @@ def _local_day(column):
 
 
 def _day_start(day):
-    return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
+    return day_start(day).astimezone(dt.timezone.utc)
 
 
 def signings_per_day(today, days=14):

@@ -5,8 +5,8 @@ import datetime as dt
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from postpay.api import SHANGHAI
 from postpay.billing import disputes
+from postpay.clock import local_date
 from postpay.console import dashboard, service
 from postpay.console.auth import DESK, OVERSIGHT, audit, require, scoped
 from postpay.console.models import AuditEntry
@@ -69,7 +69,7 @@ def credit():
 @require(*OVERSIGHT)
 def dashboard_page():
     now = _now()
-    today = now.astimezone(SHANGHAI).date()
+    today = local_date(now)
     signings = dashboard.signings_per_day(today)
     aging = dashboard.bill_aging(g.staff, now)
     mix = dashboard.payment_mix(g.staff, now - dt.timedelta(days=30))

@@ -4,7 +4,7 @@ import enum
 
 from sqlalchemy import event
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 

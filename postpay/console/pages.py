@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_wtf.csrf import CSRFError
 
 from postpay.api import HTML, SPEC, committed
+from postpay.clock import SHANGHAI
 from postpay.console.auth import csrf
 from postpay.errors import DomainError
 
@@ -25,8 +26,6 @@ def _init(state):
 
 
 def _local(moment, fmt="%Y-%m-%d %H:%M"):
-    from postpay.api import SHANGHAI
-
     return moment.astimezone(SHANGHAI).strftime(fmt) if moment else ""
 
 

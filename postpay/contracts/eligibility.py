@@ -1,17 +1,15 @@
 """Who may use post-pay (R1-R5, R9): every failing reason, each with a stable code."""
 
-import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 from postpay.accounts.identity import age_on
+from postpay.clock import today
 from postpay.contracts.models import Contract, ContractStatus
 from postpay.credit.service import is_suspended
 from postpay.extensions import db
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_AGE = 14  # R5
 #: R1: the city's basic medical insurance schemes.
 SCHEMES = ("employee", "resident")
@@ -34,10 +32,6 @@ STATUS = Reason("INSURED_STATUS_ABNORMAL", "医保参保状态不正常", "R1")
 AGE = Reason("UNDER_AGE", "未满14周岁，暂不能使用先诊疗后付费", "R5")
 ARREARS = Reason("ARREARS", "存在先诊疗后付费恶意欠费记录，信用修复前不能使用", "R3")
 NO_CONTRACT = Reason("NO_CONTRACT", "尚未签约先诊疗后付费", "R9")
-
-
-def today():
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def active_contract(patient_id):

@@ -2,7 +2,7 @@
 
 import enum
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 from postpay.statemachine import Transitions, unique_where

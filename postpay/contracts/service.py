@@ -7,8 +7,9 @@ import logging
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz
-from postpay.accounts.models import User, utcnow
+from postpay.accounts.models import User
 from postpay.billing.service import has_unpaid_bills
+from postpay.clock import utcnow
 from postpay.contracts import commitment, eligibility, sms_codes
 from postpay.contracts.models import Channel, Contract, ContractStatus
 from postpay.contracts.signature import check_png

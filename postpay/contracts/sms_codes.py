@@ -14,7 +14,7 @@ import secrets
 import requests
 
 from postpay import clients
-from postpay.contracts.eligibility import SHANGHAI
+from postpay.clock import local_date
 from postpay.errors import DomainError, Invalid, Upstream
 from postpay.extensions import redis
 from postpay.security import blind_index, decrypt, encrypt, mask_phone
@@ -36,7 +36,7 @@ def _limit(kind, value, now):
     """Count one send for ``kind``/``value``; raise TooMany past 1 a minute or 10 a day."""
     if not redis.set("sms:min:%s:%s" % (kind, value), 1, nx=True, ex=60):
         raise TooMany("验证码发送过于频繁，请1分钟后再试")
-    day_key = "sms:day:%s:%s:%s" % (kind, value, now.astimezone(SHANGHAI).date().isoformat())
+    day_key = "sms:day:%s:%s:%s" % (kind, value, local_date(now).isoformat())
     count = redis.incr(day_key)
     redis.expire(day_key, 2 * 86400)
     if count > DAILY_LIMIT:

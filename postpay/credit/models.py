@@ -1,7 +1,7 @@
 """Credit records (R3, R18): a malicious-arrears record suspends post-pay at every hospital
 on the hub until it is repaired; the record stays, with its repair time."""
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 

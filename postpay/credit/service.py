@@ -9,15 +9,16 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from postpay import clients
-from postpay.accounts.models import User, utcnow
-from postpay.api import SHANGHAI
+from postpay import clients, pushes, queue
+from postpay.accounts.models import User
 from postpay.billing.models import Bill, BillStatus
+from postpay.clock import SHANGHAI, day_start, utcnow
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.security import blind_index, mask_phone, new_id
+from postpay.visits.messages import send_once
 from wechat.sms import SmsError
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _morning(now):
     end = dt.time.fromisoformat(current_app.config["POSTPAY_QUIET_HOURS"].split("-")[1])
     local = now.astimezone(SHANGHAI)
     day = local.date() + dt.timedelta(days=1 if local.time() >= end else 0)
-    return dt.datetime.combine(day, end, SHANGHAI)
+    return day_start(day, end)
 
 
 def _recipients(bills):
@@ -175,8 +176,6 @@ def _requeue_unsent():
     """Queue again the reminders an earlier run claimed that no worker sent (the worker was killed,
     or the sweep died between its commit and the queueing), for bills still due. Sending claims
     each reminder atomically, so one queued twice still goes out once (issue 9). Returns how many."""
-    from postpay import jobs
-
     ids = (
         db.session.execute(
             db.select(Reminder.id)
@@ -186,7 +185,7 @@ def _requeue_unsent():
         .scalars()
         .all()
     )
-    jobs.enqueue_chunks(jobs.send_reminders, ids)
+    queue.enqueue_chunks("postpay.credit.jobs.send_reminders", ids)
     return len(ids)
 
 
@@ -197,8 +196,6 @@ def reminder_sweep(now, batch=2000):
     anything is sent; the sending is queued (``send_reminder``), and claimed reminders still unsent
     are queued again. No SMS in quiet hours: the bills wait for the morning. Returns how many
     reminders were queued."""
-    from postpay import jobs, pushes
-
     stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
     queued = 0 if in_quiet_hours(now) else _requeue_unsent()
     while True:
@@ -243,7 +240,7 @@ def reminder_sweep(now, batch=2000):
             updates,
         )
         db.session.commit()
-        jobs.enqueue_chunks(jobs.send_reminders, claimed)
+        queue.enqueue_chunks("postpay.credit.jobs.send_reminders", claimed)
         queued += len(claimed)
         pushes.flush()
 
@@ -272,8 +269,6 @@ def send_reminder(reminder_id):
             log.error("reminder to %s failed: %s", mask_phone(reminder.phone), e)
             return False
         return True
-    from postpay.visits.messages import send_once
-
     data = {
         "thing1": {"value": bill.hospital.name[:20]},
         "amount2": {"value": "%s元" % amount},

@@ -5,10 +5,10 @@ import logging
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import authz, jobs, pushes
+from postpay import authz, pushes, queue
 from postpay.accounts import identity
-from postpay.accounts.models import utcnow
 from postpay.accounts.service import find_patient
+from postpay.clock import utcnow
 from postpay.errors import Conflict, DomainError, Invalid, NotFound
 from postpay.extensions import db, redis
 from postpay.family.models import Binding, BindingStatus
@@ -119,7 +119,7 @@ def revoke(user, binding_id):
     binding.revoked_at = utcnow()
     binding.revoked_by = "user:%s" % user.id
     db.session.flush()
-    pushes.after_commit(jobs.enqueue, jobs.close_revoked_work, binding.user_id)
+    pushes.after_commit(queue.enqueue, "postpay.family.jobs.close_revoked_work", binding.user_id)
     log.info("binding %s revoked by %s", binding.id, user.id)
 
 

@@ -1,6 +1,6 @@
 """Hospitals on the hub and their exclusion data (R2, R4)."""
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import requests
 
+from postpay.clock import SHANGHAI
 from postpay.his.signing import sign
 
-CST = dt.timezone(dt.timedelta(hours=8))
 DEPARTMENTS = [("心内科", "王建华"), ("呼吸内科", "陈静"), ("消化内科", "刘洋"), ("内分泌科", "张敏"), ("眼科", "李明")]
 #: (category, name, unit_price_fen, quantity choices)
 CATALOGUE = [
@@ -75,7 +75,7 @@ def _check(status, answer, what):
 
 def simulate_visit(transport, patient, day, rng, number, finish=True):
     """One visit from registration to the end; returns the registration answer."""
-    start = dt.datetime.combine(day, dt.time(8, 0), CST) + dt.timedelta(minutes=rng.randint(0, 210))
+    start = dt.datetime.combine(day, dt.time(8, 0), SHANGHAI) + dt.timedelta(minutes=rng.randint(0, 210))
     department, doctor = rng.choice(DEPARTMENTS)
     no = "%s-%s-%04d" % (transport.code, day.strftime("%Y%m%d"), number)
     answer = _check(

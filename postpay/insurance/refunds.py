@@ -8,8 +8,8 @@ import secrets
 
 import requests
 
-from postpay import clients, jobs, pushes
-from postpay.accounts.models import utcnow
+from postpay import clients, pushes, queue
+from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus, InsuranceSettlement
 from postpay.payments.models import LedgerEntry, Refund, RefundStatus
@@ -67,9 +67,9 @@ def request_for_item(bill, item, reason, share):
         db.session.add(found[1])
     db.session.flush()
     if found[0] is not None:
-        pushes.after_commit(jobs.enqueue, send_job, found[0].id)
+        pushes.after_commit(queue.enqueue, "postpay.insurance.refunds.send_job", found[0].id)
     if found[1] is not None:
-        pushes.after_commit(jobs.enqueue, jobs.send_refund, found[1].id)
+        pushes.after_commit(queue.enqueue, "postpay.payments.refunds.send_job", found[1].id)
     log.info("item %s voided on settled bill %s: %s fen insurance, %s fen cash", item.id, bill.id, insurance, cash)
     return tuple(found)
 

@@ -1,6 +1,6 @@
 """Self-service kiosks: each device has its own signing key."""
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 

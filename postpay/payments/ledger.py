@@ -2,8 +2,8 @@
 
 import logging
 
-from postpay.accounts.models import utcnow
 from postpay.billing.models import Bill, BillStatus, pay_due
+from postpay.clock import utcnow
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus

@@ -9,7 +9,7 @@ import logging
 
 from flask import current_app
 
-from postpay import clients, jobs, pushes
+from postpay import clients, pushes, queue
 from postpay.extensions import db, redis
 from postpay.payments import ledger
 from postpay.payments.models import Payment, PaymentOrder, PaymentStatus, mark_paid
@@ -117,7 +117,7 @@ def _apply(out_trade_no, transaction_id, state, mchid, appid, total, currency, s
     db.session.execute(orders.update().where(orders.c.id == order.id).values(transaction_id=transaction_id, paid_at=at))
     # The order's transaction id was checked above: this transaction is not booked yet.
     for refund_id in ledger.book_order(order.id, "wechat", transaction_id, order.payment_id, at):
-        pushes.after_commit(jobs.enqueue, jobs.send_refund, refund_id)
+        pushes.after_commit(queue.enqueue, "postpay.payments.refunds.send_job", refund_id)
     if not order.combined or _all_orders_paid(order.payment_id):
         _payment_paid(order.payment_id, order.status, at)
     db.session.expire_all()  # a caller holding these rows as objects reads them afresh

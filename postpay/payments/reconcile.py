@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from postpay import clients
-from postpay.api import SHANGHAI
+from postpay.clock import day_start
 from postpay.extensions import db
 from postpay.payments.models import PaymentOrder
 
@@ -30,7 +30,7 @@ def parse_statement(text):
 
 
 def ours(day):
-    start = dt.datetime.combine(day, dt.time(0), SHANGHAI)
+    start = day_start(day)
     query = db.select(PaymentOrder).where(
         PaymentOrder.paid_at >= start, PaymentOrder.paid_at < start + dt.timedelta(days=1)
     )

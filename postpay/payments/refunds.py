@@ -6,8 +6,8 @@ import logging
 import requests
 from flask import current_app
 
-from postpay import clients, jobs, pushes
-from postpay.accounts.models import utcnow
+from postpay import clients, pushes, queue
+from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, PaymentBill, PaymentKind, PaymentOrder, Refund, RefundStatus
 from wechat.pay import PayError
@@ -34,7 +34,7 @@ def request_for_item(bill, item, reason):
     db.session.add(refund)
     db.session.flush()
     if share is not None:
-        pushes.after_commit(jobs.enqueue, jobs.send_refund, refund.id)
+        pushes.after_commit(queue.enqueue, "postpay.payments.refunds.send_job", refund.id)
     return refund
 
 
@@ -64,6 +64,12 @@ def send(refund_id):
     if refund.status == RefundStatus.requested:  # sent again while processing: the same refund
         refund.transition(RefundStatus.processing)
     db.session.flush()
+
+
+def send_job(refund_id):
+    """The job: carry a requested refund to WeChat Pay."""
+    send(refund_id)
+    db.session.commit()
 
 
 def apply_notification(resource):

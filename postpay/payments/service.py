@@ -19,8 +19,8 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, clients
-from postpay.api import SHANGHAI
 from postpay.billing.models import Bill, BillStatus
+from postpay.clock import SHANGHAI
 from postpay.errors import DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.his.models import Hospital

@@ -13,8 +13,8 @@ import secrets
 import requests
 
 from postpay import clients
-from postpay.api import SHANGHAI
 from postpay.billing.models import Bill, BillStatus, claim_due
+from postpay.clock import SHANGHAI
 from postpay.errors import Invalid, Upstream
 from postpay.extensions import db
 from postpay.payments import ledger

@@ -9,7 +9,7 @@ import logging
 
 from flask import current_app
 
-from postpay import clients, jobs
+from postpay import clients, queue
 from postpay.accounts.models import User
 from postpay.api import iso
 from postpay.billing.models import Bill
@@ -55,7 +55,7 @@ def _spend_quota(user_id, template_id):
 def _send(kind, key, users, data, page):
     sent = 0
     for user in users:
-        if jobs.once("msg:%s:%s" % (key, user.id)):
+        if queue.once("msg:%s:%s" % (key, user.id)):
             sent += send_once(kind, user, data, page)
     return sent
 
@@ -119,3 +119,15 @@ def add_quota(user, template_ids):
     db.session.flush()
     rows = db.session.execute(db.select(SubscriptionQuota).where(SubscriptionQuota.user_id == user.id)).scalars()
     return {q.template_id: q.remaining for q in rows}
+
+
+def send_event_messages(event_id):
+    """The job: subscribe messages for a key visit event, to the patient and accompanying relatives."""
+    send_for_event(event_id)
+    db.session.commit()
+
+
+def send_bill_due_messages(bill_id):
+    """The job: subscribe messages for a bill that has become due."""
+    send_for_bill(bill_id)
+    db.session.commit()

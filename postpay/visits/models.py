@@ -1,6 +1,6 @@
 """Visits the HIS reports, their live events (R16), and subscribe-message quotas."""
 
-from postpay.accounts.models import utcnow
+from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 

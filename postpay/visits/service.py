@@ -9,13 +9,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from postpay import jobs, pushes
+from postpay import pushes, queue
 from postpay.accounts import identity
-from postpay.accounts.models import utcnow
 from postpay.accounts.service import find_patient, upsert_patient
-from postpay.api import SHANGHAI, iso
+from postpay.api import iso
 from postpay.billing import service as billing
 from postpay.billing.models import BillStatus, Item
+from postpay.clock import local_date, utcnow
 from postpay.contracts import eligibility
 from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
@@ -73,7 +73,7 @@ def register_visit(hospital, data):
         patient = upsert_patient(data["patient"]["name"], data["patient"]["id_number"], birth, sex)
         db.session.flush()
     registered_at = data["registered_at"]
-    day = registered_at.astimezone(SHANGHAI).date()
+    day = local_date(registered_at)
     reasons = eligibility.evaluate(patient, on=day) + ([EXCLUDED] if exclusion else [])
     visit = Visit(
         hospital_id=hospital.id,
@@ -186,13 +186,13 @@ def add_event(hospital, his_visit_no, type_, at, detail):
         if visit.bill is not None:
             billing.finalise_if_all_visits_finished(visit.bill, min(at, utcnow()))
             if visit.bill.status == BillStatus.due:
-                pushes.after_commit(jobs.enqueue, jobs.send_bill_due_messages, visit.bill.id)
+                pushes.after_commit(queue.enqueue, "postpay.visits.messages.send_bill_due_messages", visit.bill.id)
     elif type_ in ("admitted", "discharged"):
         _apply_admission(visit.patient_id)
     db.session.flush()
     pushes.after_commit(pushes.publish_event, visit.id, event_json(event))
     if type_ in KEY_EVENTS:
-        pushes.after_commit(jobs.enqueue, jobs.send_event_messages, event.id)
+        pushes.after_commit(queue.enqueue, "postpay.visits.messages.send_event_messages", event.id)
     return event, True
 
 

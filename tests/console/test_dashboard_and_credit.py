@@ -3,8 +3,8 @@
 import datetime as dt
 
 from postpay.accounts.models import Patient
-from postpay.api import SHANGHAI
 from postpay.billing.models import Bill, BillStatus
+from postpay.clock import SHANGHAI
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditRecord
 from postpay.extensions import db

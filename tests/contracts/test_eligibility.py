@@ -67,7 +67,7 @@ def test_an_arrears_record_suspends_until_repaired_R3_R18(app, client, person):
         record_id = record.id
     assert "ARREARS" in [r["code"] for r in reasons(client, token)["reasons"]]
     with app.app_context():
-        from postpay.accounts.models import utcnow
+        from postpay.clock import utcnow
         from postpay.credit.models import CreditRecord
 
         db.session.get(CreditRecord, record_id).repaired_at = utcnow()

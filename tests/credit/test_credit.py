@@ -6,7 +6,7 @@ import pytest
 
 from postpay.credit.models import CreditEvent, CreditRecord
 from postpay.extensions import db
-from postpay.jobs import run_sweeps
+from postpay.schedule import run_sweeps
 from tests.conftest import bearer, run_jobs
 
 MUM_PHONE, SON_PHONE = "13611110001", "13611110002"
@@ -74,8 +74,8 @@ def test_no_sms_in_quiet_hours_it_waits_for_the_morning_R17(client, runner, over
 
 
 def test_a_reminder_job_run_twice_sends_once_R17(app, client, runner, overdue):
+    from postpay.credit.jobs import send_reminder
     from postpay.credit.models import Reminder
-    from postpay.jobs import send_reminder
 
     runner.invoke(args=["jobs", "run-sweeps", "--now", "2026-11-21T10:30:00+08:00"])
     with app.app_context():
@@ -135,7 +135,8 @@ def test_thirty_days_overdue_suspends_everywhere_and_paying_repairs_R18(app, cli
 def test_the_scheduler_queues_each_sweep_once_per_period_for_any_number_of_workers(app, redis):
     from rq import SimpleWorker
 
-    from postpay.jobs import SCHEDULE, SWEEPS, queue, schedule_due
+    from postpay.queue import SWEEPS, queue
+    from postpay.schedule import SCHEDULE, schedule_due
 
     with app.app_context():
         first = schedule_due()

@@ -5,11 +5,12 @@ import datetime as dt
 import hashlib
 import threading
 
-from postpay import jobs
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceSettlement
+from postpay.insurance.settle import poll_pending
 from postpay.payments.models import LedgerEntry, Payment
+from postpay.schedule import SCHEDULE
 from tests.conftest import bearer
 from tests.insurance.conftest import alerts, sandbox_order
 
@@ -125,14 +126,14 @@ def test_r14_insurance_settlement_refused_on_inpatient_hold_and_allowed_after_di
 
 def test_lost_notification_is_settled_by_the_scheduled_poll(app, client, family, due_bill, ordered):
     """WeChat stops notifying after ~30 s: the 30-second poll asks the platform (6301), then WeChat."""
-    assert ("poll_insurance_orders", jobs.poll_insurance_orders, 30) in jobs.SCHEDULE
+    assert ("poll_insurance_orders", poll_pending, 30) in SCHEDULE
     bill = due_bill(family["mum_patient"], "I6")
     s = ordered(family["son"], [bill])["settlement"]
     lost = client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s["out_trade_no"], json={"notify": False})
     assert lost.get_json()["delivered"] is False
     with app.app_context():
         assert db.session.get(InsuranceSettlement, s["id"]).status.value == "ordered"
-        assert jobs.poll_insurance_orders(dt.datetime.now(dt.timezone.utc)) == 1
+        assert poll_pending(dt.datetime.now(dt.timezone.utc)) == 1
         settlement = db.session.get(InsuranceSettlement, s["id"])
         assert settlement.status.value == "settled" and settlement.setl_id.startswith("SETL")
         assert db.session.get(Bill, bill).status == BillStatus.paid
@@ -212,7 +213,7 @@ def test_an_unconfirmed_quote_expires_and_is_withdrawn_by_the_poll(app, client, 
     s = quote(family["son"], [bill]).get_json()["settlement"]
     with app.app_context():
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=31)
-        jobs.poll_insurance_orders(later)
+        poll_pending(later)
         assert db.session.get(InsuranceSettlement, s["id"]).status.value == "cancelled"
     assert quote(family["son"], [bill]).status_code == 201
 

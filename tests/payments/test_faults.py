@@ -17,8 +17,8 @@ import pytest
 from postpay.billing.models import Bill, BillStatus
 from postpay.credit.models import Reminder
 from postpay.extensions import db
-from postpay.jobs import run_sweeps
 from postpay.payments.models import LedgerEntry, Payment, PaymentStatus
+from postpay.schedule import run_sweeps
 from tests.conftest import bearer
 from tests.servers import Postgres, Redis, pg_bin
 

@@ -79,12 +79,12 @@ def test_subscribe_messages_go_to_patient_and_accompanying_relatives_once_R16(ap
         assert [m["template_id"] for m in messages] == ["TPL_VISIT_CALLED"]
         assert "心内科" in messages[0]["data"]["thing2"]["value"]
     # The same job again (a retry, a second worker) sends nothing more.
-    from postpay.jobs import enqueue, send_event_messages
+    from postpay.queue import enqueue
     from postpay.visits.models import VisitEvent
 
     with app.app_context():
         event_id = VisitEvent.query.filter_by(type="called").one().id
-        enqueue(send_event_messages, event_id)
+        enqueue("postpay.visits.messages.send_event_messages", event_id)
     run_jobs(app)
     assert len(client.get("/sandbox/wechat/messages?openid=" + child_openid).get_json()["messages"]) == 1
 

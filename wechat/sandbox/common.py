@@ -1,5 +1,6 @@
 """Helpers shared by the sandbox's parts."""
 
+import datetime as dt
 import json
 import secrets
 
@@ -9,6 +10,8 @@ from wechat.sandbox import SPEC, bp
 
 STR = {"type": "string"}
 OBJ = {"type": "object"}
+#: China Standard Time, in which WeChat Pay and the platform write their times.
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def redis():

@@ -16,10 +16,9 @@ import xmltodict
 from flask import Response, current_app, request
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac, dict_to_xml
 
-from wechat.sandbox.common import STR, body_fields, put, redis, route, take
+from wechat.sandbox.common import CST, STR, body_fields, put, redis, route, take
 
 V2 = "/wechatpay/v2"
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def _sign(data, sign_type="MD5"):

@@ -4,7 +4,6 @@ and AES-256-GCM encrypted. ``/orders/{no}/pay`` plays the user paying;
 ``/renotify`` sends the last notification again, byte for byte."""
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import secrets
@@ -17,7 +16,6 @@ from wechat import pay
 from wechat.sandbox.common import OBJ, STR, redis, route
 
 V3 = "/wechatpay/v3"
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def _keys():

@@ -17,11 +17,10 @@ from wechat import medins
 from wechat.medins_pay import fen
 from wechat.pay_medins import MIX_SUCCESS, mix_pay_type
 from wechat.sandbox import medins_pay as platform
-from wechat.sandbox.common import OBJ, STR, redis, route
+from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.pay import V3, _error, _keys, _load, _merchant_ok, _save, _signed
 from wechat.sandbox.pay_notify import deliver, notification
 
-CST = dt.timezone(dt.timedelta(hours=8))
 TTL = 7 * 86400
 FEES = ("total_fee", "med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
 

@@ -13,10 +13,8 @@ from flask import current_app, jsonify, request
 from wechatpayv3.utils import rsa_sign
 
 from wechat import pay
-from wechat.sandbox.common import OBJ, redis, route
+from wechat.sandbox.common import CST, OBJ, redis, route
 from wechat.sandbox.pay import _combine_resource, _keys, _load, _save, _transaction
-
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def notification(event_type, summary, original_type, resource):

@@ -6,11 +6,9 @@ import secrets
 
 from flask import Response, current_app, jsonify, request
 
-from wechat.sandbox.common import OBJ, STR, redis, route
+from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.pay import V3, _error, _load, _merchant_ok, _signed
 from wechat.sandbox.pay_notify import deliver, notification
-
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def _sub_order(out_trade_no):
