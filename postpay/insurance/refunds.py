@@ -12,8 +12,8 @@ from postpay import clients, pushes, queue
 from postpay.clock import utcnow
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus, InsuranceSettlement
+from postpay.payments.alerts import alert
 from postpay.payments.models import LedgerEntry, Refund, RefundStatus
-from postpay.payments.notify import alert
 from wechat.medins import MedinsError
 
 log = logging.getLogger(__name__)

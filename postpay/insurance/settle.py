@@ -15,8 +15,8 @@ from postpay import clients, pushes
 from postpay.extensions import db
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
 from postpay.payments import ledger
+from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentStatus
-from postpay.payments.notify import alert
 from wechat import pay_medins
 from wechat.medins import MedinsError
 from wechat.pay import NotificationError, PayError

@@ -4,25 +4,18 @@ mchid and appid (a mismatch marks nothing paid and raises an alert), then apply
 through the one transition to every bill of the order, in one database transaction."""
 
 import datetime as dt
-import json
 import logging
 
 from flask import current_app
 
 from postpay import clients, pushes, queue
-from postpay.extensions import db, redis
-from postpay.payments import ledger
+from postpay.extensions import db
+from postpay.payments import ledger, refunds
+from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentOrder, PaymentStatus, mark_paid
 from wechat.pay import NotificationError
 
 log = logging.getLogger(__name__)
-ALERTS = "alerts:payments"
-
-
-def alert(kind, **facts):
-    """A money anomaly for people to look at: logged at ERROR and kept in Redis."""
-    log.error("PAYMENT ALERT %s %s", kind, facts)
-    redis.lpush(ALERTS, json.dumps({"kind": kind, **facts}, ensure_ascii=False, default=str))
 
 
 def handle(headers, body):
@@ -34,8 +27,6 @@ def handle(headers, body):
         return 401
     kind = event.get("event_type", "")
     if kind.startswith("REFUND."):
-        from postpay.payments import refunds
-
         refunds.apply_notification(resource)
     elif kind == "TRANSACTION.SUCCESS":
         if "combine_out_trade_no" in resource:

@@ -9,6 +9,8 @@ from flask import current_app
 from postpay import clients, pushes, queue
 from postpay.clock import utcnow
 from postpay.extensions import db
+from postpay.insurance.refunds import request_for_item as insurance_parts
+from postpay.payments.alerts import alert
 from postpay.payments.models import LedgerEntry, PaymentBill, PaymentKind, PaymentOrder, Refund, RefundStatus
 from wechat.pay import PayError
 
@@ -21,8 +23,6 @@ def request_for_item(bill, item, reason):
         db.select(PaymentBill).where(PaymentBill.bill_id == bill.id, PaymentBill.live.is_(True))
     ).scalar_one_or_none()
     if share is not None and share.payment.kind == PaymentKind.medins:  # each part through its own channel
-        from postpay.insurance.refunds import request_for_item as insurance_parts
-
         return insurance_parts(bill, item, reason, share)[1]
     refund = Refund(
         bill_id=bill.id,
@@ -92,8 +92,6 @@ def apply_notification(resource):
             )
         )
     else:
-        from postpay.payments.notify import alert
-
         refund.transition(RefundStatus.failed)
         alert("REFUND_FAILED", refund=refund.id, status=resource.get("refund_status"))
     db.session.flush()

@@ -18,8 +18,8 @@ from postpay.clock import SHANGHAI
 from postpay.errors import Invalid, Upstream
 from postpay.extensions import db
 from postpay.payments import ledger
+from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentBill, PaymentStatus
-from postpay.payments.notify import alert
 from postpay.payments.service import NotPayable, trade_no
 from wechat.micropay import MicropayError, looks_like_code
 
