@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup db worker clean bench
+.PHONY: run test lint setup db worker clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ worker: setup
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# The house rules (docs/design.md): ruff (style, imports at the top), import-linter's contracts
+# (.importlinter) and no import circle among the modules, counting imports inside functions.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python tools/import_cycles.py
 
 # Issue 9 probes against gunicorn on PostgreSQL + Redis: writes bench/RESULTS.md (not part of CI).
 # BENCH_PG (default postgresql://postgres@127.0.0.1:5432) gets a scratch database; BENCH_REDIS_URL is emptied.

@@ -10,12 +10,7 @@ by, as WeChat and the platform would, so a wrong app secret fails as it would.
 ``SPEC`` documents each sandbox route for ``/openapi.json``.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
-SPEC = {}
-
-from wechat.sandbox import (  # noqa: E402,F401,I001  (routes register on bp)
+from wechat.sandbox import (  # noqa: F401,I001  (routes register on bp)
     medins,
     medins_pay,
     micropay,
@@ -26,3 +21,4 @@ from wechat.sandbox import (  # noqa: E402,F401,I001  (routes register on bp)
     sms,
     wechat_api,
 )
+from wechat.sandbox.common import SPEC, bp  # noqa: F401  (the app mounts bp; openapi reads SPEC)

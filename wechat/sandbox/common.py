@@ -1,12 +1,15 @@
-"""Helpers shared by the sandbox's parts."""
+"""The sandbox's blueprint and the helpers its parts share (the package imports the parts;
+the parts import this module, never the package, so nothing imports in a circle)."""
 
 import datetime as dt
 import json
 import secrets
 
-from flask import current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
-from wechat.sandbox import SPEC, bp
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+#: endpoint -> its OpenAPI description, for ``/openapi.json``.
+SPEC = {}
 
 STR = {"type": "string"}
 OBJ = {"type": "object"}
