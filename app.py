@@ -92,7 +92,7 @@ def register_cli(app):
     @click.option("--his-secret", required=True, help="the HIS request-signing secret")
     def hospital_add(code, name, mchid, his_secret):
         """Create or update a hospital; CODE is its X-Hospital-Id."""
-        from postpay.his.service import upsert_hospital
+        from postpay.hospitals.service import upsert_hospital
 
         found, created = upsert_hospital(code, name, mchid, his_secret)
         db.session.commit()
@@ -118,7 +118,7 @@ def register_cli(app):
         from postpay.accounts.models import Patient
         from postpay.contracts.eligibility import today
         from postpay.his import simulate
-        from postpay.his.models import Hospital
+        from postpay.hospitals.models import Hospital
 
         hospital = Hospital.query.filter_by(code=hospital_code).one_or_none()
         if hospital is None:

@@ -24,7 +24,7 @@ from bench.payments import setup  # noqa: E402
 from postpay.accounts.models import Patient, User, utcnow  # noqa: E402
 from postpay.billing.models import Bill, BillStatus  # noqa: E402
 from postpay.extensions import db  # noqa: E402
-from postpay.his.service import upsert_hospital  # noqa: E402
+from postpay.hospitals.service import upsert_hospital  # noqa: E402
 from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus  # noqa: E402
 from postpay.security import new_id, new_token  # noqa: E402
 

@@ -5,8 +5,8 @@ from flask import Blueprint, g, jsonify
 from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, parse_time, route
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
-from postpay.his.models import Hospital
 from postpay.his.signing import signed_caller
+from postpay.hospitals.models import Hospital
 from postpay.visits import service
 from postpay.visits.models import EVENT_TYPES
 
