@@ -38,7 +38,7 @@ def refused():
 def at_most(length, value, hint):
     """``value`` when it is at most ``length`` characters; else BadValue for ``hint`` (an option or argument)."""
     if len(value) > length:
-        raise BadValue("at most %d characters" % length, param_hint=hint)
+        raise BadValue("at most %d characters" % length, param_hint="'%s'" % hint)  # quoted, as click quotes a param
     return value
 
 

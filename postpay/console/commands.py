@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from postpay.cli import at_most, refused
+from postpay.cli import Refused, at_most, refused
 from postpay.console.auth import create_staff, deactivate, set_password
 from postpay.extensions import db
 
@@ -23,7 +23,7 @@ def staff_create(username, username_option, role, hospital_code, password):
     """Create a console account; the password is stored hashed."""
     name = username or username_option
     if not name:
-        raise click.UsageError("give the USERNAME (or --username)")
+        raise Refused("give the USERNAME (or --username)")
     at_most(64, name, "USERNAME")  # the column's length
     with refused():
         account = create_staff(name, password, role, hospital_code)

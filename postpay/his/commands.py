@@ -31,7 +31,7 @@ def his_simulate(hospital_code, day, visits, strangers, seed, url, unfinished):
     """Drive a realistic day of visits through the signed HIS API."""
     hospital = Hospital.query.filter_by(code=hospital_code).one_or_none()
     if hospital is None:
-        raise BadValue("no hospital %s: add it with `hospital add`" % hospital_code, param_hint="--hospital")
+        raise BadValue("no hospital %s: add it with `hospital add`" % hospital_code, param_hint="'--hospital'")
     rng = random.Random(seed)
     patients = [{"name": p.name, "id_number": p.id_number} for p in Patient.query.limit(50)]
     patients += [simulate.stranger(rng) for _ in range(strangers)]
