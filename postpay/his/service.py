@@ -1,6 +1,12 @@
 """The HIS face's queries: items voided since a cursor."""
 
+import datetime as dt
+
+from postpay.api import parse_time
+from postpay.billing.models import Bill, BillStatus, Item
+from postpay.errors import Invalid
 from postpay.extensions import db
+from postpay.visits.models import Visit
 
 
 def voided_since(hospital, cursor, limit):
@@ -9,13 +15,6 @@ def voided_since(hospital, cursor, limit):
 
     Raises Invalid (BAD_CURSOR).
     """
-    import datetime as dt
-
-    from postpay.api import parse_time
-    from postpay.billing.models import Bill, BillStatus, Item
-    from postpay.errors import Invalid
-    from postpay.visits.models import Visit
-
     query = (
         db.select(Item, Visit, Bill.status == BillStatus.paid)
         .join(Visit, Visit.id == Item.visit_id)
