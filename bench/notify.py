@@ -25,7 +25,7 @@ from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
-from postpay.his.service import upsert_hospital  # noqa: E402
+from postpay.hospitals.service import upsert_hospital  # noqa: E402
 from postpay.payments.models import Payment, PaymentBill, PaymentOrder, PaymentStatus  # noqa: E402
 from postpay.security import new_id, new_token  # noqa: E402
 

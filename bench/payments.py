@@ -26,7 +26,7 @@ from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
-from postpay.his.service import upsert_hospital  # noqa: E402
+from postpay.hospitals.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402
 from postpay.visits.models import Visit  # noqa: E402
 

@@ -73,7 +73,7 @@ def duplicate_writes():
     """INSERT/UPDATE/DELETE statements 15 more deliveries of an applied notification cost."""
     from bench.payments import duplicate_writes, setup
     from postpay.extensions import db
-    from postpay.his.service import upsert_hospital
+    from postpay.hospitals.service import upsert_hospital
 
     app, server, _url = setup()
     try:

@@ -31,8 +31,8 @@ from bench.payments import free_port  # noqa: E402
 from postpay.accounts.models import User  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
-from postpay.his.service import upsert_hospital  # noqa: E402
 from postpay.his.signing import sign  # noqa: E402
+from postpay.hospitals.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402
 from postpay.visits.models import Visit  # noqa: E402
 

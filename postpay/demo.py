@@ -18,8 +18,8 @@ from postpay.contracts.models import Channel, Contract, ContractStatus
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.his import simulate
-from postpay.his.models import Hospital
-from postpay.his.service import upsert_hospital
+from postpay.hospitals.models import Hospital
+from postpay.hospitals.service import upsert_hospital
 from postpay.security import mask_id_number
 from postpay.visits.models import Visit
 

@@ -6,7 +6,7 @@ from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.family.models import Binding
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.kiosk.models import KioskDevice
 from postpay.payments.models import LedgerEntry, Payment, PaymentBill, PaymentOrder, Refund

@@ -298,7 +298,7 @@ def bind(client):
 @pytest.fixture
 def hospitals(app):
     """Two hospitals on the hub: NT01 and HA01, with HIS secrets ``his-secret-<code>``."""
-    from postpay.his.service import upsert_hospital
+    from postpay.hospitals.service import upsert_hospital
 
     with app.app_context():
         upsert_hospital("NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01")

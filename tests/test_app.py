@@ -143,7 +143,7 @@ def test_a_read_only_route_reads_without_a_transaction_and_cannot_write(app):
 
     from postpay.api import SPEC, route
     from postpay.extensions import db
-    from postpay.his.models import Hospital
+    from postpay.hospitals.models import Hospital
 
     bp = Blueprint("readonly_probe", __name__)
 

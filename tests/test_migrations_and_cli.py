@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from postpay.accounts.models import Patient
 from postpay.extensions import db
 from postpay.family.models import Binding
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 
 
 def test_migrations_match_the_models(app):

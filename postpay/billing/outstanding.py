@@ -11,7 +11,7 @@ from postpay.accounts.models import Patient
 from postpay.api import iso
 from postpay.billing.models import UNPAID, Bill, Item
 from postpay.extensions import db
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from postpay.security import mask_id_number
 from postpay.visits.models import Visit
 

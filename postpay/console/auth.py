@@ -13,7 +13,7 @@ from postpay.console import sessions
 from postpay.console.models import AuditEntry, Role, StaffAccount
 from postpay.errors import Forbidden, Invalid, NotFound, Unauthorized
 from postpay.extensions import db, redis
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

@@ -1,19 +1,12 @@
-"""Hospitals on the hub."""
+"""The HIS face's queries: items voided since a cursor."""
 
+import datetime as dt
+
+from postpay.api import parse_time
+from postpay.billing.models import Bill, BillStatus, Item
+from postpay.errors import Invalid
 from postpay.extensions import db
-from postpay.his.models import Hospital
-
-
-def upsert_hospital(code, name, mchid, his_secret):
-    """Create or update the hospital with ``X-Hospital-Id`` ``code``; returns it and whether it is new."""
-    hospital = Hospital.query.filter_by(code=code).one_or_none()
-    created = hospital is None
-    if created:
-        hospital = Hospital(code=code)
-        db.session.add(hospital)
-    hospital.name, hospital.mchid, hospital.his_secret = name, mchid, his_secret
-    db.session.flush()
-    return hospital, created
+from postpay.visits.models import Visit
 
 
 def voided_since(hospital, cursor, limit):
@@ -22,13 +15,6 @@ def voided_since(hospital, cursor, limit):
 
     Raises Invalid (BAD_CURSOR).
     """
-    import datetime as dt
-
-    from postpay.api import parse_time
-    from postpay.billing.models import Bill, BillStatus, Item
-    from postpay.errors import Invalid
-    from postpay.visits.models import Visit
-
     query = (
         db.select(Item, Visit, Bill.status == BillStatus.paid)
         .join(Visit, Visit.id == Item.visit_id)

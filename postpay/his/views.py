@@ -1,12 +1,13 @@
 """The HIS API (``/his/v1``): signed server-to-server calls from each hospital."""
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, parse_time, route
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
-from postpay.his.models import Hospital
+from postpay.his.service import voided_since
 from postpay.his.signing import signed_caller
+from postpay.hospitals.models import Hospital
 from postpay.visits import service
 from postpay.visits.models import EVENT_TYPES
 
@@ -135,10 +136,6 @@ VOID_OUT = loose(
     answers={200: loose(voids={"type": "array", "items": VOID_OUT}, cursor=NULLABLE_STR)},
 )
 def voids():
-    from flask import request
-
-    from postpay.his.service import voided_since
-
     try:
         limit = max(1, min(int(request.args.get("limit", 200)), 500))
     except ValueError:

@@ -9,8 +9,8 @@ from postpay.accounts.models import Patient
 from postpay.accounts.service import verify_with
 from postpay.errors import NotFound, Unauthorized
 from postpay.extensions import db, redis
-from postpay.his.models import Hospital
 from postpay.his.signing import signed_caller
+from postpay.hospitals.models import Hospital
 from postpay.kiosk.models import KioskDevice
 from postpay.security import token_digest
 

@@ -23,7 +23,7 @@ from postpay.billing.models import Bill, BillStatus
 from postpay.clock import SHANGHAI
 from postpay.errors import DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
 from wechat.pay import PayError
 

@@ -8,7 +8,7 @@ from postpay.clock import SHANGHAI
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditRecord
 from postpay.extensions import db
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from postpay.payments.models import LedgerEntry
 from postpay.security import blind_index
 from tests.conftest import count_statements, make_id_number

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from postpay.billing.models import Bill, BillStatus
 from postpay.contracts.models import Contract
 from postpay.extensions import db
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from tests.conftest import bearer, last_sms_code, make_id_number
 from tests.pngs import bomb, chunk, faint, png
 

@@ -7,7 +7,7 @@ import pytest
 from postpay.accounts.models import Patient
 from postpay.billing.models import Item
 from postpay.extensions import db
-from postpay.his.models import Hospital
+from postpay.hospitals.models import Hospital
 from tests.conftest import bearer, item, make_id_number
 
 PHONE = "13566660001"

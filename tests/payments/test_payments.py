@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
-from postpay.his.service import upsert_hospital
+from postpay.hospitals.service import upsert_hospital
 from postpay.payments.models import LedgerEntry, Payment
 from tests.conftest import bearer
 

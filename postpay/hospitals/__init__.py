@@ -1,0 +1,1 @@
+"""Hospitals on the hub: the model, its service and the `hospital` commands."""
