@@ -6,6 +6,7 @@ from flask import current_app
 from postpay.extensions import redis
 from wechat import miniprogram, pay, sms, tc3
 from wechat.medins_pay import MedinsPay
+from wechat.micropay import Micropay
 
 
 def _base(real, sandbox_path):
@@ -95,8 +96,6 @@ def wechat_pay():
 
 def micropay(mchid):
     """WeChat Pay API v2 micropay for a hospital's merchant (刷卡 / 刷脸 at the window)."""
-    from wechat.micropay import Micropay
-
     cfg = current_app.config
     return _cached(
         "micropay:%s" % mchid,

@@ -6,6 +6,7 @@ import re
 from flask import Blueprint, current_app, jsonify
 
 from postpay.api import HTML, SPEC
+from wechat.sandbox import SPEC as SANDBOX
 
 bp = Blueprint("openapi", __name__)
 
@@ -25,8 +26,6 @@ COMMON_ERRORS = (400, 404, 405, 413, 422, 500, 502, 503)
 
 
 def all_specs():
-    from wechat.sandbox import SPEC as SANDBOX
-
     return {
         **SPEC,
         **SANDBOX,

@@ -5,7 +5,7 @@ import logging
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import clients
+from postpay import authz, clients
 from postpay.accounts import identity
 from postpay.accounts.models import Patient, User
 from postpay.clock import utcnow
@@ -179,8 +179,6 @@ def upsert_patient(name, id_number, birth, sex):
 
 def account_patients(user):
     """``[(patient, relationship, permissions)]``: its own patient first, then bound relatives."""
-    from postpay import authz
-
     found = authz.relationships(user)
     patients = {p.id: p for p in Patient.query.filter(Patient.id.in_(found))} if found else {}
     ordered = sorted(found.items(), key=lambda kv: kv[1][0] != "self")

@@ -9,6 +9,7 @@ from postpay import authz
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
 from postpay.clock import SHANGHAI, utcnow
 from postpay.extensions import db
+from postpay.payments.refunds import request_for_item
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,6 @@ def void_item(item, reason):
     refund = None
     if bill is not None and item.deferred:
         if bill.status == BillStatus.paid:
-            from postpay.payments.refunds import request_for_item
-
             recompute_total(bill)
             refund = request_for_item(bill, item, reason)
         else:

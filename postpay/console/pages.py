@@ -11,7 +11,8 @@ from flask_wtf.csrf import CSRFError
 
 from postpay.api import HTML, SPEC, committed
 from postpay.clock import SHANGHAI
-from postpay.console.auth import csrf
+from postpay.console.auth import csrf, current_staff
+from postpay.console.dashboard import yuan
 from postpay.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ def _local(moment, fmt="%Y-%m-%d %H:%M"):
 
 
 def _yuan(fen):
-    from postpay.console.dashboard import yuan
-
     return yuan(int(fen or 0))
 
 
@@ -39,8 +38,6 @@ def _yuan(fen):
 def _protect():
     """Without a session every page but the login form and its script goes to the login form;
     every form (the login form too) carries the CSRF token."""
-    from postpay.console.auth import current_staff
-
     public = request.endpoint in ("console.login", "console.signature_js")
     if not public and current_staff() is None:
         return redirect(url_for("console.login", next=request.path if request.method == "GET" else None))

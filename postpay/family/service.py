@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, pushes, queue
 from postpay.accounts import identity
+from postpay.accounts.models import User
 from postpay.accounts.service import find_patient
 from postpay.clock import utcnow
 from postpay.errors import Conflict, DomainError, Invalid, NotFound
@@ -139,8 +140,6 @@ def consent_at_window(binding_id, relative_patient_id):
     """R15: the relative consents at a staffed window after an ID check (staff checked it), for an
     elder who has no phone account of her own. Raises NotFound, Conflict (ELDER_HAS_PHONE,
     TOO_MANY_RELATIVES, BINDING_STATE)."""
-    from postpay.accounts.models import User
-
     binding = db.session.get(Binding, binding_id, with_for_update=True)
     if binding is None or binding.relative_patient_id != relative_patient_id:
         raise NotFound("未找到该绑定申请")

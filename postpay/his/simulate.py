@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from postpay.accounts.identity import check_digit
 from postpay.clock import SHANGHAI
 from postpay.his.signing import sign
 
@@ -142,8 +143,6 @@ def simulate_day(transport, patients, day, visits, seed=0, finish=True):
 
 def stranger(rng):
     """A made-up outpatient unknown to the hub (valid identity number)."""
-    from postpay.accounts.identity import check_digit
-
     first17 = "320602%04d%02d%02d%03d" % (
         rng.randint(1940, 2005),
         rng.randint(1, 12),

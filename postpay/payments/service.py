@@ -24,6 +24,7 @@ from postpay.clock import SHANGHAI
 from postpay.errors import DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.hospitals.models import Hospital
+from postpay.payments import notify
 from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
 from wechat.pay import PayError
 
@@ -206,8 +207,6 @@ def payment_for(user, payment_id):
 
 def refresh(payment):
     """A pending payment asks WeChat where it stands and applies what WeChat says."""
-    from postpay.payments import notify
-
     if payment.status != PaymentStatus.pending or payment.prepay_id is None or payment.kind != PaymentKind.cash:
         return payment
     client = clients.wechat_pay()

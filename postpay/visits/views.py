@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from postpay import authz, pushes
 from postpay.api import AUTHENTICATORS, INT, STR, iso, loose, obj, route
+from postpay.billing.models import Item
 from postpay.errors import DomainError
 from postpay.extensions import db, redis
 from postpay.visits import messages, service, slots
@@ -81,8 +82,6 @@ def visit_for(user, visit_id):
 )
 def show(visit_id):
     visit = visit_for(g.user, visit_id)
-    from postpay.billing.models import Item
-
     items = db.session.execute(db.select(Item).where(Item.visit_id == visit.id).order_by(Item.created_at)).scalars()
     return jsonify(
         {

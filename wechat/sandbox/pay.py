@@ -9,6 +9,8 @@ import json
 import secrets
 import time
 
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
 from flask import Response, current_app, request
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
 
@@ -70,9 +72,6 @@ def _merchant_ok():
 
 
 def _pkcs1():
-    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-    from cryptography.hazmat.primitives.hashes import SHA256
-
     return PKCS1v15(), SHA256()
 
 
