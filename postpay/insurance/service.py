@@ -16,14 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, clients, pushes
 from postpay.accounts.models import Patient, User
-from postpay.billing.models import Bill, BillStatus
 from postpay.billing.service import HOLD_REASON
 from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.insurance import settle
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
-from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
-from postpay.payments.service import NotPayable, digest, trade_no
+from postpay.payments import reserve
+from postpay.payments.models import Payment, PaymentKind, PaymentOrder, PaymentStatus
+from postpay.payments.reserve import NotPayable
+from postpay.payments.service import digest, trade_no
 from wechat import pay_medins
 from wechat.medins import MedinsError
 from wechat.pay import PayError
@@ -65,28 +66,18 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
 
 
 def _reserve(user, bill_ids, mutual_aid_id, key, now):
-    query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
-    bills = db.session.execute(query).scalars().all()
-    if len(bills) != len(bill_ids):
-        raise NotFound("未找到该账单")
-    authz.require_all(user, {b.patient_id for b in bills}, "pay", "未找到该账单")  # another family's: as missing
+    bills = reserve.lock_bills(user, bill_ids)
     if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
         raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
     check_payer(user, bills[0].patient_id, mutual_aid_id)
-    for bill in bills:
-        if bill.status != BillStatus.due or bill.total_fen <= 0:
-            raise NotPayable()
+    reserve.check_due(bills)
     if any(b.hold_reason for b in bills):
         raise OnHold()
     patient = bills[0].patient
     if patient.insurance_type not in INSURED or patient.insured_status != "normal":
         raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
     _check_mutual_aid(patient, mutual_aid_id)
-    taken = db.session.execute(
-        db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
-    ).first()
-    if taken:
-        raise NotPayable()
+    reserve.check_free(bill_ids)
     total, hospital = sum(b.total_fen for b in bills), bills[0].hospital
     payment = Payment(
         payer_user_id=user.id,
@@ -103,12 +94,6 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     order = PaymentOrder(
         payment=payment, hospital=hospital, mchid=hospital.mchid, out_trade_no=payment.out_trade_no, amount_fen=total
     )
-    db.session.add_all([payment, order])
-    db.session.flush()
-    for bill in bills:
-        db.session.add(
-            PaymentBill(payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen)
-        )
     settlement = InsuranceSettlement(
         payment=payment,
         patient_id=patient.id,
@@ -116,12 +101,9 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         hospital_id=hospital.id,
         status=SettlementStatus.quoting,
     )
-    db.session.add(settlement)
-    try:
-        db.session.flush()
-    except IntegrityError:  # another payer took a bill first
-        db.session.rollback()
-        raise NotPayable() from None
+    db.session.add_all([payment, order, settlement])
+    db.session.flush()
+    reserve.take(payment, [(order, bills)])
     return settlement
 
 

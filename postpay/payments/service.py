@@ -19,24 +19,18 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, clients
-from postpay.billing.models import Bill, BillStatus
 from postpay.clock import SHANGHAI
-from postpay.errors import DomainError, Invalid, NotFound, Upstream
+from postpay.errors import Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.hospitals.models import Hospital
-from postpay.payments import notify
-from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus
+from postpay.payments import notify, reserve
+from postpay.payments.models import Payment, PaymentKind, PaymentOrder, PaymentStatus
+from postpay.payments.reserve import MISSING_BILL, NotPayable
 from wechat.pay import PayError
 
 log = logging.getLogger(__name__)
 
 MAX_HOSPITALS = 10
-#: The one answer for a bill that does not exist and for another family's.
-MISSING_BILL = "未找到该账单"
-
-
-class NotPayable(DomainError):
-    status, code, message = 409, "BILL_NOT_PAYABLE", "账单不可支付：已在其他支付中、已支付或尚未结算"
 
 
 def trade_no(prefix, now):
@@ -73,7 +67,7 @@ def create(user, bill_ids, key, now):
     if payment.request_digest != digest(bill_ids):
         raise Invalid("同一Idempotency-Key不能用于不同的支付请求", code="IDEMPOTENCY_KEY_REUSED")
     # A retry places the order on the payer's behalf: a binding revoked since ends it here too.
-    authz.require_all(user, {share.bill.patient_id for share in payment.bills}, "pay", "未找到该账单")
+    authz.require_all(user, {share.bill.patient_id for share in payment.bills}, "pay", MISSING_BILL)
     return place_order(payment)
 
 
@@ -82,20 +76,10 @@ def _by_key(user, key):
 
 
 def _reserve(user, bill_ids, key, now):
-    query = db.select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id).with_for_update()
-    bills = db.session.execute(query).scalars().all()
-    if len(bills) != len(bill_ids):
-        raise NotFound(MISSING_BILL)
-    authz.require_all(user, {b.patient_id for b in bills}, "pay", MISSING_BILL)  # one query for every bill
-    for bill in bills:
-        if bill.status != BillStatus.due or bill.total_fen <= 0:
-            raise NotPayable()
+    bills = reserve.lock_bills(user, bill_ids)
+    reserve.check_due(bills)
     hospitals = {h.id: h for h in Hospital.query.filter(Hospital.id.in_({b.hospital_id for b in bills}))}
-    taken = db.session.execute(
-        db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
-    ).first()
-    if taken:
-        raise NotPayable()
+    reserve.check_free(bill_ids)
     by_hospital = {}
     for bill in bills:
         by_hospital.setdefault(bill.hospital_id, []).append(bill)
@@ -128,18 +112,7 @@ def _reserve(user, bill_ids, key, now):
         orders.append((order, group))
     db.session.flush()
     payment.order_request = _order_request(payment, user.openid, expires)
-    try:
-        for order, group in orders:
-            for bill in group:
-                db.session.add(
-                    PaymentBill(
-                        payment_id=payment.id, bill_id=bill.id, order_id=order.id, amount_fen=bill.total_fen, live=True
-                    )
-                )
-        db.session.flush()
-    except IntegrityError:  # another payer took a bill first
-        db.session.rollback()
-        raise NotPayable() from None
+    reserve.take(payment, orders)
     log.info("payment %s reserved: %d bill(s), %d fen", payment.id, len(bills), payment.total_fen)
     return payment
 

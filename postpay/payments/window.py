@@ -20,7 +20,8 @@ from postpay.extensions import db
 from postpay.payments import ledger
 from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentBill, PaymentStatus
-from postpay.payments.service import NotPayable, trade_no
+from postpay.payments.reserve import NotPayable
+from postpay.payments.service import trade_no
 from wechat.micropay import MicropayError, looks_like_code
 
 log = logging.getLogger(__name__)
