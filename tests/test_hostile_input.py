@@ -44,6 +44,18 @@ def _each(endpoints, check):
     assert not failures, "\n".join(failures)
 
 
+def _every_body_route(app, client, login, kiosk, his, raw, status, code):
+    """``raw`` as the JSON body of every route that takes one: each answers ``status`` and ``code``."""
+
+    def check(endpoint):
+        rule, method = _rule(app, endpoint)
+        path = rule.build({a: "X1" for a in rule.arguments})[1]
+        resp = _send(client, login, kiosk, his, endpoint, method, path, data=raw, content_type="application/json")
+        _error(resp, status, code)
+
+    _each(BODY_ROUTES, check)
+
+
 def _error(resp, status, code):
     assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True)[:300])
     error = resp.get_json()["error"]
@@ -57,14 +69,7 @@ def _error(resp, status, code):
 @pytest.mark.parametrize("depth", [33, 3000])
 def test_json_nested_deeper_than_32_levels_is_malformed(app, client, login, kiosk, his, depth):
     body = '{"a": %s}' % ("[" * (depth - 1) + "]" * (depth - 1))
-
-    def check(endpoint):
-        rule, method = _rule(app, endpoint)
-        path = rule.build({a: "X1" for a in rule.arguments})[1]
-        resp = _send(client, login, kiosk, his, endpoint, method, path, data=body, content_type="application/json")
-        _error(resp, 400, "MALFORMED_JSON")
-
-    _each(BODY_ROUTES, check)
+    _every_body_route(app, client, login, kiosk, his, body, 400, "MALFORMED_JSON")
 
 
 def test_json_32_levels_deep_is_judged_by_its_schema_33_is_malformed(client, login):
@@ -86,14 +91,7 @@ def test_notifications_nested_too_deep_are_malformed(client, path):
 def test_nul_in_json_strings_and_keys_is_refused(app, client, login, kiosk, his, where):
     bad = {"value": {"x": "a\x00b"}, "key": {"a\x00b": 1}, "nested": {"x": [{"y": ["\x00"]}]}}.get(where)
     raw = json.dumps(bad) if bad else '{"x": "\\ud800"}'
-
-    def check(endpoint):
-        rule, method = _rule(app, endpoint)
-        path = rule.build({a: "X1" for a in rule.arguments})[1]
-        resp = _send(client, login, kiosk, his, endpoint, method, path, data=raw, content_type="application/json")
-        _error(resp, 422, "INVALID_CHARACTERS")
-
-    _each(BODY_ROUTES, check)
+    _every_body_route(app, client, login, kiosk, his, raw, 422, "INVALID_CHARACTERS")
 
 
 def test_nul_in_path_values_is_refused(app, client, login, kiosk, his):
