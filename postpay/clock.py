@@ -28,3 +28,11 @@ def local_date(moment):
 def day_start(day, at=dt.time()):
     """The aware moment ``at`` (midnight unless given) on the local ``day`` in Asia/Shanghai."""
     return dt.datetime.combine(day, at, SHANGHAI)
+
+
+def from_rfc3339(text):
+    """WeChat's RFC 3339 time (``2026-11-30T10:00:00+08:00``) in UTC; now when it is missing or bad."""
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return utcnow()

@@ -1,7 +1,7 @@
 """The job queue's plumbing (DESIGN 9): RQ queues, jobs queued by dotted name, the Redis
 guards against a double run, and the in-process worker for development.
 
-Services queue a job by its dotted name (``enqueue("postpay.payments.refunds.send_job", id)``),
+Services queue a job by its dotted name (``enqueue("postpay.payments.channels.wechat.refund_job", id)``),
 so they never import the job code; this module imports no service. What runs when is
 ``postpay/schedule.py``.
 """

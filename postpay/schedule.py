@@ -14,8 +14,7 @@ from postpay import queue
 from postpay.billing.service import day_end
 from postpay.credit.service import arrears_sweep, reminder_sweep
 from postpay.extensions import redis
-from postpay.insurance.settle import poll_pending
-from postpay.payments.sweeps import close_expired, query_pending
+from postpay.payments.sweeps import close_expired, poll_pending, query_pending
 
 log = logging.getLogger(__name__)
 

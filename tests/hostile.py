@@ -37,7 +37,7 @@ HEADERS = {
     "notify": ["Wechatpay-Timestamp", "Wechatpay-Signature", "Wechatpay-Nonce", "Wechatpay-Serial"],
     "any": ["X-Request-Id", "User-Agent", "Cookie"],
 }
-NOTIFY = ("payments.wechat_notify", "insurance.wechat_notify")
+NOTIFY = ("payments.wechat_notify", "payments.medins_notify")
 DATE = "2026-06-01T09:00:00+08:00"
 
 

@@ -12,7 +12,7 @@ from postpay.console.auth import DESK, OVERSIGHT, audit, require, scoped
 from postpay.console.models import AuditEntry
 from postpay.console.pages import back_url, page
 from postpay.extensions import db
-from postpay.payments import window
+from postpay.payments.channels import window
 
 STR = {"type": "string"}
 

@@ -10,7 +10,7 @@ from postpay.console.models import ROLE_LABELS
 from postpay.console.pages import bp, page
 from postpay.contracts import commitment
 from postpay.errors import Unauthorized
-from postpay.payments.window import MODE_LABELS, pending_payment
+from postpay.payments.channels.window import MODE_LABELS, pending_payment
 from postpay.security import mask_id_number, mask_phone
 
 STR = {"type": "string"}

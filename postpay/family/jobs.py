@@ -5,13 +5,11 @@ service never imports payments or insurance.
 """
 
 from postpay.clock import utcnow
-from postpay.insurance.service import close_unauthorised as close_settlements
-from postpay.payments.sweeps import close_unauthorised as close_payments
+from postpay.payments.sweeps import close_unauthorised
 
 
 def close_revoked_work(user_id):
     """After a binding is revoked (R15): the account's pending payments and open settlements for a
     patient it may no longer pay for are closed at WeChat (uploads revoked at the platform) and
     their bills freed. Safe to run twice: what is closed already is skipped."""
-    now = utcnow()
-    return close_payments(user_id, now), close_settlements(user_id, now)
+    return close_unauthorised(user_id, utcnow())

@@ -14,17 +14,19 @@ import requests
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from postpay import authz, clients, pushes
-from postpay.accounts.models import Patient, User
+from postpay import clients
+from postpay.accounts.models import Patient
 from postpay.billing.service import HOLD_REASON
-from postpay.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Upstream
+from postpay.errors import Conflict, DomainError, Invalid, NotFound, Upstream
 from postpay.extensions import db
-from postpay.insurance import settle
 from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
 from postpay.payments import reserve
-from postpay.payments.models import Payment, PaymentKind, PaymentOrder, PaymentStatus
+from postpay.payments.alerts import alert
+from postpay.payments.channels import medins
+from postpay.payments.channels.medins import check_payer
+from postpay.payments.models import Payment, PaymentKind, PaymentOrder, PaymentStatus, digest, trade_no
 from postpay.payments.reserve import NotPayable
-from postpay.payments.service import digest, trade_no
+from postpay.payments.service import by_key
 from wechat import pay_medins
 from wechat.medins import MedinsError
 from wechat.pay import PayError
@@ -49,7 +51,7 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
     Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Invalid (NOT_INSURED,
     MUTUAL_AID_NOT_ALLOWED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
     """
-    existing = Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
+    existing = by_key(user, key)
     if existing is not None:
         if existing.kind != PaymentKind.medins or existing.request_digest != _digest(bill_ids, mutual_aid_id):
             raise Invalid("同一Idempotency-Key不能用于不同的请求", code="IDEMPOTENCY_KEY_REUSED")
@@ -107,24 +109,6 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     return settlement
 
 
-def check_payer(user, patient_id, mutual_aid_id):
-    """The payer may pay for the patient (``pay``) and spend the 共济 account: the payer's own, or
-    a relative's who granted ``mutual_aid`` (only the holder grants it; ``pay`` alone is not
-    enough). Asked at the quote and again at every later step taken on the payer's behalf.
-
-    Raises NotFound (no relation), Forbidden (PERMISSION_DENIED), Invalid (MUTUAL_AID_NOT_ALLOWED).
-    """
-    authz.require_all(user, {patient_id}, "pay")
-    if mutual_aid_id is None:
-        return
-    try:
-        authz.patient_for(user, mutual_aid_id, "mutual_aid")
-    except Forbidden:
-        raise Invalid(
-            "共济付只能使用本人的医保个人账户，或已由账户本人授权共济的亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED"
-        ) from None
-
-
 def _check_mutual_aid(patient, mutual_aid_id):
     """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient."""
     if mutual_aid_id is None:
@@ -172,14 +156,14 @@ def _ask_platform(settlement, now):
         log.error("settlement %s: platform unreachable: %s", settlement.id, e)
         raise Upstream("医保平台暂时不可用，请稍后用同一请求重试") from None
     except MedinsError as e:
-        settle.release(settlement, SettlementStatus.failed, now)
+        medins.release(settlement, SettlementStatus.failed, now)
         db.session.commit()
         log.warning("settlement %s refused by the platform: %s", settlement.id, e.code)
         raise Upstream("医保平台未受理：%s" % e.message, code="MEDINS_REFUSED") from None
     if split["fee_sum_fen"] != settlement.payment.total_fen:
-        settle.release(settlement, SettlementStatus.failed, now)
+        medins.release(settlement, SettlementStatus.failed, now)
         db.session.commit()
-        settle.alert("MEDINS_FEE_MISMATCH", settlement=settlement.id, theirs=split["fee_sum_fen"])
+        alert("MEDINS_FEE_MISMATCH", settlement=settlement.id, theirs=split["fee_sum_fen"])
         raise Upstream("医保平台金额与账单不一致，已转人工核对", code="MEDINS_MISMATCH")
     for field in ("fee_sum_fen", "fund_pay_fen", "psn_acct_pay_fen", "acct_mulaid_pay_fen", "own_pay_fen"):
         setattr(settlement, field, split[field])
@@ -203,60 +187,13 @@ def cancel(user, settlement_id, now):
     Raises NotFound, Conflict (SETTLEMENT_STATE: settled or over), Upstream.
     """
     settlement = settlement_for(user, settlement_id, lock=True)
-    settle.refresh(settlement, now)
+    medins.refresh(settlement, now)
     if settlement.status not in OPEN:
         raise Conflict("医保结算状态为%s，不能取消" % settlement.status.value, code="SETTLEMENT_STATE")
     try:
-        settle.withdraw(settlement)
+        medins.withdraw(settlement)
     except (MedinsError, PayError, requests.RequestException) as e:
         log.error("cancelling settlement %s failed: %s", settlement.id, e)
         raise Upstream("医保订单撤销失败，请稍后重试") from None
-    settle.release(settlement, SettlementStatus.cancelled, now)
+    medins.release(settlement, SettlementStatus.cancelled, now)
     return settlement
-
-
-def close_unauthorised(payer_user_id, now):
-    """Withdraw the payer's open settlements (quoting, quoted, ordered) the payer may no longer
-    go on with: ``pay`` for the patient, or the 共济 holder's ``mutual_aid`` grant, is gone (a
-    binding revoked, R15). As ``cancel`` does: one WeChat settled meanwhile is applied as paid
-    (never lose money); else the upload is revoked (6401), the cash order closed, the bills freed.
-
-    authz decides at the time this runs. Commits per settlement; an upstream failure is logged
-    and left to the scheduled poll (the order expires). Returns how many were withdrawn.
-    """
-    payer = db.session.get(User, payer_user_id)
-    open_ = db.session.execute(
-        db.select(InsuranceSettlement.id)
-        .join(Payment, Payment.id == InsuranceSettlement.payment_id)
-        .where(Payment.payer_user_id == payer_user_id, InsuranceSettlement.status.in_(OPEN))
-    )
-    withdrawn = 0
-    for settlement_id in open_.scalars().all():
-        settlement = db.session.get(InsuranceSettlement, settlement_id, with_for_update=True)
-        if settlement.status not in OPEN or _may_go_on(payer, settlement):
-            db.session.rollback()
-            continue
-        settle.refresh(settlement, now)
-        if settlement.status in OPEN:
-            try:
-                settle.withdraw(settlement)
-            except (MedinsError, PayError, requests.RequestException) as e:
-                log.error("withdrawing settlement %s of a revoked payer failed: %s", settlement_id, e)
-                db.session.rollback()
-                continue
-            settle.release(settlement, SettlementStatus.cancelled, now)
-            withdrawn += 1
-            log.info("settlement %s withdrawn: its payer may no longer pay for it", settlement_id)
-        db.session.commit()
-        pushes.flush()
-    return withdrawn
-
-
-def _may_go_on(payer, settlement):
-    if payer is None:
-        return False
-    try:
-        check_payer(payer, settlement.patient_id, settlement.mutual_aid_patient_id)
-    except (NotFound, Forbidden, Invalid):
-        return False
-    return True

@@ -6,11 +6,12 @@ import secrets
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import clients, inputs
+from postpay import clients
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.errors import BadRequest
-from postpay.insurance import orders, service, settle
+from postpay.insurance import orders, service
 from postpay.openapi import ERROR
+from postpay.payments.channels import medins
 
 bp = Blueprint("insurance", __name__)
 
@@ -139,7 +140,7 @@ def confirm(settlement_id):
     answers={200: loose(settlement=SETTLEMENT)},
 )
 def show(settlement_id):
-    s = settle.refresh(service.settlement_for(g.user, settlement_id, lock=True), _now())
+    s = medins.refresh(service.settlement_for(g.user, settlement_id, lock=True), _now())
     return jsonify({"settlement": settlement_json(s)})
 
 
@@ -153,20 +154,3 @@ def show(settlement_id):
 def cancel(settlement_id):
     service.cancel(g.user, settlement_id, _now())
     return "", 204
-
-
-@route(
-    bp,
-    "/wechat/pay/med-ins-notify",
-    ["POST"],
-    "WeChat medical-insurance payment notifications, signed and encrypted",
-    auth=None,
-    answers={200: None, 401: loose(code=STR, message=STR)},
-)
-def wechat_notify():
-    inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
-    status = settle.handle(request.headers, request.get_data(as_text=True))
-    if status == 200:
-        return "", 200
-    body = {"code": "FAIL", "message": "签名验证失败", "error": {"code": "BAD_SIGNATURE", "message": "签名验证失败"}}
-    return jsonify(body), status

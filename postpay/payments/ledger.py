@@ -12,24 +12,40 @@ from postpay.payments.models import LedgerEntry, PaymentBill, Refund, RefundStat
 log = logging.getLogger(__name__)
 
 
+def _sum(column, *where):
+    return int(db.session.execute(db.select(db.func.coalesce(db.func.sum(column), 0)).where(*where)).scalar_one())
+
+
+def paid(bill_id, channel=None):
+    """Money paid for a bill, through one channel or all."""
+    where = [LedgerEntry.bill_id == bill_id, LedgerEntry.kind == "paid"]
+    return _sum(LedgerEntry.amount_fen, *where, *([LedgerEntry.channel == channel] if channel else []))
+
+
+def owed_wechat(bill_id):
+    """Refunds through WeChat Pay owed or made for a bill (failed ones excluded)."""
+    return _sum(Refund.amount_fen, Refund.bill_id == bill_id, Refund.status != RefundStatus.failed)
+
+
+def owed_medins(bill_id):
+    """Refunds through the insurance platform (6203) owed or made for a bill (failed ones excluded)."""
+    return _sum(
+        InsuranceRefund.amount_fen,
+        InsuranceRefund.bill_id == bill_id,
+        InsuranceRefund.status != InsuranceRefundStatus.failed,
+    )
+
+
 def balance(bill_id):
     """Money kept for a bill: paid minus refunds owed or made, WeChat and insurance (failed ones excluded)."""
-    paid = db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0)).where(
-            LedgerEntry.bill_id == bill_id, LedgerEntry.kind == "paid"
-        )
-    ).scalar_one()
-    owed = db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(Refund.amount_fen), 0)).where(
-            Refund.bill_id == bill_id, Refund.status != RefundStatus.failed
-        )
-    ).scalar_one()
-    insurance = db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(InsuranceRefund.amount_fen), 0)).where(
-            InsuranceRefund.bill_id == bill_id, InsuranceRefund.status != InsuranceRefundStatus.failed
-        )
-    ).scalar_one()
-    return int(paid) - int(owed) - int(insurance)
+    return paid(bill_id) - owed_wechat(bill_id) - owed_medins(bill_id)
+
+
+def book_refund(bill_id, channel, amount_fen, reference):
+    """A refund that went through: a negative ledger row."""
+    db.session.add(
+        LedgerEntry(bill_id=bill_id, kind="refund", channel=channel, amount_fen=-amount_fen, reference=reference)
+    )
 
 
 def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):

@@ -10,8 +10,10 @@
 """
 
 import enum
+import hashlib
+import secrets
 
-from postpay.clock import utcnow
+from postpay.clock import SHANGHAI, utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import new_id
 from postpay.statemachine import Transitions, check_transition
@@ -37,6 +39,16 @@ class PaymentKind(str, enum.Enum):
 
     cash = "cash"  #: a WeChat Pay order
     medins = "medins"  #: a medical-insurance settlement (``insurance_settlements``)
+
+
+def trade_no(prefix, now):
+    """A WeChat order number (6-32 chars): never our business payment id."""
+    return "%s%s%s" % (prefix, now.astimezone(SHANGHAI).strftime("%y%m%d"), secrets.token_hex(10).upper())
+
+
+def digest(bill_ids):
+    """What an idempotency key stands for: the SHA-256 of the sorted bill ids."""
+    return hashlib.sha256(",".join(sorted(set(bill_ids))).encode()).hexdigest()
 
 
 class Payment(Transitions, db.Model):

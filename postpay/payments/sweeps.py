@@ -1,148 +1,94 @@
-"""Lost and expired orders: close what expired, ask WeChat about what never got a notification."""
+"""The money sweeps, for every channel: close what expired, ask about what never got a
+notification, and close what a payer may no longer pay for (R15). Each payment is locked,
+handed to its channel (``channels.of``), and committed on its own."""
 
 import datetime as dt
-import logging
 
-import requests
-
-from postpay import authz, clients, pushes
+from postpay import pushes
 from postpay.accounts.models import User
-from postpay.errors import Forbidden, NotFound
 from postpay.extensions import db
-from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentStatus
-from postpay.payments.service import refresh
-from wechat.pay import PayError
-
-log = logging.getLogger(__name__)
+from postpay.insurance.models import OPEN, InsuranceSettlement, SettlementStatus
+from postpay.payments import channels
+from postpay.payments.models import Payment, PaymentKind, PaymentStatus
 
 #: A notification normally arrives within seconds; after this, ask WeChat.
 QUERY_AFTER = dt.timedelta(minutes=3)
 
 
+def _ids(query, batch):
+    return db.session.execute(query.limit(batch)).scalars().all()
+
+
 def close_expired(now, batch=200):
-    """Close pending payments past time_expire (a combine order with all its sub-orders) and free
-    their bills. An order WeChat reports paid is applied instead. Returns how many were closed."""
-    due = (
-        db.session.execute(
-            db.select(Payment.id)
-            .where(Payment.status == PaymentStatus.pending, Payment.kind == PaymentKind.cash, Payment.expires_at < now)
-            .limit(batch)
-        )
-        .scalars()
-        .all()
+    """Close pending WeChat payments past time_expire (a combine order with all its sub-orders)
+    and free their bills. An order WeChat reports paid is applied instead. Returns how many closed.
+    (An expired settlement is withdrawn by ``poll_pending``, which asks the platform first.)"""
+    due = db.select(Payment.id).where(
+        Payment.status == PaymentStatus.pending, Payment.kind == PaymentKind.cash, Payment.expires_at < now
     )
     closed = 0
-    for payment_id in due:
+    for payment_id in _ids(due, batch):
         payment = db.session.get(Payment, payment_id, with_for_update=True)
         if payment.status == PaymentStatus.pending:
-            closed += close(payment, now)
+            closed += channels.of(payment).close(payment, now)
     return closed
-
-
-def close_unauthorised(payer_user_id, now):
-    """Close the payer's pending cash payments that name a patient the payer may no longer pay
-    for (a binding revoked, R15), so that the bills are free for the patient or another payer.
-
-    A payment covering bills of several patients (one combine order) is closed whole when the
-    payer lost ``pay`` for any one of them: the other patients' bills are freed too, and the
-    payer pays those anew. authz decides, at the time this runs: a binding consented again
-    since keeps its payments. Commits per payment; returns how many were closed.
-    """
-    payer = db.session.get(User, payer_user_id)
-    pending = (
-        db.session.execute(
-            db.select(Payment.id).where(
-                Payment.payer_user_id == payer_user_id,
-                Payment.status == PaymentStatus.pending,
-                Payment.kind == PaymentKind.cash,  # settlements: insurance.service.close_unauthorised
-            )
-        )
-        .scalars()
-        .all()
-    )
-    closed = 0
-    for payment_id in pending:
-        payment = db.session.get(Payment, payment_id, with_for_update=True)
-        if payment.status != PaymentStatus.pending or _may_pay(payer, payment):
-            db.session.rollback()
-            continue
-        closed += close(payment, now)
-        log.info("payment %s closed: its payer may no longer pay for it", payment_id)
-    return closed
-
-
-def _may_pay(payer, payment):
-    if payer is None:
-        return False
-    try:
-        authz.require_all(payer, {share.bill.patient_id for share in payment.bills}, "pay")
-    except (NotFound, Forbidden):
-        return False
-    return True
-
-
-def close(payment, now):
-    """Close a pending payment (locked by the caller) at WeChat and free its bills; commits.
-
-    Safe to repeat: WeChat closes a closed order again, and one it never got needs no closing.
-    An order WeChat reports paid is applied as paid instead (never lose money). Returns True
-    when the payment was closed; a failure is logged, rolled back and left to the next sweep.
-    """
-    try:
-        _close_at_wechat(payment)
-    except PayError as e:
-        if e.code == "ORDER_PAID":
-            refresh(payment)
-            db.session.commit()
-            return False
-        if e.code != "ORDER_NOT_EXIST":
-            log.error("closing %s failed: %s", payment.out_trade_no, e)
-            db.session.rollback()
-            return False
-    except requests.RequestException as e:
-        log.error("closing %s failed: %s", payment.out_trade_no, e)
-        db.session.rollback()
-        return False
-    payment.transition(PaymentStatus.closed)
-    payment.closed_at = now
-    db.session.execute(db.update(PaymentBill).where(PaymentBill.payment_id == payment.id).values(live=False))
-    db.session.commit()
-    pushes.flush()
-    return True
-
-
-def _close_at_wechat(payment):
-    client = clients.wechat_pay()
-    if payment.prepay_id is None:
-        return  # never placed at WeChat
-    if payment.combined:
-        client.combine_close(
-            payment.out_trade_no, [{"mchid": o.mchid, "out_trade_no": o.out_trade_no} for o in payment.orders]
-        )
-    else:
-        client.close(payment.out_trade_no, payment.orders[0].mchid)
 
 
 def query_pending(now, batch=200):
-    """Pending payments with no notification after a few minutes: apply what WeChat says. Returns how many paid."""
-    stale = (
-        db.session.execute(
-            db.select(Payment.id)
-            .where(
-                Payment.status == PaymentStatus.pending,
-                Payment.kind == PaymentKind.cash,  # medical-insurance settlements poll on their own (insurance.settle)
-                Payment.created_at < now - QUERY_AFTER,
-                Payment.prepay_id.isnot(None),
-            )
-            .limit(batch)
-        )
-        .scalars()
-        .all()
+    """Pending WeChat payments with no notification after a few minutes: apply what WeChat says.
+    Returns how many paid."""
+    stale = db.select(Payment.id).where(
+        Payment.status == PaymentStatus.pending,
+        Payment.kind == PaymentKind.cash,
+        Payment.created_at < now - QUERY_AFTER,
+        Payment.prepay_id.isnot(None),
     )
+    return _query_each(_ids(stale, batch), now)
+
+
+def poll_pending(now, batch=200):
+    """Unsettled settlements, oldest first, that are ordered (WeChat stops notifying after ~30 s:
+    ask the platform, 6301, then WeChat) or past their time (withdrawn). Returns how many paid."""
+    open_ = (
+        db.select(InsuranceSettlement.payment_id)
+        .join(Payment, Payment.id == InsuranceSettlement.payment_id)
+        .where(
+            InsuranceSettlement.status.in_(OPEN),
+            (InsuranceSettlement.status == SettlementStatus.ordered) | (Payment.expires_at < now),
+        )
+        .order_by(InsuranceSettlement.created_at)
+    )
+    return _query_each(_ids(open_, batch), now)
+
+
+def _query_each(payment_ids, now):
     paid = 0
-    for payment_id in stale:
-        payment = refresh(db.session.get(Payment, payment_id))
+    for payment_id in payment_ids:
+        payment = db.session.get(Payment, payment_id)
+        payment = channels.of(payment).query(payment, now)
         db.session.commit()
         pushes.flush()
         paid += payment.status == PaymentStatus.paid
     return paid
+
+
+def close_unauthorised(payer_user_id, now):
+    """Close the payer's pending payments and open settlements that name a patient the payer may
+    no longer pay for, or a 共济 account whose holder's grant is gone (a binding revoked, R15), so
+    that the bills are free for the patient or another payer. authz decides, at the time this
+    runs: a binding consented again since keeps its payments. A payment covering bills of several
+    patients is closed whole. Commits per payment; returns how many were closed.
+    """
+    payer = db.session.get(User, payer_user_id)
+    pending = db.select(Payment.id).where(
+        Payment.payer_user_id == payer_user_id, Payment.status == PaymentStatus.pending
+    )
+    closed = 0
+    for payment_id in db.session.execute(pending.order_by(Payment.created_at)).scalars().all():
+        payment = db.session.get(Payment, payment_id, with_for_update=True)
+        channel = channels.of(payment)
+        if payment.status != PaymentStatus.pending or (payer is not None and channel.may_go_on(payer, payment)):
+            db.session.rollback()
+            continue
+        closed += channel.close(payment, now)
+    return closed

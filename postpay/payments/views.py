@@ -82,6 +82,17 @@ def show(payment_id):
     return jsonify({"payment": payment_json(payment)})
 
 
+def _notified():
+    """One delivery, to either notify URL: the one handler, and the answer WeChat reads."""
+    inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
+    status = notify.handle(request.headers, request.get_data(as_text=True))
+    if status == 200:
+        return "", 200
+    # WeChat reads code/message; our own error format rides along.
+    body = {"code": "FAIL", "message": "签名验证失败", "error": {"code": "BAD_SIGNATURE", "message": "签名验证失败"}}
+    return jsonify(body), status
+
+
 @route(
     bp,
     "/wechat/pay/notify",
@@ -91,10 +102,16 @@ def show(payment_id):
     answers={200: None, 401: loose(code=STR, message=STR)},
 )
 def wechat_notify():
-    inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
-    status = notify.handle(request.headers, request.get_data(as_text=True))
-    if status == 200:
-        return "", 200
-    # WeChat reads code/message; our own error format rides along.
-    body = {"code": "FAIL", "message": "签名验证失败", "error": {"code": "BAD_SIGNATURE", "message": "签名验证失败"}}
-    return jsonify(body), status
+    return _notified()
+
+
+@route(
+    bp,
+    "/wechat/pay/med-ins-notify",
+    ["POST"],
+    "WeChat medical-insurance payment notifications, signed and encrypted",
+    auth=None,
+    answers={200: None, 401: loose(code=STR, message=STR)},
+)
+def medins_notify():
+    return _notified()

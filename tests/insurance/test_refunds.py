@@ -3,9 +3,9 @@ through 6203, the cash part through a WeChat refund; each is tracked on its own.
 
 from postpay.billing.models import Bill
 from postpay.extensions import db
-from postpay.insurance import refunds as insurance_refunds
 from postpay.insurance.models import InsuranceRefund
 from postpay.payments import ledger
+from postpay.payments.channels import medins as insurance_refunds
 from postpay.payments.models import LedgerEntry, Refund
 from tests.conftest import run_jobs
 from tests.insurance.conftest import alerts
@@ -74,14 +74,14 @@ def test_an_insurance_refund_sent_twice_is_one_refund_and_a_refusal_is_alerted(
         done = InsuranceRefund.query.order_by(InsuranceRefund.amount_fen).all()
         assert [(r.amount_fen, r.status) for r in done] == [(6000, "succeeded"), (12000, "succeeded")]
         assert sorted(r.amount_fen for r in Refund.query.all()) == [4000, 8000]  # all the cash, in two refunds
-        insurance_refunds.send(done[0].id)  # the job again after success: nothing is sent or booked
+        insurance_refunds.refund(done[0].id)  # the job again after success: nothing is sent or booked
         db.session.commit()
         assert LedgerEntry.query.filter_by(kind="refund", channel="medins").count() == 2
         # The same money asked for again under a new number: the platform refuses (nothing left).
         again = done[0]
         again.status, again.app_refd_sn = "requested", "IRTESTAGAIN00001"
         db.session.commit()
-        insurance_refunds.send(again.id)
+        insurance_refunds.refund(again.id)
         db.session.commit()
         assert db.session.get(InsuranceRefund, again.id).status == "failed"
         assert LedgerEntry.query.filter_by(kind="refund", channel="medins").count() == 2

@@ -8,8 +8,8 @@ import threading
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceSettlement
-from postpay.insurance.settle import poll_pending
 from postpay.payments.models import LedgerEntry, Payment
+from postpay.payments.sweeps import poll_pending
 from postpay.schedule import SCHEDULE
 from tests.conftest import bearer
 from tests.insurance.conftest import alerts, sandbox_order

@@ -19,9 +19,8 @@ from postpay.errors import Invalid, Upstream
 from postpay.extensions import db
 from postpay.payments import ledger
 from postpay.payments.alerts import alert
-from postpay.payments.models import Payment, PaymentBill, PaymentStatus
+from postpay.payments.models import Payment, PaymentBill, PaymentStatus, trade_no
 from postpay.payments.reserve import NotPayable
-from postpay.payments.service import trade_no
 from wechat.micropay import MicropayError, looks_like_code
 
 log = logging.getLogger(__name__)

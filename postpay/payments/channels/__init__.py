@@ -1,0 +1,24 @@
+"""The money channels: how a payment's money moves, one module a channel.
+
+- ``wechat``: WeChat Pay JSAPI and combine orders (a ``Payment`` of kind ``cash``);
+- ``medins``: medical-insurance settlement with its cash part (kind ``medins``);
+- ``window``: cash, card and micropay taken by staff at the window (no ``Payment`` row).
+
+A channel offers the same small interface: ``place`` (ask the outside world for the order),
+``apply`` (a confirmation: a notification or a query's answer), ``query(payment, now)``,
+``close(payment, now)`` (commits; True when closed) and ``refund(refund_id)`` with its
+``refund_job``. The window takes the money in ``place`` itself; its query and reverse come
+with WeChat micropay's provider model. Every channel books through ``payments/ledger.py``,
+takes bills through ``payments/reserve.py``, and never imports another channel
+(``.importlinter``): a refund's cash part is queued to the WeChat channel by name.
+"""
+
+from postpay.payments.channels import medins, wechat
+from postpay.payments.models import PaymentKind
+
+#: The channel of a payment, by its kind.
+CHANNELS = {PaymentKind.cash: wechat, PaymentKind.medins: medins}
+
+
+def of(payment):
+    return CHANNELS[payment.kind]
