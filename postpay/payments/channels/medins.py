@@ -344,8 +344,9 @@ def _medins_request(settlement, user, payer):
 
 
 def refund_item(bill, item, reason, share):
-    """Refunds owed for ``item`` of ``bill``, paid through settlement ``share.payment``:
-    ``(insurance_refund or None, cash_refund or None)``; each sent by its own job."""
+    """Refunds owed for ``item`` of ``bill``, paid through settlement ``share.payment``: the insurance
+    part (``InsuranceRefund``) and the cash part (``Refund``), each sent by its own job. Returns the
+    cash part's refund, if any."""
     settlement = InsuranceSettlement.query.filter_by(payment_id=share.payment_id).one()
     ins_left = ledger.paid(bill.id, "medins") - ledger.owed_medins(bill.id)
     cash_left = ledger.paid(bill.id, "wechat") - ledger.owed_wechat(bill.id)
@@ -375,7 +376,7 @@ def refund_item(bill, item, reason, share):
     if found[1] is not None:
         pushes.after_commit(queue.enqueue, CASH_REFUND_JOB, found[1].id)
     log.info("item %s voided on settled bill %s: %s fen insurance, %s fen cash", item.id, bill.id, insurance, cash)
-    return tuple(found)
+    return found[1]
 
 
 def refund(refund_id):

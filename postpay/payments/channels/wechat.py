@@ -287,6 +287,15 @@ def _payment_paid(payment_id, status, at):
     mark_paid(payment_id, status, at)
 
 
+def refund_item(bill, item, reason, share):
+    """A voided item of a bill this channel paid: its amount refunded through the bill's order."""
+    owed = Refund(bill_id=bill.id, item_id=item.id, amount_fen=item.amount_fen, reason=reason, order_id=share.order_id)
+    db.session.add(owed)
+    db.session.flush()
+    pushes.after_commit(queue.enqueue, REFUND_JOB, owed.id)
+    return owed
+
+
 def refund(refund_id):
     """Ask WeChat for the refund. Safe to run twice: the same out_refund_no is one refund."""
     owed = db.session.get(Refund, refund_id, with_for_update=True)
