@@ -51,7 +51,7 @@ def send(refund_id):
     body = {
         "out_trade_no": order.out_trade_no,
         "out_refund_no": refund.out_refund_no,
-        "reason": refund.reason[:80],
+        "reason": refund.reason.encode()[:80].decode("utf-8", "ignore"),  # WeChat counts 80 bytes
         "notify_url": current_app.config["WECHATPAY_NOTIFY_URL"],
         "amount": {"refund": refund.amount_fen, "total": order.amount_fen, "currency": "CNY"},
     }

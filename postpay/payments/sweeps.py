@@ -91,7 +91,7 @@ def close(payment, now):
     try:
         _close_at_wechat(payment)
     except PayError as e:
-        if e.code == "ORDER_PAID":
+        if e.code in ("ORDERPAID", "ORDER_PAID"):  # WeChat's close answers ORDERPAID
             refresh(payment)
             db.session.commit()
             return False
