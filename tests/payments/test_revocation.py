@@ -68,7 +68,7 @@ def test_a_payment_the_son_paid_before_the_close_is_kept_as_paid_R15(app, client
     payment = pay(family["son"], [bill], key="revoke-key-0004").get_json()["payment"]
     assert client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"]).get_json()["delivered"] is False
     _revoke_by_mum(client, family)
-    run_jobs(app)  # WeChat answers ORDER_PAID to the close: the money is booked, never lost
+    run_jobs(app)  # WeChat answers ORDERPAID to the close: the money is booked, never lost
     assert _status(app, payment["id"]) == "paid"
     with app.app_context():
         assert db.session.get(Bill, bill).status == BillStatus.paid

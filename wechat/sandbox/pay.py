@@ -15,6 +15,7 @@ from flask import Response, current_app, request
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
 
 from wechat import pay
+from wechat.sandbox import rules
 from wechat.sandbox.common import OBJ, STR, redis, route
 
 V3 = "/wechatpay/v3"
@@ -125,6 +126,8 @@ def jsapi():
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("jsapi", body)) is not None:
+        return _signed(bad, 400)
     total = (body.get("amount") or {}).get("total")
     if not body.get("out_trade_no") or not isinstance(total, int) or total <= 0 or not body.get("notify_url"):
         return _error(400, "PARAM_ERROR", "参数错误")
@@ -137,6 +140,8 @@ def combine_jsapi():
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("combine_jsapi", body)) is not None:
+        return _signed(bad, 400)
     subs = body.get("sub_orders") or []
     if not body.get("combine_out_trade_no") or not 2 <= len(subs) <= 10:
         return _error(400, "PARAM_ERROR", "子单数量须为2-10")
@@ -216,7 +221,7 @@ def _close(no, kind):
     if order is None or order["kind"] != kind:
         return _error(404, "ORDER_NOT_EXIST", "订单不存在")
     if order["state"] == "SUCCESS":
-        return _error(400, "ORDER_PAID", "订单已支付")
+        return _error(400, "ORDERPAID", "订单已支付")
     order["state"] = "CLOSED"
     _save(order)
     return _signed(None)
@@ -224,9 +229,13 @@ def _close(no, kind):
 
 @route(V3 + "/pay/transactions/out-trade-no/<no>/close", ["POST"], "WeChat Pay: close an order", body=OBJ)
 def close(no):
+    if _merchant_ok() and (bad := rules.refusal("close", request.get_json(force=True, silent=True))) is not None:
+        return _signed(bad, 400)
     return _close(no, "single")
 
 
 @route(V3 + "/combine-transactions/out-trade-no/<no>/close", ["POST"], "WeChat Pay: close a combine order", body=OBJ)
 def combine_close(no):
+    if _merchant_ok() and (bad := rules.refusal("combine_close", request.get_json(force=True, silent=True))):
+        return _signed(bad, 400)
     return _close(no, "combine")

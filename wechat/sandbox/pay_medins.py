@@ -17,6 +17,7 @@ from wechat import medins
 from wechat.medins_pay import fen
 from wechat.pay_medins import MIX_SUCCESS, mix_pay_type
 from wechat.sandbox import medins_pay as platform
+from wechat.sandbox import rules
 from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.pay import V3, _error, _keys, _load, _merchant_ok, _save, _signed
 from wechat.sandbox.pay_notify import deliver, notification
@@ -77,6 +78,8 @@ def med_ins_order_create():
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("med_ins_order", body)) is not None:
+        return _signed(bad, 400)
     if not body.get("out_trade_no") or not body.get("callback_url") or not all(type(body.get(k)) is int for k in FEES):
         return _error(400, "PARAM_ERROR", "参数错误")
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

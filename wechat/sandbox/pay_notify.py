@@ -13,6 +13,7 @@ from flask import current_app, jsonify, request
 from wechatpayv3.utils import rsa_sign
 
 from wechat import pay
+from wechat.sandbox import rules
 from wechat.sandbox.common import CST, OBJ, redis, route
 from wechat.sandbox.pay import _combine_resource, _keys, _load, _save, _transaction
 
@@ -77,6 +78,8 @@ def user_pays(no):
     order = _load(no)
     if order is None:
         return jsonify({"error": {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}}), 404
+    if order["state"] == "NOTPAY" and rules.expired(order["body"]):  # past time_expire: stays NOTPAY, as at WeChat
+        return jsonify({"error": {"code": "ORDER_EXPIRED", "message": "订单已过支付结束时间，无法支付"}}), 409
     if order["state"] == "NOTPAY":
         order["state"] = "SUCCESS"
         order["success_time"] = dt.datetime.now(CST).isoformat(timespec="seconds")

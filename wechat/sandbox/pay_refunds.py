@@ -6,6 +6,7 @@ import secrets
 
 from flask import Response, current_app, jsonify, request
 
+from wechat.sandbox import rules
 from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.pay import V3, _error, _load, _merchant_ok, _signed
 from wechat.sandbox.pay_notify import deliver, notification
@@ -23,6 +24,8 @@ def refund():
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("refund", body)) is not None:
+        return _signed(bad, 400)
     order, sub = _sub_order(body.get("out_trade_no", ""))
     if sub is None:
         return _error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
@@ -30,11 +33,16 @@ def refund():
         return _error(400, "INVALID_REQUEST", "订单未支付")
     amount = body.get("amount") or {}
     existing = redis().get("sbx:pay:refund:" + body.get("out_refund_no", ""))
-    if existing:
-        return _signed(json.loads(existing)["record"])
+    if existing:  # the same out_refund_no again: the same refund, or refused when it asks for another one
+        saved = json.loads(existing)["record"]
+        if (saved["out_trade_no"], saved["amount"]["refund"]) != (sub["out_trade_no"], amount["refund"]):
+            return _error(400, "INVALID_REQUEST", "订单金额或退款金额与之前请求不一致")
+        return _signed(saved)
     refunded = int(redis().get("sbx:pay:refunded:" + sub["out_trade_no"]) or 0)
-    if amount.get("total") != sub["amount"] or not 0 < amount.get("refund", 0) <= sub["amount"] - refunded:
-        return _error(400, "INVALID_REQUEST", "退款金额不正确")
+    if amount["total"] != sub["amount"]:
+        return _error(400, "INVALID_REQUEST", "订单金额与原订单不一致")
+    if amount["refund"] > sub["amount"] - refunded:
+        return _error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
     redis().incrby("sbx:pay:refunded:" + sub["out_trade_no"], amount["refund"])
     record = {
         "refund_id": "50300%s" % secrets.randbelow(10**23),

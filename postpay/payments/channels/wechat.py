@@ -177,7 +177,7 @@ def close(payment, now):
     try:
         _close_at_wechat(payment)
     except PayError as e:
-        if e.code == "ORDER_PAID":
+        if e.code in ("ORDERPAID", "ORDER_PAID"):  # WeChat's close answers ORDERPAID
             query(payment)
             db.session.commit()
             return False
@@ -305,7 +305,7 @@ def refund(refund_id):
     body = {
         "out_trade_no": order.out_trade_no,
         "out_refund_no": owed.out_refund_no,
-        "reason": owed.reason[:80],
+        "reason": owed.reason.encode()[:80].decode("utf-8", "ignore"),  # WeChat counts 80 bytes
         "notify_url": current_app.config["WECHATPAY_NOTIFY_URL"],
         "amount": {"refund": owed.amount_fen, "total": order.amount_fen, "currency": "CNY"},
     }
