@@ -32,9 +32,12 @@ def balance(bill_id):
     return int(paid) - int(owed) - int(insurance)
 
 
-def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):
+def mark_paid(
+    bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False, out_trade_no=None
+):
     """Book ``amount_fen`` for ``bill`` and mark it paid (once). Whatever was paid beyond the
     bill's total, by a second payment or after a void, is refunded through ``order_id``.
+    ``out_trade_no``: a micropay's order number at WeChat, kept for the reconciliation.
 
     Returns the Refund owed, if any. A repeated (kind, reference) books nothing twice.
     """
@@ -55,6 +58,7 @@ def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=No
             amount_fen=amount_fen,
             reference=reference,
             payment_id=payment_id,
+            out_trade_no=out_trade_no,
         )
     )
     if bill.status == BillStatus.due:
