@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from wechat.miniprogram import MiniProgram, WeChatError
-from wechat.sandbox.subscribe import TEMPLATES
+from wechat.sandbox.subscribe import EVERY_TYPE, TEMPLATES
 from wechat.sms import SandboxSms
 
 
@@ -107,6 +107,23 @@ def send_raw(app, body):
     return requests.post(url, params={"access_token": token}, json=body, timeout=5).json()
 
 
+#: A value of every keyword type that WeChat takes.
+GOOD = {
+    "thing": "3号诊室",
+    "character_string": "A-1",
+    "number": "12",
+    "letter": "abc",
+    "symbol": "#",
+    "amount": "12.30元",
+    "date": "2019年10月1日",
+    "time": "15:01",
+    "phone_number": "13800000000",
+    "car_number": "粤A8Z888挂",
+    "name": "欧阳娜娜",
+    "phrase": "配送中",
+}
+
+
 @pytest.mark.parametrize(
     "kind, good, bad",
     [
@@ -121,19 +138,18 @@ def send_raw(app, body):
         ("phrase", ["配送中", "五个汉字啊"], ["六个汉字啊啊", "ok"]),
         ("name", ["欧阳娜娜", "一" * 10, "John Smith"], ["一" * 11, "J" * 21, "王1"]),
         ("phone_number", ["+86-0766-66888866", "13800000000"], ["1" * 18, "call me"]),
+        ("car_number", ["粤A8Z888挂", "苏F12345"], ["粤A8Z888挂x", "粤-A"]),
     ],
 )
 def test_subscribe_keywords_are_checked_by_type(app, client, kind, good, bad):
-    TEMPLATES["TPL_SANDBOX_TEST"] = {"kw1": kind}
-    try:
-        for value in good + bad:
-            client.post("/sandbox/wechat/subscriptions", json={"openid": "o-kw", "template_id": "TPL_SANDBOX_TEST"})
-            answer = send_raw(
-                app, {"touser": "o-kw", "template_id": "TPL_SANDBOX_TEST", "data": {"kw1": {"value": value}}}
-            )
-            assert answer["errcode"] == (0 if value in good else 47003), (kind, value, answer)
-    finally:
-        del TEMPLATES["TPL_SANDBOX_TEST"]
+    keywords = TEMPLATES[EVERY_TYPE]
+    fine = {key: {"value": GOOD[k]} for key, k in keywords.items()}
+    key = next(key for key, k in keywords.items() if k == kind)
+    for value in good + bad:
+        client.post("/sandbox/wechat/subscriptions", json={"openid": "o-kw", "template_id": EVERY_TYPE})
+        data = fine | {key: {"value": value}}
+        answer = send_raw(app, {"touser": "o-kw", "template_id": EVERY_TYPE, "data": data})
+        assert answer["errcode"] == (0 if value in good else 47003), (kind, value, answer)
 
 
 def test_subscribe_send_refuses_what_wechat_refuses(app, client):

@@ -41,6 +41,10 @@ RULES = {
     "phrase": re.compile(r"[%s]{1,5}" % HAN),
 }
 
+#: A template with a keyword of every type, for testing the rules through the sandbox's HTTP face.
+EVERY_TYPE = "TPL_SANDBOX_EVERY_TYPE"
+TEMPLATES[EVERY_TYPE] = {"%s%d" % (kind, i): kind for i, kind in enumerate(RULES, 1)}
+
 
 def check(template_id, data, state):
     """WeChat's verdict on a message for ``template_id`` with ``data`` and ``miniprogram_state``."""
