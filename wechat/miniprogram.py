@@ -13,8 +13,10 @@ from wechatpy.session.redisstorage import RedisStorage
 
 WECHAT_API = "https://api.weixin.qq.com"
 
-#: errcodes that mean the code from wx.login / getPhoneNumber is unknown, used or expired.
-BAD_CODE = {40029, 40163, 40226, 45011, 40013}
+#: errcodes that mean the code from wx.login / getPhoneNumber is unknown (40029) or used (40163).
+#: Any other errcode (40013 invalid appid, 45011 rate limit, -1 system busy, ...) is WeChat's fault
+#: or ours, never the user's.
+BAD_CODE = {40029, 40163}
 
 
 class WeChatError(Exception):

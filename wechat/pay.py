@@ -8,6 +8,7 @@ trusted is the WeChat Pay public key with id ``PUB_KEY_ID_...``. A
 fetched to find another key. The primitives are wechatpayv3's, on ``cryptography``.
 """
 
+import hashlib
 import json
 import re
 import secrets
@@ -175,19 +176,25 @@ class WeChatPay:
         """``/v3/refund/domestic/refunds``: returns WeChat's refund record."""
         return self.request("POST", "/v3/refund/domestic/refunds", body, mchid=mchid)
 
-    def trade_bill(self, bill_date):
-        """The day's trade statement as text (CSV with backquoted fields)."""
-        info = self.request("GET", "/v3/bill/tradebill?bill_date=%s&bill_type=ALL" % bill_date)
-        resp = self.http.get(
-            info["download_url"],
-            timeout=self.timeout,
-            headers={
-                "Authorization": authorization(
-                    self.mchid, self.serial_no, self.private_key, "GET", urlsplit(info["download_url"]).path, ""
-                ),
-            },
-        )
+    def trade_bill(self, bill_date, sub_mchid=None):
+        """The day's trade statement (of every sub-merchant, or of one) as CSV text, backquoted fields.
+
+        The download is signed over its path and query relative to the API host
+        (``/v3/billdownload/file?token=...``); its answer is unsigned, so the file is trusted only
+        if its SHA1 is the ``hash_value`` WeChat gave. Raises PayError (``DOWNLOAD_URL``,
+        ``HASH_MISMATCH``), requests.RequestException."""
+        query = "bill_date=%s&bill_type=ALL" % bill_date + ("&sub_mchid=%s" % sub_mchid if sub_mchid else "")
+        info = self.request("GET", "/v3/bill/tradebill?" + query)
+        url = info["download_url"]
+        if not url.startswith(self.gateway + "/"):
+            raise PayError(200, "DOWNLOAD_URL", "download_url is not on the API host")
+        signed_path = url[len(self.gateway) :]
+        auth = authorization(self.mchid, self.serial_no, self.private_key, "GET", signed_path, "")
+        resp = self.http.get(url, timeout=self.timeout, headers={"Authorization": auth})
         resp.raise_for_status()
+        sha1 = hashlib.sha1(resp.content).hexdigest()
+        if info.get("hash_type") != "SHA1" or sha1 != info.get("hash_value", "").lower():
+            raise PayError(resp.status_code, "HASH_MISMATCH", "the statement's SHA1 is not hash_value")
         return resp.content.decode("utf-8")
 
     def request_payment(self, prepay_id):

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_KEY = "auth:token:%s"
 SESSION_KEY = "auth:wxsession:%s"
+WECHAT_DOWN = "微信服务暂时不可用，请稍后重试"
 
 
 def _ttl():
@@ -42,14 +43,15 @@ def login(code):
 
 
 def _ask_wechat(call, code, bad_code_message):
-    """One WeChat call with a one-time code: BadRequest (INVALID_CODE) for a bad code, else Upstream."""
+    """One WeChat call with a one-time code: BadRequest (INVALID_CODE) for an unknown or used code
+    (40029, 40163); any other errcode is Upstream, logged with the errcode (never the code)."""
     try:
         return getattr(clients.wechat(), call)(code)
     except WeChatError as e:
         if e.bad_code:
             raise BadRequest(bad_code_message, code="INVALID_CODE") from None
         log.error("wechat %s failed: errcode %s", call, e.errcode)
-        raise Upstream() from None
+        raise Upstream(WECHAT_DOWN) from None
 
 
 def _user_for_openid(openid, unionid):

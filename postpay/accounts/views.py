@@ -5,11 +5,15 @@ from flask import Blueprint, current_app, g, jsonify, request
 from postpay import authz
 from postpay.accounts import service
 from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
+from postpay.openapi import ERROR
 from postpay.security import mask_id_number, mask_phone
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 CODE = {"type": "string", "minLength": 1, "maxLength": 128}
+#: What a code from wx.login or getPhoneNumber may meet at WeChat.
+BAD_CODE = ERROR | {"description": "INVALID_CODE: WeChat does not know the code (40029) or it was used (40163)"}
+WECHAT_DOWN = ERROR | {"description": "UPSTREAM_ERROR: any other errcode of WeChat's (40013, 45011, -1, ...)"}
 PATIENT = loose(
     id=STR,
     name=STR,
@@ -58,7 +62,7 @@ def user_json(user):
     "Log in with a wx.login code",
     auth=None,
     body=obj(["code"], code=CODE),
-    answers={200: loose(token=STR, expires_in=INT, user=USER)},
+    answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},
 )
 def wechat_login():
     token, user = service.login(g.body["code"])
@@ -77,7 +81,7 @@ def logout():
     ["POST"],
     "Bind the phone number WeChat vouches for (getPhoneNumber code)",
     body=obj(["code"], code=CODE),
-    answers={200: loose(phone=STR)},
+    answers={200: loose(phone=STR), 400: BAD_CODE, 502: WECHAT_DOWN},
 )
 def phone():
     return jsonify({"phone": mask_phone(service.bind_phone(g.user, g.body["code"]))})

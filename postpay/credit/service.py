@@ -18,7 +18,7 @@ from postpay.credit.models import CreditEvent, CreditRecord, Reminder
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.security import blind_index, mask_phone, new_id
-from postpay.visits.messages import send_once
+from postpay.visits.messages import send_once, thing
 from wechat.sms import SmsError
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ def send_reminder(reminder_id):
             return False
         return True
     data = {
-        "thing1": {"value": bill.hospital.name[:20]},
+        "thing1": {"value": thing(bill.hospital.name)},
         "amount2": {"value": "%s元" % amount},
         "thing3": {"value": "诊后付费用已逾期，请尽快缴费"},
     }

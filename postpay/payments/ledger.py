@@ -48,9 +48,12 @@ def book_refund(bill_id, channel, amount_fen, reference):
     )
 
 
-def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False):
+def mark_paid(
+    bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False, out_trade_no=None
+):
     """Book ``amount_fen`` for ``bill`` and mark it paid (once). Whatever was paid beyond the
     bill's total, by a second payment or after a void, is refunded through ``order_id``.
+    ``out_trade_no``: a micropay's order number at WeChat, kept for the reconciliation.
 
     Returns the Refund owed, if any. A repeated (kind, reference) books nothing twice.
     """
@@ -71,6 +74,7 @@ def mark_paid(bill, amount_fen, channel, reference, payment_id=None, order_id=No
             amount_fen=amount_fen,
             reference=reference,
             payment_id=payment_id,
+            out_trade_no=out_trade_no,
         )
     )
     if bill.status == BillStatus.due:

@@ -155,6 +155,8 @@ class LedgerEntry(db.Model):
     #: WeChat transaction id or refund id, or the window receipt: the same money is booked once.
     reference = db.Column(db.String(64), nullable=False)
     payment_id = db.Column(db.String(32), db.ForeignKey("payments.id"))
+    #: Our order number at WeChat for a micropay entry (the reconciliation finds it in the statement by it).
+    out_trade_no = db.Column(db.String(32))
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 

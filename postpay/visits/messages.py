@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 TITLES = {"called": "请到诊室就诊", "report_ready": "检查检验报告已出", "visit_finished": "本次就诊已结束"}
 
 
+def thing(text, tail=""):
+    """A ``thing`` keyword's value: WeChat refuses more than 20 characters, so a longer text is cut
+    with "…", keeping ``tail`` whole."""
+    room = 20 - len(tail)
+    return (text if len(text) <= room else text[: room - 1] + "…") + tail
+
+
 def recipients(patient_id, permission):
     """Accounts to tell: the patient's own, and relatives whose active binding grants ``permission``."""
     own = db.select(User).where(User.patient_id == patient_id)
@@ -86,8 +93,8 @@ def send_for_event(event_id):
     event = db.session.get(VisitEvent, event_id)
     visit = db.session.get(Visit, event.visit_id)
     data = {
-        "thing1": {"value": visit.hospital.name[:20]},
-        "thing2": {"value": ("%s %s" % (visit.department, TITLES.get(event.type, "")))[:20]},
+        "thing1": {"value": thing(visit.hospital.name)},
+        "thing2": {"value": thing(visit.department or "", " " + TITLES.get(event.type, "")).strip()},
         "time3": {"value": iso(event.at)[:16].replace("T", " ")},
     }
     users = recipients(visit.patient_id, "accompany")
@@ -97,7 +104,7 @@ def send_for_event(event_id):
 def send_for_bill(bill_id):
     bill = db.session.get(Bill, bill_id)
     data = {
-        "thing1": {"value": bill.hospital.name[:20]},
+        "thing1": {"value": thing(bill.hospital.name)},
         "amount2": {"value": "%d.%02d元" % divmod(bill.total_fen, 100)},
         "time3": {"value": iso(bill.due_at)[:16].replace("T", " ")},
     }

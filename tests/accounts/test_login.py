@@ -1,6 +1,9 @@
 """WeChat login, bearer tokens, logout, the phone number."""
 
+import logging
 import threading
+
+import pytest
 
 from postpay.accounts.models import User
 from postpay.security import decrypt, token_digest
@@ -59,6 +62,25 @@ def test_bad_wechat_secret_is_an_upstream_error_not_a_login(config, client):
     resp = client.post("/api/v1/auth/wechat-login", json={"code": login_code(client, "o-e")})
     assert resp.status_code == 502
     assert resp.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+
+
+@pytest.mark.parametrize("errcode", [40013, 45011, -1])
+def test_wechat_faults_are_upstream_errors_logged_with_the_errcode_not_the_code(client, login, caplog, errcode):
+    token = login("o-fault")
+    login_fault = login_code(client, "o-fault", errcode=errcode)
+    phone_fault = client.post("/sandbox/wechat/phone-codes", json={"phone": "13712345670", "errcode": errcode})
+    phone_fault = phone_fault.get_json()["code"]
+    with caplog.at_level(logging.ERROR):
+        answers = [
+            client.post("/api/v1/auth/wechat-login", json={"code": login_fault}),
+            client.post("/api/v1/auth/phone", json={"code": phone_fault}, headers=bearer(token)),
+        ]
+    for resp in answers:
+        assert resp.status_code == 502
+        assert resp.get_json()["error"] == {"code": "UPSTREAM_ERROR", "message": "微信服务暂时不可用，请稍后重试"}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "errcode %s" % errcode in logged
+    assert login_fault not in logged and phone_fault not in logged
 
 
 def test_missing_malformed_and_unknown_tokens_get_401(client, login):

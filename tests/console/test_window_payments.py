@@ -1,6 +1,8 @@
 """Window payments (R11, R13 窗口付/刷脸付): cash, card, and micropay through the sandbox's
 WeChat Pay v2 XML; the double-payment rule with a pending mini-program payment."""
 
+import datetime as dt
+
 import pytest
 
 from postpay.billing.models import Bill
@@ -152,3 +154,26 @@ def test_concurrent_window_takes_book_the_bill_once(app, staff, due):
         t.join(30)
     with app.app_context():
         assert LedgerEntry.query.count() == 1 and ledger.balance(bill_id) == 32000
+
+
+def test_micropay_at_the_window_is_reconciled_by_its_out_trade_no(app, client, runner, staff, due):
+    _, _, bill_id = due
+    clerk = staff("scanner6")
+    code = client.post("/sandbox/wechatpay/payment-codes", json={}).get_json()["auth_code"]
+    clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
+    with app.app_context():
+        entry = LedgerEntry.query.one()
+        out_trade_no, transaction_id = entry.out_trade_no, entry.reference
+    assert out_trade_no.startswith("M")
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    csv = client.get("/sandbox/wechatpay/statements/%s.csv" % today).get_data(as_text=True)
+    assert "`%s,`%s,`o-user,`MICROPAY,`SUCCESS" % (transaction_id, out_trade_no) in csv
+    clean = runner.invoke(args=["payments", "reconcile", "--date", today])
+    assert clean.exit_code == 0 and "0 difference(s) on" in clean.output, clean.output
+    with app.app_context():  # our books drift from WeChat's
+        LedgerEntry.query.one().amount_fen = 31900
+        db.session.commit()
+    dirty = runner.invoke(args=["payments", "reconcile", "--date", today])
+    assert dirty.exit_code == 1
+    assert "== NT01 南通市第一人民医院 (mchid 1900000109): 1 difference(s)" in dirty.output
+    assert "DIFFERENT %s wechat=('%s', '1900000109', 32000)" % (out_trade_no, transaction_id) in dirty.output

@@ -43,6 +43,37 @@ def test_reconcile_finds_nothing_then_every_kind_of_difference(app, client, runn
     assert "MISSING_IN_OURS %s" % b["payment"]["out_trade_no"] in dirty.output
 
 
+def test_reconcile_answers_hospital_by_hospital_with_every_kind_of_difference(
+    app, client, runner, family, due_bill, pay
+):
+    at_nt = pay(family["son"], [due_bill(family["son_patient"], "H1", 2000)], key="recon-key-0101").get_json()
+    at_ha = pay(family["son"], [due_bill(family["mum_patient"], "H2", 3000, hospital="HA01")], key="recon-key-0102")
+    at_ha = at_ha.get_json()
+    unpaid = pay(family["son"], [due_bill(family["son_patient"], "H3", 4000)], key="recon-key-0103").get_json()
+    for payment in (at_nt, at_ha):
+        client.post("/sandbox/wechatpay/orders/%s/pay" % payment["payment"]["out_trade_no"])
+    with app.app_context():  # we believe in a payment WeChat never took
+        order = PaymentOrder.query.filter_by(out_trade_no=unpaid["payment"]["out_trade_no"]).one()
+        order.transaction_id, order.paid_at = "4200000000000000000000000001", dt.datetime.now(dt.timezone.utc)
+        db.session.commit()
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    out = runner.invoke(args=["payments", "reconcile", "--date", today])
+    assert out.exit_code == 1, out.output
+    sections = out.output.split("== ")
+    nt01 = next(s for s in sections if s.startswith("NT01 南通市第一人民医院 (mchid 1900000109): 1 difference(s)"))
+    ha01 = next(s for s in sections if s.startswith("HA01 海安市中医院 (mchid 1900000110): 0 difference(s)"))
+    assert "MISSING_AT_WECHAT %s" % unpaid["payment"]["out_trade_no"] in nt01 and "wechat=None" in nt01
+    assert at_ha["payment"]["out_trade_no"] not in ha01
+    assert out.output.rstrip().endswith("1 difference(s) on %s" % today)
+
+
+def test_a_statement_failing_its_sha1_stops_the_reconciliation_in_one_line(client, runner, hospitals):
+    client.post("/sandbox/wechatpay/statements/damage")
+    out = runner.invoke(args=["payments", "reconcile", "--date", "2026-11-30"])
+    assert out.exit_code == 2
+    assert out.output.strip() == "Error: 微信支付对账单获取失败（HASH_MISMATCH），请稍后重试"
+
+
 def test_run_sweeps_finalises_day_end_and_closes_expired_orders(app, runner, family, due_bill, pay, his):
     running = his.visit("S1", family["son_patient"], registered_at="2026-11-22T09:00:00+08:00")
     his.items("S1", ("1", "lab", "血常规", 1, 2000))

@@ -113,3 +113,24 @@ def test_bill_due_message_goes_to_those_who_may_pay(app, client, his, family):
     messages = client.get("/sandbox/wechat/messages?openid=o-a-child").get_json()["messages"]
     assert [m["template_id"] for m in messages] == ["TPL_BILL_DUE"]
     assert messages[0]["data"]["amount2"]["value"] == "23.45元"
+
+
+def test_long_names_are_cut_to_what_wechat_takes_R16(app, client, his, person, signed):
+    """WeChat refuses a ``thing`` over 20 characters: our messages cut the name, never the news."""
+    from postpay.extensions import db
+    from postpay.hospitals.service import upsert_hospital
+
+    with app.app_context():
+        upsert_hospital("NT01", "南通大学附属医院南通市第一人民医院东院区门诊部", "1900000109", "his-secret-nt01")
+        db.session.commit()
+    token, patient = person("o-long", name="钱多多")
+    assert signed(token, patient["id"], "13588880002").status_code == 201
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-long", "template_id": "TPL_VISIT_CALLED"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_VISIT_CALLED"]}, headers=bearer(token))
+    his.visit("A2", patient, department="心血管内科介入治疗中心第二病区门诊")
+    his.event("A2", "called", at="2026-11-22T08:40:00+08:00")
+    run_jobs(app)
+    data = client.get("/sandbox/wechat/messages?openid=o-long").get_json()["messages"][0]["data"]
+    assert data["thing1"]["value"] == "南通大学附属医院南通市第一人民医院东院…"
+    assert data["thing2"]["value"] == "心血管内科介入治疗中心第… 请到诊室就诊"
+    assert data["time3"]["value"] == "2026-11-22 08:40"

@@ -15,6 +15,7 @@ from wechat.sandbox import (  # noqa: F401,I001  (routes register on bp)
     medins_pay,
     micropay,
     pay,
+    pay_bills,
     pay_medins,
     pay_notify,
     pay_refunds,

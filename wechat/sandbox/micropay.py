@@ -108,6 +108,11 @@ def micropay():
         "time_end": dt.datetime.now(CST).strftime("%Y%m%d%H%M%S"),
     }
     put("sandbox:micropay:%s" % no, order, 86400)
+    sub = {"mchid": order["mch_id"], "transaction_id": order["transaction_id"], "out_trade_no": no, "amount": total}
+    if data.get("sub_mch_id"):  # a provider's sub-merchant
+        sub["sub_mchid"] = data["sub_mch_id"]
+    paid = dt.datetime.now(CST).isoformat(timespec="seconds")
+    redis().rpush("sbx:pay:ledger", json.dumps({"order": no, "sub": sub, "time": paid, "trade_type": "MICROPAY"}))
     if code["confirm"]:
         return _fail("USERPAYING", "需要用户输入支付密码")
     return _xml({"return_code": "SUCCESS", "result_code": "SUCCESS", **order})

@@ -1,13 +1,13 @@
-"""WeChat Pay refunds and the daily trade statement, in the sandbox."""
+"""WeChat Pay refunds, in the sandbox (the trade statement: ``pay_bills.py``)."""
 
 import datetime as dt
 import json
 import secrets
 
-from flask import Response, current_app, jsonify, request
+from flask import jsonify, request
 
 from wechat.sandbox import rules
-from wechat.sandbox.common import CST, OBJ, STR, redis, route
+from wechat.sandbox.common import CST, OBJ, redis, route
 from wechat.sandbox.pay import V3, _error, _load, _merchant_ok, _signed
 from wechat.sandbox.pay_notify import deliver, notification
 
@@ -99,78 +99,3 @@ def complete_refund(out_refund_no):
     }
     headers, body = notification("REFUND." + status, "退款结果", "refund", resource)
     return deliver(saved["notify_url"], headers, body, "sbx:pay:last-refund:" + out_refund_no)
-
-
-HEADER = (
-    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
-    "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
-    "手续费,费率,订单金额,申请退款金额,费率备注"
-)
-
-
-@route(
-    V3 + "/bill/tradebill",
-    ["GET"],
-    "WeChat Pay: where to download a day's trade statement",
-    query={"bill_date": STR, "bill_type": STR},
-)
-def tradebill():
-    if not _merchant_ok():
-        return _error(401, "SIGN_ERROR", "签名错误")
-    day = request.args.get("bill_date", "")
-    url = current_app.config["POSTPAY_SANDBOX_URL"].rstrip("/") + "/wechatpay/statements/%s.csv" % day
-    return _signed({"download_url": url, "hash_type": "SHA1", "hash_value": ""})
-
-
-@route("/wechatpay/statements/<day>.csv", ["GET"], "WeChat Pay: a day's trade statement (CSV, backquoted fields)")
-def statement(day):
-    rows = []
-    for raw in redis().lrange("sbx:pay:ledger", 0, -1):
-        entry = json.loads(raw)
-        if not entry["time"].startswith(day):
-            continue
-        sub, yuan = entry["sub"], "%.2f" % (entry["sub"]["amount"] / 100)
-        fields = [
-            entry["time"].replace("T", " ")[:19],
-            current_app.config["SANDBOX_WECHAT_APPID"],
-            sub["mchid"],
-            "",
-            "",
-            sub["transaction_id"],
-            sub["out_trade_no"],
-            "o-user",
-            "JSAPI",
-            "SUCCESS",
-            "OTHERS",
-            "CNY",
-            yuan,
-            "0.00",
-            "0",
-            "0",
-            "0.00",
-            "0.00",
-            "",
-            "",
-            "门诊费用",
-            "",
-            "0.00",
-            "0.60%",
-            yuan,
-            "0.00",
-            "",
-        ]
-        rows.append(",".join("`" + f for f in fields))
-    total = sum(
-        json.loads(r)["sub"]["amount"]
-        for r in redis().lrange("sbx:pay:ledger", 0, -1)
-        if json.loads(r)["time"].startswith(day)
-    )
-    summary = (
-        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n"
-        + ",".join(
-            "`" + f
-            for f in [str(len(rows)), "%.2f" % (total / 100), "0.00", "0.00", "0.00", "%.2f" % (total / 100), "0.00"]
-        )
-    )
-    text = "\n".join([HEADER, *rows, summary]) + "\n"
-    return Response(text, mimetype="text/csv")

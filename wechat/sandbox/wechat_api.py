@@ -8,12 +8,36 @@ import time
 
 from flask import current_app, jsonify, request
 
+from wechat.sandbox import subscribe
 from wechat.sandbox.common import STR, append, body_fields, error, new_code, put, read_list, redis, route, take
 
 API = "/wechat/api"
 CODE_TTL = 300
 TOKEN_TTL = 7200
 PHONE = re.compile(r"^1[3-9]\d{9}$")
+#: errcodes a code may be made to answer, to play WeChat's faults: invalid appid, rate limit, system busy.
+FAULTS = {40013: "invalid appid", 45011: "api minute-quota reach limit", -1: "system error"}
+FAULT = {"type": "integer", "enum": sorted(FAULTS)}
+
+
+def _take_code(kind, code):
+    """A single-use code's value; ``(None, 40163)`` when it was used, ``(None, 40029)`` when unknown."""
+    used = "sbx:wx:used:%s:%s" % (kind, code)
+    found = take("sbx:wx:%s:%s" % (kind, code))
+    if found is None:
+        return None, ((40163, "code been used") if redis().exists(used) else (40029, "invalid code"))
+    redis().set(used, "1", ex=CODE_TTL)
+    if found.get("errcode") in FAULTS:
+        return None, (found["errcode"], FAULTS[found["errcode"]])
+    return found, None
+
+
+def _fault(body):
+    """The optional ``errcode`` of a code-making control call, or an error response."""
+    errcode = body.get("errcode")
+    if errcode is not None and errcode not in FAULTS:
+        return error(422, "VALIDATION_ERROR", "errcode 仅可为 %s" % sorted(FAULTS))
+    return None
 
 
 def _wx(errcode, errmsg, **extra):
@@ -29,16 +53,18 @@ def _token_ok():
     "/wechat/login-codes",
     ["POST"],
     "Sandbox: a wx.login code for an openid (single use)",
-    body={"type": "object", "required": ["openid"], "properties": {"openid": STR, "unionid": STR}},
+    body={"type": "object", "required": ["openid"], "properties": {"openid": STR, "unionid": STR, "errcode": FAULT}},
     answer={"type": "object", "properties": {"code": STR}},
     status=201,
 )
 def login_code():
     body, err = body_fields("openid", optional=("unionid",))
+    err = err or _fault(body)
     if err:
         return err
     code = new_code()
-    put("sbx:wx:login:" + code, {"openid": body["openid"], "unionid": body.get("unionid")}, CODE_TTL)
+    login = {"openid": body["openid"], "unionid": body.get("unionid"), "errcode": body.get("errcode")}
+    put("sbx:wx:login:" + code, login, CODE_TTL)
     return jsonify({"code": code}), 201
 
 
@@ -46,18 +72,19 @@ def login_code():
     "/wechat/phone-codes",
     ["POST"],
     "Sandbox: a getPhoneNumber code for a phone (single use)",
-    body={"type": "object", "required": ["phone"], "properties": {"phone": STR}},
+    body={"type": "object", "required": ["phone"], "properties": {"phone": STR, "errcode": FAULT}},
     answer={"type": "object", "properties": {"code": STR}},
     status=201,
 )
 def phone_code():
     body, err = body_fields("phone")
+    err = err or _fault(body)
     if err:
         return err
     if not PHONE.match(body["phone"]):
         return error(422, "VALIDATION_ERROR", "手机号应为11位中国大陆手机号")
     code = new_code()
-    put("sbx:wx:phone:" + code, {"phone": body["phone"]}, CODE_TTL)
+    put("sbx:wx:phone:" + code, {"phone": body["phone"], "errcode": body.get("errcode")}, CODE_TTL)
     return jsonify({"code": code}), 201
 
 
@@ -86,14 +113,13 @@ def access_token():
 )
 def jscode2session():
     cfg = current_app.config
-    if (
-        request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]
-        or request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]
-    ):
+    if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
         return _wx(40013, "invalid appid")
-    login = take("sbx:wx:login:" + request.args.get("js_code", ""))
-    if login is None:
-        return _wx(40029, "invalid code")
+    if request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]:
+        return _wx(40125, "invalid appsecret")
+    login, refused = _take_code("login", request.args.get("js_code", ""))
+    if refused:
+        return _wx(*refused)
     answer = {"openid": login["openid"], "session_key": secrets.token_urlsafe(16)}
     if login.get("unionid"):
         answer["unionid"] = login["unionid"]
@@ -111,9 +137,9 @@ def getuserphonenumber():
     if not _token_ok():
         return _wx(40001, "invalid credential, access_token is invalid or not latest")
     body = request.get_json(force=True, silent=True) or {}
-    found = take("sbx:wx:phone:" + str(body.get("code", "")))
-    if found is None:
-        return _wx(40029, "invalid code")
+    found, refused = _take_code("phone", str(body.get("code", "")))
+    if refused:
+        return _wx(*refused)
     phone = found["phone"]
     info = {
         "phoneNumber": phone,
@@ -134,9 +160,14 @@ def getuserphonenumber():
 def subscribe_send():
     if not _token_ok():
         return _wx(40001, "invalid credential, access_token is invalid or not latest")
-    body = request.get_json(force=True, silent=True) or {}
-    if not body.get("touser") or not body.get("template_id") or not isinstance(body.get("data"), dict):
-        return _wx(47003, "argument invalid!")
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return _wx(47001, "data format error")
+    if not isinstance(body.get("touser"), str) or not body["touser"]:
+        return _wx(40003, "invalid openid")
+    refused = subscribe.check(body.get("template_id"), body.get("data"), body.get("miniprogram_state"))
+    if refused:
+        return _wx(*refused)
     quota_key = "sbx:wx:sub:%s:%s" % (body["touser"], body["template_id"])
     if redis().decr(quota_key) < 0:  # each acceptance of wx.requestSubscribeMessage allows one message
         redis().incr(quota_key)

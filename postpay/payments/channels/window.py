@@ -51,11 +51,12 @@ def take(bill_id, mode, auth_code=None, client_ip=None, now=None):
     if not claimed or bill is None or bill.status != BillStatus.due or bill.total_fen <= 0:
         raise NotPayable()
     now = now or dt.datetime.now(dt.timezone.utc)
+    out_trade_no = None
     if mode == "micropay":
-        reference = _micropay(bill, auth_code, client_ip, now)
+        reference, out_trade_no = _micropay(bill, auth_code, client_ip, now)
     else:
         reference = "W%s%s" % (now.astimezone(SHANGHAI).strftime("%y%m%d"), secrets.token_hex(6).upper())
-    ledger.mark_paid(bill, bill.total_fen, MODES[mode], reference, at=now)
+    ledger.mark_paid(bill, bill.total_fen, MODES[mode], reference, at=now, out_trade_no=out_trade_no)
     log.info("bill %s paid at the window (%s): %s fen, %s", bill.id, mode, bill.total_fen, reference)
     return bill, reference
 
@@ -86,4 +87,4 @@ def _micropay(bill, auth_code, client_ip, now):
     if got != expected or not answer.get("transaction_id"):
         alert("MICROPAY_MISMATCH", order=out_trade_no, got=got, expected=expected)
         raise Upstream("微信支付返回的订单信息不一致，已报警，请勿重复收费")
-    return answer["transaction_id"]
+    return answer["transaction_id"], out_trade_no
