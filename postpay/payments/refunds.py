@@ -56,7 +56,7 @@ def send(refund_id):
         "amount": {"refund": refund.amount_fen, "total": order.amount_fen, "currency": "CNY"},
     }
     try:
-        answer = clients.wechat_pay().refund(body, order.mchid)
+        answer = clients.wechat_pay().refund(body)
     except (PayError, requests.RequestException) as e:
         log.error("refund %s not accepted: %s", refund.id, e)
         raise

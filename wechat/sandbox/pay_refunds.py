@@ -24,7 +24,7 @@ def refund():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
     order, sub = _sub_order(body.get("out_trade_no", ""))
-    if sub is None:
+    if sub is None or body.get("sub_mchid") != sub.get("sub_mchid"):  # a sub-merchant's order: refunded for it
         return _error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
     if order["state"] != "SUCCESS":
         return _error(400, "INVALID_REQUEST", "订单未支付")
@@ -54,7 +54,14 @@ def refund():
     }
     redis().set(
         "sbx:pay:refund:" + body["out_refund_no"],
-        json.dumps({"record": record, "mchid": sub["mchid"], "notify_url": body.get("notify_url")}),
+        json.dumps(
+            {
+                "record": record,
+                "mchid": sub["mchid"],
+                "sub_mchid": sub.get("sub_mchid"),
+                "notify_url": body.get("notify_url"),
+            }
+        ),
         ex=7 * 86400,
     )
     return _signed(record)
@@ -74,8 +81,9 @@ def complete_refund(out_refund_no):
     saved = json.loads(raw)
     status = (request.get_json(force=True, silent=True) or {}).get("status", "SUCCESS")
     record = saved["record"]
-    resource = {
-        "mchid": saved["mchid"],
+    merchant = {"sp_mchid": saved["mchid"], "sub_mchid": saved["sub_mchid"]} if saved.get("sub_mchid") else {}
+    resource = merchant or {"mchid": saved["mchid"]}
+    resource |= {
         "out_trade_no": record["out_trade_no"],
         "transaction_id": record["transaction_id"],
         "out_refund_no": out_refund_no,
