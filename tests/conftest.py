@@ -48,7 +48,7 @@ def config(keys, database_url):
         REDIS_URL=os.environ.get("REDIS_URL") or None,
         POSTPAY_SANDBOX=True,
         LOG_LEVEL="INFO",
-        SANDBOX_WECHATPAY_SUB_MCHIDS=[],  # the hospitals fixture registers its own
+        SANDBOX_WECHATPAY_SUB_MCHIDS=["1900000109", "1900000110"],  # the hospitals fixture's, as sub-merchants
     )
 
 
@@ -305,10 +305,6 @@ def hospitals(app):
         upsert_hospital("NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01")
         upsert_hospital("HA01", "海安市中医院", "1900000110", "his-secret-ha01")
         db.session.commit()
-    for sub_mchid in ("1900000109", "1900000110"):  # WeChat Pay knows them as the provider's sub-merchants
-        assert (
-            app.test_client().post("/sandbox/wechatpay/sub-merchants", json={"sub_mchid": sub_mchid}).status_code == 201
-        )
     return ["NT01", "HA01"]
 
 

@@ -16,10 +16,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 
 @pytest.fixture
 def provider(app, inbox):
-    """Our client, its notify URL the inbox; NT and HA registered as sub-merchants."""
-    for sub_mchid in (NT, HA):
-        resp = requests.post(sandbox(app, "/sub-merchants"), json={"sub_mchid": sub_mchid}, timeout=5)
-        assert resp.status_code == 201
+    """Our client, its notify URL the inbox; NT and HA are sub-merchants (SANDBOX_WECHATPAY_SUB_MCHIDS)."""
     return client_for(app, notify_url=inbox.url)
 
 
@@ -204,6 +201,15 @@ def test_the_signed_path_starts_at_v3_without_the_sandboxs_mount_point(app, prov
     no_query = raw_call(app, "GET", path, None, sp, sign_path=path.split("?")[0])
     assert (no_query.status_code, no_query.json()["code"]) == (401, "SIGN_ERROR")
     assert raw_call(app, "GET", path, None, sp).status_code == 404  # signed as WeChat sees it: through
+
+
+def test_a_sub_merchant_registered_in_the_sandbox_can_be_ordered_for(app, provider):
+    with pytest.raises(pay.PayError) as e:
+        provider.partner_jsapi(partner_order("PP-6", sub_mchid="1900000555"))
+    assert (e.value.code, e.value.message) == ("INVALID_REQUEST", "受理关系不存在")
+    resp = requests.post(sandbox(app, "/sub-merchants"), json={"sub_mchid": "1900000555"}, timeout=5)
+    assert resp.status_code == 201 and resp.json() == {"sub_mchid": "1900000555"}
+    assert provider.partner_jsapi(partner_order("PP-6", sub_mchid="1900000555")).startswith("wx")
 
 
 def test_registering_a_sub_merchant_needs_a_merchant_id(app):

@@ -69,7 +69,7 @@ def test_the_sdk_orders_queries_pays_refunds_and_closes_as_a_direct_merchant(app
     assert code == NOT_FOUND and json.loads(text)["code"] == "ORDER_NOT_EXIST"
 
 
-def test_the_sdk_as_a_service_provider_for_a_registered_sub_merchant(app, inbox, hospitals):
+def test_the_sdk_as_a_service_provider_for_a_registered_sub_merchant(app, inbox):
     wx = sdk(app, inbox, partner_mode=True)
     sp = app.config["WECHATPAY_MCHID"]
     order = partner_order("SP-1")
