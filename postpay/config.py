@@ -96,6 +96,10 @@ def defaults(instance_path):
         "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "",
         "SANDBOX_WECHATPAY_APIV3_KEY": "",
         "SANDBOX_WECHATPAY_MERCHANT_SERIAL": "",
+        #: The merchant that certificate serial belongs to: the service provider (our WECHATPAY_MCHID).
+        "SANDBOX_WECHATPAY_MCHID": "",
+        #: The provider's sub-merchants (特约商户) the sandbox knows; more with POST /sandbox/wechatpay/sub-merchants.
+        "SANDBOX_WECHATPAY_SUB_MCHIDS": [],
         "WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
         #: Minutes a WeChat order stays payable (time_expire).
         "POSTPAY_ORDER_MINUTES": 30,

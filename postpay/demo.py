@@ -15,6 +15,7 @@ from postpay.clock import today, utcnow
 from postpay.contracts import commitment
 from postpay.contracts.eligibility import active_contract
 from postpay.contracts.models import Channel, Contract, ContractStatus
+from postpay.devkeys import DEMO_SUB_MCHIDS
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.his import simulate
@@ -30,9 +31,10 @@ PATIENTS = [
     ("o-demo-son", "张晓明", "32060219780605002", "320602", "employee"),  # his son, in Shanghai
     ("o-demo-teen", "李小雨", "32068420100901002", "320684", "resident"),  # a teenager who comes alone
 ]
+#: Their merchant ids are sub-merchants the sandbox knows (``SANDBOX_WECHATPAY_SUB_MCHIDS`` of postpay.devkeys).
 HOSPITALS = [
-    ("NT01", "南通市第一人民医院", "1900000109"),
-    ("HA01", "海安市中医院", "1900000110"),
+    ("NT01", "南通市第一人民医院", DEMO_SUB_MCHIDS[0]),
+    ("HA01", "海安市中医院", DEMO_SUB_MCHIDS[1]),
 ]
 
 

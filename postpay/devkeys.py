@@ -35,6 +35,10 @@ def _rsa_pem_pair(directory, name):
     return paths
 
 
+#: The demo hospitals' merchant ids (postpay/demo.py): sub-merchants of the sandbox's provider.
+DEMO_SUB_MCHIDS = ("1900000109", "1900000110")
+
+
 def generate(directory):
     """Fresh secrets for one installation; key files are written into ``directory``."""
     os.makedirs(directory, exist_ok=True)
@@ -72,6 +76,8 @@ def generate(directory):
         "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": public_key_id,
         "SANDBOX_WECHATPAY_APIV3_KEY": apiv3_key,
         "SANDBOX_WECHATPAY_MERCHANT_SERIAL": serial,
+        "SANDBOX_WECHATPAY_MCHID": "1900000100",
+        "SANDBOX_WECHATPAY_SUB_MCHIDS": list(DEMO_SUB_MCHIDS),
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": merchant_pub,
         "WECHATPAY_APIV2_KEY": apiv2_key,
         "SANDBOX_WECHATPAY_APIV2_KEY": apiv2_key,
@@ -110,6 +116,7 @@ LINKED = {
     "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "WECHATPAY_PUBLIC_KEY_ID",
     "SANDBOX_WECHATPAY_APIV3_KEY": "WECHATPAY_APIV3_KEY",
     "SANDBOX_WECHATPAY_MERCHANT_SERIAL": "WECHATPAY_CERT_SERIAL",
+    "SANDBOX_WECHATPAY_MCHID": "WECHATPAY_MCHID",
     "SANDBOX_WECHATPAY_APIV2_KEY": "WECHATPAY_APIV2_KEY",
 }
 
@@ -199,6 +206,7 @@ def generate_keys():
         "WECHATPAY_PUBLIC_KEY_ID",
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH",
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH",
+        "SANDBOX_WECHATPAY_SUB_MCHIDS",
         "WECHATPAY_APIV2_KEY",
     ]
 

@@ -48,6 +48,7 @@ def config(keys, database_url):
         REDIS_URL=os.environ.get("REDIS_URL") or None,
         POSTPAY_SANDBOX=True,
         LOG_LEVEL="INFO",
+        SANDBOX_WECHATPAY_SUB_MCHIDS=["1900000109", "1900000110"],  # the hospitals fixture's, as sub-merchants
     )
 
 

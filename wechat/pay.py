@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 import time
-from urllib.parse import urlsplit
 
 import requests
 from wechatpayv3.utils import aes_decrypt, load_private_key, load_public_key, rsa_sign, rsa_verify
@@ -124,14 +123,15 @@ class WeChatPay:
         self.gateway, self.timeout = gateway.rstrip("/"), timeout
         self.http = requests.Session()
 
-    def request(self, method, path, body=None, mchid=None):
-        """One signed call; the answer verified. Raises PayError, requests.RequestException."""
+    def request(self, method, path, body=None):
+        """One signed call; the answer verified. Raises PayError, requests.RequestException.
+
+        ``path`` is WeChat's, from ``/v3`` with its query, and that is what is signed, whatever
+        path the gateway has (the sandbox's mount point is not part of it). Every request is
+        signed as our own merchant (``self.mchid``: the service provider), never a sub-merchant."""
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
-        url_path = urlsplit(self.gateway).path + path
         headers = {
-            "Authorization": authorization(
-                mchid or self.mchid, self.serial_no, self.private_key, method, url_path, raw
-            ),
+            "Authorization": authorization(self.mchid, self.serial_no, self.private_key, method, path, raw),
             "Accept": "application/json",
             "Content-Type": "application/json",
             "Wechatpay-Serial": self.public_key_id,
@@ -153,28 +153,57 @@ class WeChatPay:
 
     def jsapi(self, order):
         """``/v3/pay/transactions/jsapi``: returns the prepay_id."""
-        return self.request("POST", "/v3/pay/transactions/jsapi", order, mchid=order["mchid"])["prepay_id"]
+        return self.request("POST", "/v3/pay/transactions/jsapi", order)["prepay_id"]
 
     def combine_jsapi(self, order):
         """``/v3/combine-transactions/jsapi`` (合单): returns the prepay_id."""
         return self.request("POST", "/v3/combine-transactions/jsapi", order)["prepay_id"]
 
     def query(self, out_trade_no, mchid):
-        return self.request("GET", "/v3/pay/transactions/out-trade-no/%s?mchid=%s" % (out_trade_no, mchid), mchid=mchid)
+        return self.request("GET", "/v3/pay/transactions/out-trade-no/%s?mchid=%s" % (out_trade_no, mchid))
 
     def combine_query(self, combine_out_trade_no):
         return self.request("GET", "/v3/combine-transactions/out-trade-no/%s" % combine_out_trade_no)
 
     def close(self, out_trade_no, mchid):
-        self.request("POST", "/v3/pay/transactions/out-trade-no/%s/close" % out_trade_no, {"mchid": mchid}, mchid=mchid)
+        self.request("POST", "/v3/pay/transactions/out-trade-no/%s/close" % out_trade_no, {"mchid": mchid})
 
     def combine_close(self, combine_out_trade_no, sub_orders):
         body = {"combine_appid": self.appid, "sub_orders": sub_orders}
         self.request("POST", "/v3/combine-transactions/out-trade-no/%s/close" % combine_out_trade_no, body)
 
-    def refund(self, body, mchid):
-        """``/v3/refund/domestic/refunds``: returns WeChat's refund record."""
-        return self.request("POST", "/v3/refund/domestic/refunds", body, mchid=mchid)
+    def refund(self, body, sub_mchid=None):
+        """``/v3/refund/domestic/refunds``: returns WeChat's refund record. With ``sub_mchid``, the
+        refund of a sub-merchant's order (a partner or provider-combine order)."""
+        body = dict(body, sub_mchid=sub_mchid) if sub_mchid else body
+        return self.request("POST", "/v3/refund/domestic/refunds", body)
+
+    # The service-provider (服务商) APIs: we are sp_mchid / sp_appid, the hospital is sub_mchid.
+
+    def partner_jsapi(self, order):
+        """``/v3/pay/partner/transactions/jsapi``: ``order`` with sub_mchid, description, out_trade_no,
+        time_expire, attach, amount and ``payer.sp_openid``; sp_appid, sp_mchid and notify_url are
+        ours unless given. Returns the prepay_id (paid through :meth:`request_payment` with our appid)."""
+        body = {"sp_appid": self.appid, "sp_mchid": self.mchid, "notify_url": self.notify_url} | order
+        return self.request("POST", "/v3/pay/partner/transactions/jsapi", body)["prepay_id"]
+
+    def partner_query(self, out_trade_no, sub_mchid):
+        path = "/v3/pay/partner/transactions/out-trade-no/%s?sp_mchid=%s&sub_mchid=%s"
+        return self.request("GET", path % (out_trade_no, self.mchid, sub_mchid))
+
+    def partner_query_by_id(self, transaction_id, sub_mchid):
+        path = "/v3/pay/partner/transactions/id/%s?sp_mchid=%s&sub_mchid=%s"
+        return self.request("GET", path % (transaction_id, self.mchid, sub_mchid))
+
+    def partner_close(self, out_trade_no, sub_mchid):
+        body = {"sp_mchid": self.mchid, "sub_mchid": sub_mchid}
+        self.request("POST", "/v3/pay/partner/transactions/out-trade-no/%s/close" % out_trade_no, body)
+
+    def provider_sub_order(self, sub_mchid, out_trade_no, total_fen, description, attach):
+        """One ``sub_orders[]`` entry of a combine order placed as a provider: mchid is ours (sp_mchid),
+        sub_mchid the hospital's (``attach`` is required in a sub-order)."""
+        sub = {"mchid": self.mchid, "sub_mchid": sub_mchid, "out_trade_no": out_trade_no, "description": description}
+        return sub | {"attach": attach, "amount": {"total_amount": total_fen, "currency": "CNY"}}
 
     def trade_bill(self, bill_date, sub_mchid=None):
         """The day's trade statement (of every sub-merchant, or of one) as CSV text, backquoted fields.

@@ -37,9 +37,9 @@ def mix_pay_type(insurance_fen, cash_fen):
 def create_order(client, body):
     """``POST /v3/med-ins/orders``: returns ``{"mix_trade_no", "mix_pay_status", "prepay_id", ...}``.
     Raises PayError, requests.RequestException."""
-    return client.request("POST", PATH, body, mchid=body.get("sub_mchid"))
+    return client.request("POST", PATH, body)
 
 
 def query_order(client, out_trade_no, sub_mchid):
     """The order as WeChat sees it (the notification's resource). Raises PayError (ORDER_NOT_EXIST)."""
-    return client.request("GET", "%s/out-trade-no/%s?sub_mchid=%s" % (PATH, out_trade_no, sub_mchid), mchid=sub_mchid)
+    return client.request("GET", "%s/out-trade-no/%s?sub_mchid=%s" % (PATH, out_trade_no, sub_mchid))

@@ -18,6 +18,7 @@ from wechat.sandbox import (  # noqa: F401,I001  (routes register on bp)
     pay_bills,
     pay_medins,
     pay_notify,
+    pay_partner,
     pay_refunds,
     sms,
     wechat_api,

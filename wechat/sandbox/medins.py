@@ -3,13 +3,13 @@ e-voucher authorization, and the user-info query in the SM4/SM2 envelope."""
 
 from flask import current_app, jsonify, request
 
-from wechat import medins
+from wechat.sandbox import envelope as platform
 from wechat.sandbox.common import STR, body_fields, error, new_code, put, route, take
 
 CODE_TTL = 300
 #: Ours -> the national dictionary codes the platform speaks.
-TYPES = {v: k for k, v in medins.INSURANCE_TYPES.items()} | {"other": "999"}
-STATUS = {v: k for k, v in medins.INSURED_STATUS.items()}
+TYPES = {"employee": platform.EMPLOYEE, "resident": platform.RESIDENT, "other": "999"}
+STATUS = dict(zip(("normal", "suspended", "terminated"), platform.INSURED_STATES, strict=True))
 PERSON = {
     "type": "object",
     "required": ["name", "id_number", "insured_region", "insurance_type", "insured_status"],
@@ -17,8 +17,8 @@ PERSON = {
         "name": STR,
         "id_number": STR,
         "insured_region": STR,
-        "insurance_type": {"type": "string", "enum": sorted(TYPES) + sorted(medins.INSURANCE_TYPES)},
-        "insured_status": {"type": "string", "enum": sorted(STATUS) + sorted(medins.INSURED_STATUS)},
+        "insurance_type": {"type": "string", "enum": sorted(TYPES) + [platform.EMPLOYEE, platform.RESIDENT]},
+        "insured_status": {"type": "string", "enum": sorted(STATUS) + list(platform.INSURED_STATES)},
     },
 }
 
@@ -83,13 +83,13 @@ def _serve(kind, field):
     if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
         return _answer(1001, "appId不存在")
     try:
-        data = medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
-    except medins.MedinsError as e:
-        return _answer(1002, "验签失败: %s" % e.message)
+        data = platform.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
+    except platform.EnvelopeError as e:
+        return _answer(1002, "验签失败: %s" % e)
     person = take("sbx:medins:%s:%s" % (kind, data.get(field, "")))
     if person is None:
-        return _answer(int(medins.BAD_AUTH_CODE), "凭证无效或已使用")
-    sealed = medins.seal(
+        return _answer(platform.BAD_AUTH_CODE, "凭证无效或已使用")
+    sealed = platform.seal(
         person,
         cfg["SANDBOX_MEDINS_APP_ID"],
         cfg["SANDBOX_MEDINS_APP_SECRET"],

@@ -12,11 +12,10 @@ import secrets
 
 from flask import current_app, jsonify, request
 
-from wechat import medins
-from wechat.medins_pay import INSUTYPES, fen, yuan
+from wechat.sandbox import envelope
 from wechat.sandbox.common import redis, route
+from wechat.sandbox.envelope import EMPLOYEE, fen, yuan
 
-EMPLOYEE = INSUTYPES["employee"]
 DEFAULT_RULE = {"fund_ratio_pct": 60, "psn_acct_balance_fen": 10000, "mulaid_balance_fen": 100000}
 RULE_KEY, TTL = "sbx:medins:rule", 7 * 86400
 NUM = {"type": "integer", "minimum": 0, "maximum": 10**10}
@@ -68,7 +67,7 @@ def _reply(data=None, code=0, message="成功"):
     if code:
         return jsonify({"code": code, "message": message})
     cfg = current_app.config
-    sealed = medins.seal(
+    sealed = envelope.seal(
         data, cfg["SANDBOX_MEDINS_APP_ID"], cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY"]
     )
     return jsonify({"code": 0, "message": message, **sealed})
@@ -77,15 +76,15 @@ def _reply(data=None, code=0, message="成功"):
 def _opened():
     """The request's data, or an error reply (bad envelope, unknown app, bad signature)."""
     cfg = current_app.config
-    envelope = request.get_json(force=True, silent=True)
-    if not isinstance(envelope, dict):
+    sealed = request.get_json(force=True, silent=True)
+    if not isinstance(sealed, dict):
         return None, _reply(code=-1, message="报文格式错误")
-    if envelope.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
+    if sealed.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
         return None, _reply(code=1001, message="appId不存在")
     try:
-        return medins.unseal(envelope, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"]), None
-    except medins.MedinsError as e:
-        return None, _reply(code=1002, message="验签失败: %s" % e.message)
+        return envelope.unseal(sealed, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"]), None
+    except envelope.EnvelopeError as e:
+        return None, _reply(code=1002, message="验签失败: %s" % e)
 
 
 def _order_of(data):
@@ -110,7 +109,7 @@ def medins_upload():
         total = fen(data["feeSumamt"])
         if total <= 0 or sum(fen(d["detItemFeeSumamt"]) for d in data["feedetail"]) != total:
             return _reply(code=2102, message="费用明细合计与总金额不符")
-    except (KeyError, TypeError, medins.MedinsError):
+    except (KeyError, TypeError, ValueError):
         return _reply(code=2100, message="费用明细格式错误")
     if data.get("acctMulaidFlag") == "1" and data.get("mulaidInsutype") != EMPLOYEE:
         return _reply(code=2101, message="共济人须为职工医保参保人")
@@ -182,7 +181,7 @@ def medins_refund():
         return _reply(order["refunds"][sn])
     try:
         amount = fen(data["totlRefdAmt"])
-    except (KeyError, medins.MedinsError):
+    except (KeyError, ValueError):
         return _reply(code=2502, message="退费金额格式错误")
     left = {
         k: fen(order[k]) - sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS

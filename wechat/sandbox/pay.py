@@ -3,22 +3,21 @@ checked, every answer is signed with the platform key, notifications are signed
 and AES-256-GCM encrypted. ``/orders/{no}/pay`` plays the user paying;
 ``/renotify`` sends the last notification again, byte for byte."""
 
-import base64
 import hashlib
 import json
 import secrets
-import time
 
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.hashes import SHA256
 from flask import Response, current_app, request
-from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
+from wechatpayv3.utils import load_private_key, load_public_key
 
-from wechat import pay
-from wechat.sandbox import rules
-from wechat.sandbox.common import OBJ, STR, redis, route
+from wechat.sandbox import rules, v3sign
+from wechat.sandbox.common import OBJ, STR, bp, redis, route
 
 V3 = "/wechatpay/v3"
+#: Where WeChat Pay is mounted: the path a merchant signs is what follows, from ``/v3``.
+MOUNT = bp.url_prefix + "/wechatpay"
+#: Sub-merchants registered at run time (``POST /sandbox/wechatpay/sub-merchants``).
+SUB_MCHIDS = "sbx:pay:sub-mchids"
 
 
 def _keys():
@@ -36,14 +35,7 @@ def _keys():
 def _signed(payload, status=200):
     """An answer signed with the platform key, as WeChat signs its answers."""
     body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
-    ts, nonce = str(int(time.time())), secrets.token_hex(16)
-    headers = {
-        "Wechatpay-Timestamp": ts,
-        "Wechatpay-Nonce": nonce,
-        "Wechatpay-Serial": current_app.config["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"],
-        "Wechatpay-Signature-Type": pay.SIGNATURE_TYPE,
-        "Wechatpay-Signature": rsa_sign(_keys()["platform"], "%s\n%s\n%s\n" % (ts, nonce, body)),
-    }
+    headers = v3sign.signed_headers(_keys()["platform"], current_app.config["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"], body)
     return Response(body, status=status if body else 204, headers=headers, mimetype="application/json")
 
 
@@ -52,28 +44,34 @@ def _error(status, code, message):
 
 
 def _merchant_ok():
-    """Check the Authorization header as WeChat does: our registered serial and a valid signature."""
-    fields = pay.parse_authorization(request.headers.get("Authorization", ""))
-    if not fields or fields.get("serial_no") != current_app.config["SANDBOX_WECHATPAY_MERCHANT_SERIAL"]:
-        return False
-    if abs(time.time() - int(fields.get("timestamp", "0") or 0)) > 300:
+    """Check the Authorization header as WeChat does: a certificate serial we know, signing as the
+    merchant it belongs to, a valid signature over the path from ``/v3`` with its query, and no
+    body naming another merchant as the provider (``sp_mchid``) or the combine merchant."""
+    cfg = current_app.config
+    owners = {cfg["SANDBOX_WECHATPAY_MERCHANT_SERIAL"]: cfg["SANDBOX_WECHATPAY_MCHID"]}
+    fields = v3sign.parse_authorization(request.headers.get("Authorization", ""))
+    if not fields or not fields["mchid"] or owners.get(fields["serial_no"]) != fields["mchid"]:
         return False
     path = request.full_path.rstrip("?")
-    message = "%s\n%s\n%s\n%s\n%s\n" % (
-        request.method,
-        path,
-        fields["timestamp"],
-        fields["nonce_str"],
-        request.get_data(as_text=True),
-    )
-    try:
-        return _keys()["merchant"].verify(base64.b64decode(fields["signature"]), message.encode(), *_pkcs1()) is None
-    except Exception:
+    url = path[len(MOUNT) :] if path.startswith(MOUNT + "/v3/") else path
+    raw = request.get_data(as_text=True)
+    if not v3sign.verify_request(fields, _keys()["merchant"], request.method, url, raw):
         return False
+    body = request.get_json(force=True, silent=True) if raw else None
+    named = dict(body) if isinstance(body, dict) else {}
+    named.setdefault("sp_mchid", request.args.get("sp_mchid"))
+    # TODO(lead): once postpay uses the partner APIs, refuse a direct API's body "mchid" that is not the signer:
+    # named.setdefault("mchid", request.args.get("mchid"))  and add "mchid" to the tuple below.
+    return all(named.get(k) in (None, fields["mchid"]) for k in ("sp_mchid", "combine_mchid"))
 
 
-def _pkcs1():
-    return PKCS1v15(), SHA256()
+def sub_mchid_known(sub_mchid):
+    """A sub-merchant of the provider (受理关系): in ``SANDBOX_WECHATPAY_SUB_MCHIDS`` or registered."""
+    if not isinstance(sub_mchid, str) or not sub_mchid:
+        return False
+    return sub_mchid in current_app.config["SANDBOX_WECHATPAY_SUB_MCHIDS"] or bool(
+        redis().sismember(SUB_MCHIDS, sub_mchid)
+    )
 
 
 def _load(no):
@@ -145,13 +143,26 @@ def combine_jsapi():
     subs = body.get("sub_orders") or []
     if not body.get("combine_out_trade_no") or not 2 <= len(subs) <= 10:
         return _error(400, "PARAM_ERROR", "子单数量须为2-10")
-    parsed = [
-        {"mchid": s["mchid"], "out_trade_no": s["out_trade_no"], "amount": s["amount"]["total_amount"]} for s in subs
-    ]
+    parsed = [_combine_sub(s) for s in subs]
+    if any(s["sub_mchid"] is not None and not sub_mchid_known(s["sub_mchid"]) for s in parsed):
+        return _error(400, "INVALID_REQUEST", "受理关系不存在")
     return _place("combine", body, body["combine_out_trade_no"], sum(s["amount"] for s in parsed), parsed)
 
 
+def _combine_sub(s):
+    """A combine sub-order as the sandbox keeps it; ``sub_mchid`` when a provider orders for a sub-merchant."""
+    return {
+        "mchid": s["mchid"],
+        "sub_mchid": s.get("sub_mchid"),
+        "out_trade_no": s["out_trade_no"],
+        "amount": s["amount"]["total_amount"],
+    }
+
+
 def _transaction(order, sub):
+    """The order as a query answers it and its notification carries (the partner shape for partner orders)."""
+    if order["kind"] == "partner":
+        return _partner_transaction(order, sub)
     return {
         "appid": order["body"].get("appid"),
         "mchid": sub["mchid"],
@@ -168,6 +179,28 @@ def _transaction(order, sub):
     }
 
 
+def _partner_transaction(order, sub):
+    body, state = order["body"], order["state"]
+    payer = body.get("payer") or {}
+    found = {
+        "sp_appid": body.get("sp_appid"),
+        "sp_mchid": body.get("sp_mchid"),
+        "sub_appid": body.get("sub_appid"),
+        "sub_mchid": sub["sub_mchid"],
+        "out_trade_no": sub["out_trade_no"],
+        "transaction_id": sub.get("transaction_id"),
+        "trade_type": "JSAPI",
+        "trade_state": state,
+        "trade_state_desc": {"SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭"}[state],
+        "bank_type": "OTHERS" if state == "SUCCESS" else None,
+        "attach": body.get("attach"),
+        "success_time": order.get("success_time"),
+        "amount": {"total": sub["amount"], "payer_total": sub["amount"], "currency": "CNY", "payer_currency": "CNY"},
+        "payer": {k: payer[k] for k in ("sp_openid", "sub_openid") if k in payer},
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def _combine_resource(order):
     return {
         "combine_appid": order["body"].get("combine_appid"),
@@ -177,6 +210,7 @@ def _combine_resource(order):
         "sub_orders": [
             {
                 "mchid": s["mchid"],
+                **({"sub_mchid": s["sub_mchid"]} if s.get("sub_mchid") else {}),
                 "trade_type": "JSAPI",
                 "trade_state": order["state"],
                 "transaction_id": s.get("transaction_id"),

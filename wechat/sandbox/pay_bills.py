@@ -8,22 +8,16 @@ answers the file unsigned. The statement lists the JSAPI and combine sub-orders 
 (``sbx:pay:ledger``) and the window's micropay payments.
 """
 
-import base64
 import hashlib
 import json
-import re
 import secrets
-import time
 
 from flask import Response, current_app, jsonify, request
 
-from wechat.sandbox.common import STR, bp, put, redis, route, take
-from wechat.sandbox.pay import V3, _error, _keys, _merchant_ok, _pkcs1, _signed
+from wechat.sandbox.common import STR, put, redis, route, take
+from wechat.sandbox.pay import V3, _error, _merchant_ok, _signed
 
 TOKEN_TTL = 300
-#: The merchant's Authorization header: WECHATPAY2-SHA256-RSA2048 mchid="..",nonce_str="..",...
-AUTHORIZATION = re.compile(r"WECHATPAY2-SHA256-RSA2048 (.*)")
-FIELD = re.compile(r'(\w+)="([^"]*)"')
 HEADER = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
     "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
@@ -79,23 +73,6 @@ def tradebill():
     return _signed({"download_url": url, "hash_type": "SHA1", "hash_value": sha1})
 
 
-def _download_signed():
-    """The merchant's signature over GET, the path from ``/v3/`` with its query, and an empty body."""
-    found = AUTHORIZATION.fullmatch(request.headers.get("Authorization", ""))
-    fields = dict(FIELD.findall(found.group(1))) if found else {}
-    if fields.get("serial_no") != current_app.config["SANDBOX_WECHATPAY_MERCHANT_SERIAL"]:
-        return False
-    if not fields.get("timestamp", "").isdigit() or abs(time.time() - int(fields["timestamp"])) > 300:
-        return False
-    path = request.full_path.rstrip("?")[len(bp.url_prefix + "/wechatpay") :]
-    message = "GET\n%s\n%s\n%s\n\n" % (path, fields["timestamp"], fields.get("nonce_str", ""))
-    try:
-        _keys()["merchant"].verify(base64.b64decode(fields.get("signature", "")), message.encode(), *_pkcs1())
-    except Exception:  # noqa: BLE001  (any bad signature or encoding)
-        return False
-    return True
-
-
 @route(
     V3 + "/billdownload/file",
     ["GET"],
@@ -104,7 +81,7 @@ def _download_signed():
     query={"token": STR},
 )
 def billdownload():
-    if not _download_signed():
+    if not _merchant_ok():  # signed over the path from /v3/ with its ?token= query
         return _error(401, "SIGN_ERROR", "签名错误")
     saved = redis().get("sbx:pay:bill:" + request.args.get("token", ""))
     if saved is None:

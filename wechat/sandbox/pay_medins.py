@@ -13,16 +13,15 @@ import secrets
 from flask import jsonify, request
 from wechatpayv3.utils import rsa_decrypt
 
-from wechat import medins
-from wechat.medins_pay import fen
-from wechat.pay_medins import MIX_SUCCESS, mix_pay_type
 from wechat.sandbox import medins_pay as platform
 from wechat.sandbox import rules
 from wechat.sandbox.common import CST, OBJ, STR, redis, route
+from wechat.sandbox.envelope import fen
 from wechat.sandbox.pay import V3, _error, _keys, _load, _merchant_ok, _save, _signed
 from wechat.sandbox.pay_notify import deliver, notification
 
 TTL = 7 * 86400
+MIX_SUCCESS = "MIX_PAY_SUCCESS"
 FEES = ("total_fee", "med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
 
 
@@ -59,12 +58,14 @@ def _amounts_ok(body):
             "med_ins_other_fee": 0,
             "med_ins_cash_fee": fen(ins["ownPayAmt"]),
         }
-    except (KeyError, medins.MedinsError):
+    except (KeyError, ValueError):
         return False
     if any(body.get(k) != v for k, v in want.items()) or body.get("wechat_pay_cash_fee") != want["med_ins_cash_fee"]:
         return False
     insurance = want["total_fee"] - want["med_ins_cash_fee"]
-    if body.get("mix_pay_type") != mix_pay_type(insurance, want["med_ins_cash_fee"]):
+    kind = "CASH_AND_INSURANCE" if insurance and want["med_ins_cash_fee"] else None
+    kind = kind or ("INSURANCE_ONLY" if insurance else "CASH_ONLY")
+    if body.get("mix_pay_type") != kind:
         return False
     if want["med_ins_cash_fee"] == 0:
         return True

@@ -5,15 +5,12 @@ import base64
 import datetime as dt
 import json
 import secrets
-import time
 
 import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, jsonify, request
-from wechatpayv3.utils import rsa_sign
 
-from wechat import pay
-from wechat.sandbox import rules
+from wechat.sandbox import rules, v3sign
 from wechat.sandbox.common import CST, OBJ, redis, route
 from wechat.sandbox.pay import _combine_resource, _keys, _load, _save, _transaction
 
@@ -41,15 +38,8 @@ def notification(event_type, summary, original_type, resource):
         },
         ensure_ascii=False,
     )
-    ts, sig_nonce = str(int(time.time())), secrets.token_hex(16)
-    headers = {
-        "Content-Type": "application/json",
-        "Wechatpay-Timestamp": ts,
-        "Wechatpay-Nonce": sig_nonce,
-        "Wechatpay-Serial": cfg["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"],
-        "Wechatpay-Signature-Type": pay.SIGNATURE_TYPE,
-        "Wechatpay-Signature": rsa_sign(_keys()["platform"], "%s\n%s\n%s\n" % (ts, sig_nonce, body)),
-    }
+    headers = {"Content-Type": "application/json"}
+    headers |= v3sign.signed_headers(_keys()["platform"], cfg["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"], body)
     return headers, body
 
 
@@ -85,6 +75,7 @@ def user_pays(no):
         order["success_time"] = dt.datetime.now(CST).isoformat(timespec="seconds")
         for sub in order["subs"]:
             sub["transaction_id"] = "42000%s" % secrets.randbelow(10**23)
+            redis().set("sbx:pay:txn:" + sub["transaction_id"], no, ex=7 * 86400)  # for a query by id
         _save(order)
         for sub in order["subs"]:
             redis().rpush(

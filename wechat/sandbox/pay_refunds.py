@@ -27,7 +27,7 @@ def refund():
     if (bad := rules.refusal("refund", body)) is not None:
         return _signed(bad, 400)
     order, sub = _sub_order(body.get("out_trade_no", ""))
-    if sub is None:
+    if sub is None or body.get("sub_mchid") != sub.get("sub_mchid"):  # a sub-merchant's order: refunded for it
         return _error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
     if order["state"] != "SUCCESS":
         return _error(400, "INVALID_REQUEST", "订单未支付")
@@ -62,7 +62,14 @@ def refund():
     }
     redis().set(
         "sbx:pay:refund:" + body["out_refund_no"],
-        json.dumps({"record": record, "mchid": sub["mchid"], "notify_url": body.get("notify_url")}),
+        json.dumps(
+            {
+                "record": record,
+                "mchid": sub["mchid"],
+                "sub_mchid": sub.get("sub_mchid"),
+                "notify_url": body.get("notify_url"),
+            }
+        ),
         ex=7 * 86400,
     )
     return _signed(record)
@@ -82,8 +89,9 @@ def complete_refund(out_refund_no):
     saved = json.loads(raw)
     status = (request.get_json(force=True, silent=True) or {}).get("status", "SUCCESS")
     record = saved["record"]
-    resource = {
-        "mchid": saved["mchid"],
+    merchant = {"sp_mchid": saved["mchid"], "sub_mchid": saved["sub_mchid"]} if saved.get("sub_mchid") else {}
+    resource = merchant or {"mchid": saved["mchid"]}
+    resource |= {
         "out_trade_no": record["out_trade_no"],
         "transaction_id": record["transaction_id"],
         "out_refund_no": out_refund_no,

@@ -310,7 +310,7 @@ def refund(refund_id):
         "amount": {"refund": owed.amount_fen, "total": order.amount_fen, "currency": "CNY"},
     }
     try:
-        answer = clients.wechat_pay().refund(body, order.mchid)
+        answer = clients.wechat_pay().refund(body)
     except (PayError, requests.RequestException) as e:
         log.error("refund %s not accepted: %s", owed.id, e)
         raise
