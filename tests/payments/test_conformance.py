@@ -9,11 +9,13 @@ import pathlib
 import secrets
 import time
 
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3.utils import load_private_key, rsa_sign
 
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
+from postpay.hospitals.service import upsert_hospital
 from postpay.payments.models import Payment, PaymentStatus, Refund
 from tests.conftest import run_jobs
 from wechat.sandbox import rules
@@ -74,14 +76,34 @@ def bill_status(app, bill_id):
         return db.session.get(Bill, bill_id).status
 
 
-def test_our_jsapi_and_combine_bodies_fit_the_schemas_of_the_published_examples(app, family, due_bill, pay):
+@pytest.fixture
+def provider_hospital(app):
+    """A hospital that is the provider itself (its mchid is WECHATPAY_MCHID): paid through the direct APIs."""
+    with app.app_context():
+        upsert_hospital("SP01", "服务商自营医院", app.config["WECHATPAY_MCHID"], "his-secret-sp01")
+        db.session.commit()
+    return "SP01"
+
+
+def test_our_jsapi_and_combine_bodies_fit_the_schemas_of_the_published_examples(
+    app, family, due_bill, pay, provider_hospital
+):
     one = pay(family["son"], [due_bill(family["mum_patient"], "K1", 30000)]).get_json()["payment"]
-    assert rules.problem("jsapi", sent(app, one["out_trade_no"])) is None
+    partner = sent(app, one["out_trade_no"])  # a hospital that is our sub-merchant: the partner API
+    assert rules.problem("partner_jsapi", partner) is None
+    assert (partner["sp_mchid"], partner["sub_mchid"]) == (app.config["WECHATPAY_MCHID"], "1900000109")
+    direct = pay(family["son"], [due_bill(family["mum_patient"], "K0", 100, provider_hospital)], key="key-direct-1")
+    body = sent(app, direct.get_json()["payment"]["out_trade_no"])
+    assert rules.problem("jsapi", body) is None and body["mchid"] == app.config["WECHATPAY_MCHID"]
     a = due_bill(family["son_patient"], "K2", 2000, "NT01")
     b = due_bill(family["mum_patient"], "K3", 5000, "HA01")
     both = pay(family["son"], [a, b], key="key-combine-01").get_json()["payment"]
     body = sent(app, both["out_trade_no"])
     assert rules.problem("combine_jsapi", body) is None and len(body["sub_orders"]) == 2
+    assert {(s["mchid"], s["sub_mchid"]) for s in body["sub_orders"]} == {
+        (app.config["WECHATPAY_MCHID"], "1900000109"),
+        (app.config["WECHATPAY_MCHID"], "1900000110"),
+    }
 
 
 def test_a_refund_with_a_long_chinese_reason_is_sent_within_80_bytes(app, client, family, due_bill, pay, his):
@@ -95,8 +117,10 @@ def test_a_refund_with_a_long_chinese_reason_is_sent_within_80_bytes(app, client
         assert Refund.query.one().status == "processing"  # the sandbox took the body: the reason fits
 
 
-def test_the_published_single_transaction_goes_through_our_handler(app, client, family, due_bill, pay):
-    bill = due_bill(family["mum_patient"], "K5", 30000)
+def test_the_published_single_transaction_goes_through_our_handler(
+    app, client, family, due_bill, pay, provider_hospital
+):
+    bill = due_bill(family["mum_patient"], "K5", 30000, provider_hospital)
     payment = pay(family["son"], [bill]).get_json()["payment"]
     order, published = sent(app, payment["out_trade_no"]), fixture("notify_transaction.json")
     resource = published["resource"] | {
@@ -126,6 +150,7 @@ def test_the_published_combine_transaction_goes_through_our_handler(app, client,
         shape
         | {
             "mchid": mine["mchid"],
+            "sub_mchid": mine["sub_mchid"],
             "out_trade_no": mine["out_trade_no"],
             "attach": mine["attach"],
             "transaction_id": "4200000%021d" % secrets.randbelow(10**21),
@@ -138,29 +163,25 @@ def test_the_published_combine_transaction_goes_through_our_handler(app, client,
     assert bill_status(app, a) == bill_status(app, b) == BillStatus.paid
 
 
-def test_the_published_partner_transaction_is_acknowledged_and_not_applied_yet(app, client, family, due_bill, pay):
+def test_the_published_partner_transaction_goes_through_our_handler(app, client, family, due_bill, pay):
     bill = due_bill(family["mum_patient"], "K8", 30000)
     payment = pay(family["son"], [bill]).get_json()["payment"]
     order, published = sent(app, payment["out_trade_no"]), fixture("notify_partner_transaction.json")
     resource = published["resource"] | {
-        "sp_appid": app.config["WECHAT_APPID"],
-        "sp_mchid": app.config["WECHATPAY_MCHID"],
-        "sub_mchid": order["mchid"],
+        "sp_appid": order["sp_appid"],
+        "sp_mchid": order["sp_mchid"],
+        "sub_mchid": order["sub_mchid"],
         "out_trade_no": order["out_trade_no"],
         "transaction_id": "4200000%021d" % secrets.randbelow(10**21),
-        "payer": {"sp_openid": order["payer"]["openid"]},
+        "payer": {"sp_openid": order["payer"]["sp_openid"]},
     }
     resource.pop("sub_appid")
     resource["amount"] = resource["amount"] | {"total": 30000, "payer_total": 30000}
-    assert deliver(app, client, published, resource).status_code == 200  # acknowledged, so WeChat stops resending
-    # Today the direct-merchant handler compares mchid/appid, which a partner resource does not carry: it
-    # raises a MISMATCH alert and books nothing. When the lead switches to the partner APIs, the handler
-    # matches sp_mchid, sub_mchid and sp_appid instead, and this bill must then be paid: change these lines.
-    assert bill_status(app, bill) == BillStatus.due
+    assert deliver(app, client, published, resource).status_code == 200
+    assert bill_status(app, bill) == BillStatus.paid
     with app.app_context():
-        assert db.session.get(Payment, payment["id"]).status == PaymentStatus.pending
-    kinds = [json.loads(a)["kind"] for a in app.extensions["redis"].lrange("alerts:payments", 0, -1)]
-    assert kinds == ["MISMATCH"]
+        assert db.session.get(Payment, payment["id"]).status == PaymentStatus.paid
+    assert app.extensions["redis"].lrange("alerts:payments", 0, -1) == []
 
 
 def test_the_published_refund_notification_goes_through_our_handler(app, client, family, due_bill, pay, his):
@@ -174,7 +195,8 @@ def test_the_published_refund_notification_goes_through_our_handler(app, client,
         out_refund_no, refund_id = refund.out_refund_no, refund.refund_id
     order, published = sent(app, payment["out_trade_no"]), fixture("notify_refund.json")
     resource = published["resource"] | {
-        "mchid": order["mchid"],
+        "sp_mchid": order["sp_mchid"],
+        "sub_mchid": order["sub_mchid"],
         "out_trade_no": order["out_trade_no"],
         "out_refund_no": out_refund_no,
         "refund_id": refund_id,

@@ -109,7 +109,14 @@ def test_duplicates_in_sequence_and_concurrently_apply_once_and_write_nothing(ap
 
 
 @pytest.mark.parametrize(
-    "tamper", [{"amount": 29999}, {"currency": "USD"}, {"mchid": "1999999999"}, {"appid": "wx_other"}]
+    "tamper",
+    [
+        {"amount": 29999},
+        {"currency": "USD"},
+        {"sp_mchid": "1999999999"},
+        {"sub_mchid": "1900000110"},  # another hospital's order number space
+        {"sp_appid": "wx_other"},
+    ],
 )
 def test_a_mismatch_marks_nothing_paid_and_raises_an_alert(app, client, pending, redis, tamper):
     resp = client.post("/sandbox/wechatpay/orders/%s/pay" % pending["out_trade_no"], json={"tamper": tamper})

@@ -55,11 +55,14 @@ def test_bills_at_several_hospitals_make_one_combine_order(app, client, family, 
         }
 
 
-def test_more_than_ten_hospitals_is_a_clear_422(app, family, due_bill, pay, hospitals):
+def test_more_than_ten_hospitals_is_a_clear_422(app, client, family, due_bill, pay, hospitals):
     with app.app_context():
         for n in range(11):
             upsert_hospital("H%02d" % n, "医院%d" % n, "19000002%02d" % n, "his-secret-h%02d" % n)
         db.session.commit()
+    for n in range(11):  # each hospital a sub-merchant of ours at WeChat (特约商户)
+        registered = client.post("/sandbox/wechatpay/sub-merchants", json={"sub_mchid": "19000002%02d" % n})
+        assert registered.status_code == 201
     bills = [due_bill(family["son_patient"], "M%d" % n, 1000, "H%02d" % n) for n in range(11)]
     resp = pay(family["son"], bills)
     assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "TOO_MANY_HOSPITALS"

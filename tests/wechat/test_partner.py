@@ -167,10 +167,13 @@ def test_a_combine_order_as_a_provider_names_each_hospital_as_sub_mchid(app, pro
 
 def test_the_certificate_signs_for_its_own_merchant_only(app, provider):
     sp = app.config["WECHATPAY_MCHID"]
-    path = "/v3/pay/transactions/out-trade-no/NONE?mchid=%s" % NT
+    path = "/v3/pay/transactions/out-trade-no/NONE?mchid=%s" % sp
     assert raw_call(app, "GET", path, None, sp).json()["code"] == "ORDER_NOT_EXIST"  # the provider: accepted
     as_hospital = raw_call(app, "GET", path, None, NT)  # a valid signature, but the serial is the provider's
     assert as_hospital.status_code == 401 and as_hospital.json()["code"] == "SIGN_ERROR"
+    # A direct API naming the hospital as its merchant, signed by the provider: the old mistake, refused.
+    naming_hospital = raw_call(app, "GET", path.replace(sp, NT), None, sp)
+    assert naming_hospital.status_code == 401 and naming_hospital.json()["code"] == "SIGN_ERROR"
 
 
 def test_a_body_naming_another_provider_or_combine_merchant_is_a_sign_error(app, provider):
@@ -199,7 +202,7 @@ def test_a_body_naming_another_provider_or_combine_merchant_is_a_sign_error(app,
 
 def test_the_signed_path_starts_at_v3_without_the_sandboxs_mount_point(app, provider):
     sp = app.config["WECHATPAY_MCHID"]
-    path = "/v3/pay/transactions/out-trade-no/NONE?mchid=%s" % NT
+    path = "/v3/pay/transactions/out-trade-no/NONE?mchid=%s" % sp
     mounted = raw_call(app, "GET", path, None, sp, sign_path="/sandbox/wechatpay" + path)
     assert (mounted.status_code, mounted.json()["code"]) == (401, "SIGN_ERROR")
     no_query = raw_call(app, "GET", path, None, sp, sign_path=path.split("?")[0])

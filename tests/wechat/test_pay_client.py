@@ -51,7 +51,7 @@ def test_an_answer_not_signed_by_the_wechat_pay_key_is_refused(app):
     good = client_for(app)
     order = {
         "appid": app.config["WECHAT_APPID"],
-        "mchid": "1900000109",
+        "mchid": app.config["WECHATPAY_MCHID"],
         "description": "x",
         "out_trade_no": "PTEST1",
         "notify_url": "http://127.0.0.1:9/n",
@@ -59,14 +59,14 @@ def test_an_answer_not_signed_by_the_wechat_pay_key_is_refused(app):
         "payer": {"openid": "o"},
     }
     assert good.jsapi(order).startswith("wx")
-    assert good.query("PTEST1", "1900000109")["trade_state"] == "NOTPAY"
+    assert good.query("PTEST1", app.config["WECHATPAY_MCHID"])["trade_state"] == "NOTPAY"
     forged_key = app.config["WECHATPAY_PRIVATE_KEY_PATH"].replace("private", "public")  # the merchant's, not WeChat's
     suspicious = client_for(app, public_key_path=forged_key)
     with pytest.raises(pay.PayError) as e:
-        suspicious.query("PTEST1", "1900000109")
+        suspicious.query("PTEST1", app.config["WECHATPAY_MCHID"])
     assert e.value.code == "SIGNATURE"
     with pytest.raises(pay.PayError) as e:
-        good.query("P-NOT-THERE", "1900000109")
+        good.query("P-NOT-THERE", app.config["WECHATPAY_MCHID"])
     assert e.value.code == "ORDER_NOT_EXIST"
     changed = dict(order, amount={"total": 200, "currency": "CNY"})
     with pytest.raises(pay.PayError) as e:

@@ -46,7 +46,8 @@ def _error(status, code, message):
 def _merchant_ok():
     """Check the Authorization header as WeChat does: a certificate serial we know, signing as the
     merchant it belongs to, a valid signature over the path from ``/v3`` with its query, and no
-    body naming another merchant as the provider (``sp_mchid``) or the combine merchant."""
+    body or query naming another merchant as the merchant of a direct API (``mchid``), the
+    provider (``sp_mchid``) or the combine merchant."""
     cfg = current_app.config
     owners = {cfg["SANDBOX_WECHATPAY_MERCHANT_SERIAL"]: cfg["SANDBOX_WECHATPAY_MCHID"]}
     fields = v3sign.parse_authorization(request.headers.get("Authorization", ""))
@@ -60,9 +61,8 @@ def _merchant_ok():
     body = request.get_json(force=True, silent=True) if raw else None
     named = dict(body) if isinstance(body, dict) else {}
     named.setdefault("sp_mchid", request.args.get("sp_mchid"))
-    # TODO(lead): once postpay uses the partner APIs, refuse a direct API's body "mchid" that is not the signer:
-    # named.setdefault("mchid", request.args.get("mchid"))  and add "mchid" to the tuple below.
-    return all(named.get(k) in (None, fields["mchid"]) for k in ("sp_mchid", "combine_mchid"))
+    named.setdefault("mchid", request.args.get("mchid"))  # a direct API names its merchant: the signer
+    return all(named.get(k) in (None, fields["mchid"]) for k in ("mchid", "sp_mchid", "combine_mchid"))
 
 
 def sub_mchid_known(sub_mchid):

@@ -8,6 +8,7 @@ References: JSAPI下单 (服务商) ``/v3/pay/partner/transactions/jsapi``, 查�
 
 from flask import current_app, jsonify, request
 
+from wechat.sandbox import rules
 from wechat.sandbox.common import OBJ, STR, error, redis, route
 from wechat.sandbox.pay import (
     SUB_MCHIDS,
@@ -31,10 +32,10 @@ def partner_jsapi():
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("partner_jsapi", body)) is not None:
+        return _signed(bad, 400)
     total = (body.get("amount") or {}).get("total")
     payer = body.get("payer") or {}
-    if not body.get("out_trade_no") or not isinstance(total, int) or total <= 0 or not body.get("notify_url"):
-        return _error(400, "PARAM_ERROR", "参数错误")
     if not (payer.get("sp_openid") or payer.get("sub_openid")):
         return _error(400, "PARAM_ERROR", "payer须有sp_openid或sub_openid")
     if body.get("sp_appid") != current_app.config["SANDBOX_WECHAT_APPID"]:
@@ -83,8 +84,10 @@ def partner_query_by_id(transaction_id):
 def partner_close(no):
     if not _merchant_ok():
         return _error(401, "SIGN_ERROR", "签名错误")
-    order = _load(no)
     body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("partner_close", body)) is not None:
+        return _signed(bad, 400)
+    order = _load(no)
     if order is not None and order["kind"] == "partner" and order["subs"][0]["sub_mchid"] != body.get("sub_mchid"):
         return _error(404, "ORDER_NOT_EXIST", "订单不存在")
     return _close(no, "partner")

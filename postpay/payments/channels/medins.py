@@ -33,7 +33,7 @@ from postpay.insurance.models import (
     InsuranceSettlement,
     SettlementStatus,
 )
-from postpay.payments import ledger
+from postpay.payments import ledger, merchant
 from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus, Refund, trade_no
 from wechat import pay_medins
@@ -104,7 +104,7 @@ def withdraw(settlement):
     cash = settlement.cash_order
     if cash is not None and settlement.payment.prepay_id:
         try:
-            clients.wechat_pay().close(cash.out_trade_no, cash.mchid)
+            merchant.close(clients.wechat_pay(), cash.out_trade_no, cash.mchid)
         except PayError as e:
             if e.code != "ORDER_NOT_EXIST":
                 raise
@@ -166,7 +166,7 @@ def _cash_transaction(settlement):
     """The cash part's WeChat transaction id, if WeChat says it was paid in full; else None (alerted)."""
     cash = settlement.cash_order
     try:
-        tx = clients.wechat_pay().query(cash.out_trade_no, cash.mchid)
+        tx = merchant.query(clients.wechat_pay(), cash.out_trade_no, cash.mchid)
     except (PayError, requests.RequestException) as e:
         log.warning("query of cash order %s failed: %s", cash.out_trade_no, e)
         return None
@@ -275,7 +275,7 @@ def place(settlement, user, payer, now):
     try:
         body = dict(payment.order_request["med_ins"])
         if settlement.cash_order is not None:
-            body["prepay_id"] = client.jsapi(_cash_request(settlement, user))
+            body["prepay_id"] = merchant.place(client, _cash_request(settlement, user))
         answer = pay_medins.create_order(client, body)
     except (PayError, requests.RequestException) as e:
         log.error("medical-insurance order %s failed: %s", payment.out_trade_no, e)
@@ -289,18 +289,16 @@ def place(settlement, user, payer, now):
 
 def _cash_request(settlement, user):
     """The JSAPI order for the cash part, built from stored rows only: the same on every retry."""
-    cfg, cash, payment = current_app.config, settlement.cash_order, settlement.payment
-    return {
-        "appid": cfg["WECHAT_APPID"],
-        "mchid": cash.mchid,
+    cash, payment = settlement.cash_order, settlement.payment
+    fields = {
         "description": "门诊医保结算个人自付",
         "out_trade_no": cash.out_trade_no,
         "time_expire": iso(payment.expires_at.replace(microsecond=0)),
         "attach": payment.id,
         "notify_url": notify_url(),
         "amount": {"total": cash.amount_fen, "currency": "CNY"},
-        "payer": {"openid": user.openid},
     }
+    return merchant.jsapi_request(cash.mchid, user.openid, fields)
 
 
 def _medins_request(settlement, user, payer):

@@ -22,7 +22,7 @@ from postpay.clock import SHANGHAI, from_rfc3339, utcnow
 from postpay.errors import Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.hospitals.models import Hospital
-from postpay.payments import ledger, reserve
+from postpay.payments import ledger, merchant, reserve
 from postpay.payments.alerts import alert
 from postpay.payments.models import (
     Payment,
@@ -93,17 +93,15 @@ def _order_request(payment, openid, expires):
     time_expire = expires.astimezone(SHANGHAI).isoformat(timespec="seconds")
     if not payment.combined:
         order = payment.orders[0]
-        return {
-            "appid": cfg["WECHAT_APPID"],
-            "mchid": order.mchid,
+        fields = {
             "description": "门诊诊后付费用",
             "out_trade_no": order.out_trade_no,
             "time_expire": time_expire,
             "attach": payment.id,
             "notify_url": cfg["WECHATPAY_NOTIFY_URL"],
             "amount": {"total": order.amount_fen, "currency": "CNY"},
-            "payer": {"openid": openid},
         }
+        return merchant.jsapi_request(order.mchid, openid, fields)
     return {
         "combine_appid": cfg["WECHAT_APPID"],
         "combine_mchid": cfg["WECHATPAY_MCHID"],
@@ -112,13 +110,15 @@ def _order_request(payment, openid, expires):
         "notify_url": cfg["WECHATPAY_NOTIFY_URL"],
         "combine_payer_info": {"openid": openid},
         "sub_orders": [
-            {
-                "mchid": o.mchid,
-                "attach": payment.id,
-                "out_trade_no": o.out_trade_no,
-                "description": "门诊诊后付费用-%s" % o.hospital.name[:20],
-                "amount": {"total_amount": o.amount_fen, "currency": "CNY"},
-            }
+            merchant.combine_sub_order(
+                o.mchid,
+                {
+                    "attach": payment.id,
+                    "out_trade_no": o.out_trade_no,
+                    "description": "门诊诊后付费用-%s" % o.hospital.name[:20],
+                    "amount": {"total_amount": o.amount_fen, "currency": "CNY"},
+                },
+            )
             for o in payment.orders
         ],
     }
@@ -143,7 +143,7 @@ def place(payment):
         if payment.combined:
             payment.prepay_id = client.combine_jsapi(payment.order_request)
         else:
-            payment.prepay_id = client.jsapi(payment.order_request)
+            payment.prepay_id = merchant.place(client, payment.order_request)
     except (PayError, requests.RequestException) as e:
         log.error("placing order %s failed: %s", payment.out_trade_no, e)
         raise Upstream("微信支付下单失败，请稍后重试") from None
@@ -160,7 +160,7 @@ def query(payment, now=None):
         if payment.combined:
             apply(client.combine_query(payment.out_trade_no))
         else:
-            apply(client.query(payment.out_trade_no, payment.orders[0].mchid))
+            apply(merchant.query(client, payment.out_trade_no, payment.orders[0].mchid))
     except (PayError, requests.RequestException) as e:
         log.warning("query of %s failed: %s", payment.out_trade_no, e)
     db.session.refresh(payment)
@@ -202,20 +202,21 @@ def _close_at_wechat(payment):
     if payment.prepay_id is None:
         return  # never placed at WeChat
     if payment.combined:
-        client.combine_close(
-            payment.out_trade_no, [{"mchid": o.mchid, "out_trade_no": o.out_trade_no} for o in payment.orders]
-        )
+        subs = [merchant.combine_sub_order(o.mchid, {"out_trade_no": o.out_trade_no}) for o in payment.orders]
+        client.combine_close(payment.out_trade_no, subs)
     else:
-        client.close(payment.out_trade_no, payment.orders[0].mchid)
+        merchant.close(client, payment.out_trade_no, payment.orders[0].mchid)
 
 
 def apply(resource):
     """A TRANSACTION notification's resource, or a query's answer: single or combine."""
     if "combine_out_trade_no" not in resource:
         amount = resource.get("amount") or {}
-        return _apply(resource, resource.get("appid"), amount.get("total"), amount.get("currency"))
-    if resource.get("combine_appid") != current_app.config["WECHAT_APPID"]:
-        alert("APPID_MISMATCH", order=resource.get("combine_out_trade_no"), appid=resource.get("combine_appid"))
+        return _apply(resource, None, amount.get("total"), amount.get("currency"))
+    cfg = current_app.config
+    got = (resource.get("combine_appid"), resource.get("combine_mchid"))
+    if got != (cfg["WECHAT_APPID"], cfg["WECHATPAY_MCHID"]):
+        alert("APPID_MISMATCH", order=resource.get("combine_out_trade_no"), got=got)
         return
     for sub in resource.get("sub_orders", []):  # each sub-order of a combine order on its own
         amount = sub.get("amount") or {}
@@ -225,7 +226,7 @@ def apply(resource):
 def _apply(tx, appid, total, currency):
     if tx.get("trade_state") != "SUCCESS":
         return
-    out_trade_no, transaction_id, mchid = tx.get("out_trade_no"), tx.get("transaction_id"), tx.get("mchid")
+    out_trade_no, transaction_id = tx.get("out_trade_no"), tx.get("transaction_id")
     # The order and its payment, both locked: deliveries of one order (or of the sub-orders
     # of one combine order) are applied one after another. Plain columns, no ORM objects:
     # this runs once for every payment made, and a duplicate delivery ends here.
@@ -255,9 +256,10 @@ def _apply(tx, appid, total, currency):
     if order.transaction_id is not None:
         alert("SECOND_TRANSACTION", order=out_trade_no, first=order.transaction_id, second=transaction_id)
         return
-    expected = (order.amount_fen, "CNY", order.mchid, current_app.config["WECHAT_APPID"])
-    if (total, currency, mchid, appid) != expected:
-        alert("MISMATCH", order=out_trade_no, got=(total, currency, mchid, appid), expected=expected)
+    expected = (order.amount_fen, "CNY", *merchant.expected(order.mchid))
+    got = (total, currency, *merchant.named(tx, appid))
+    if got != expected:
+        alert("MISMATCH", order=out_trade_no, got=got, expected=expected)
         return
     at = from_rfc3339(tx.get("success_time"))
     orders = PaymentOrder.__table__
@@ -310,7 +312,7 @@ def refund(refund_id):
         "amount": {"refund": owed.amount_fen, "total": order.amount_fen, "currency": "CNY"},
     }
     try:
-        answer = clients.wechat_pay().refund(body)
+        answer = clients.wechat_pay().refund(body, merchant.sub_mchid(order.mchid))
     except (PayError, requests.RequestException) as e:
         log.error("refund %s not accepted: %s", owed.id, e)
         raise
