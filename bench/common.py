@@ -31,3 +31,28 @@ def empty_schema(app):
         old.drop_all(db.engine)
         upgrade()
         app.extensions["redis"].flushdb()
+
+
+def sub_merchants(app, mchids):
+    """Onboard the bench's hospitals as our sub-merchants at (the sandbox's) WeChat Pay."""
+    client = app.test_client()
+    for mchid in mchids:
+        assert client.post("/sandbox/wechatpay/sub-merchants", json={"sub_mchid": mchid}).status_code == 201
+
+
+def partner_transaction(app, sub_mchid, out_trade_no, transaction_id, total):
+    """A paid partner order's resource, as WeChat notifies it to the service provider."""
+    import datetime as dt
+
+    return {
+        "sp_appid": app.config["WECHAT_APPID"],
+        "sp_mchid": app.config["WECHATPAY_MCHID"],
+        "sub_mchid": sub_mchid,
+        "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id,
+        "trade_type": "JSAPI",
+        "trade_state": "SUCCESS",
+        "success_time": dt.datetime.now().astimezone().isoformat(),
+        "payer": {"sp_openid": "o-bench"},
+        "amount": {"total": total, "payer_total": total, "currency": "CNY"},
+    }

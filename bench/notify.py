@@ -20,6 +20,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.common import partner_transaction  # noqa: E402
 from bench.payments import setup  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus  # noqa: E402
@@ -112,16 +113,7 @@ def deliveries(app, numbers, mchid):
     out = []
     with app.test_request_context():
         for k, no in enumerate(numbers):
-            tx = {
-                "appid": app.config["WECHAT_APPID"],
-                "mchid": mchid,
-                "out_trade_no": no,
-                "transaction_id": "4200%018d" % k,
-                "trade_type": "JSAPI",
-                "trade_state": "SUCCESS",
-                "success_time": dt.datetime.now().astimezone().isoformat(),
-                "amount": {"total": 3000, "payer_total": 3000, "currency": "CNY"},
-            }
+            tx = partner_transaction(app, mchid, no, "4200%018d" % k, 3000)
             out.append(notification("TRANSACTION.SUCCESS", "支付成功", "transaction", tx))
     return out
 

@@ -21,7 +21,7 @@ from sqlalchemy import event
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from bench.common import empty_schema, scratch_instance  # noqa: E402
+from bench.common import empty_schema, partner_transaction, scratch_instance, sub_merchants  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
@@ -176,16 +176,9 @@ def duplicate_writes(app, hospitals):
     headers = {"Authorization": "Bearer " + token, "Idempotency-Key": "bench-dup-key"}
     payment = client.post("/api/v1/payments", json={"bill_ids": bills}, headers=headers).get_json()["payment"]
     with app.test_request_context():
-        tx = {
-            "appid": app.config["WECHAT_APPID"],
-            "mchid": hospitals[0][1],
-            "out_trade_no": payment["out_trade_no"],
-            "transaction_id": "4200000000000000000001",
-            "trade_type": "JSAPI",
-            "trade_state": "SUCCESS",
-            "success_time": dt.datetime.now().astimezone().isoformat(),
-            "amount": {"total": payment["total_fen"], "payer_total": payment["total_fen"], "currency": "CNY"},
-        }
+        tx = partner_transaction(
+            app, hospitals[0][1], payment["out_trade_no"], "4200000000000000000001", payment["total_fen"]
+        )
         h, b = notification("TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
 
     def deliver(times):
@@ -201,6 +194,7 @@ def one_ten_ten(app, url):
         rows = [upsert_hospital("B%02d" % n, "医院%d" % n, "19000003%02d" % n, "s")[0] for n in range(10)]
         hospitals = [(h.id, h.mchid) for h in rows]
         db.session.commit()
+    sub_merchants(app, [mchid for _, mchid in hospitals])
     cases = ((tuple(hospitals[:1]), 1), (tuple(hospitals[:1]), 10), (tuple(hospitals), 10))
     return tuple(payment_latencies(app, url, cases).values()), hospitals
 
