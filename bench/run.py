@@ -71,6 +71,7 @@ def p2():
 
 def duplicate_writes():
     """INSERT/UPDATE/DELETE statements 15 more deliveries of an applied notification cost."""
+    from bench.common import sub_merchants
     from bench.payments import duplicate_writes, setup
     from postpay.extensions import db
     from postpay.hospitals.service import upsert_hospital
@@ -81,6 +82,7 @@ def duplicate_writes():
             hospital = upsert_hospital("BD1", "压测医院", "1900006601", "s")[0]
             db.session.commit()
             hospitals = [(hospital.id, hospital.mchid)]
+        sub_merchants(app, [hospital.mchid])
         first, again = duplicate_writes(app, hospitals)
         assert first > 0, "the first delivery booked nothing"
         return again
