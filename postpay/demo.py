@@ -99,11 +99,13 @@ def load():
 
 
 def _visits(elder):
-    """Yesterday's finished visit (a due bill) and today's running one, through the signed HIS API."""
+    """Two finished visits (two due bills: one for the payment walk-through, one for the insurance
+    one) and today's running one, through the signed HIS API."""
     hospital = Hospital.query.filter_by(code="NT01").one()
     transport = simulate.Transport(hospital.code, hospital.his_secret, client=current_app.test_client())
     patient = {"name": elder.name, "id_number": elder.id_number}
     for day, finish, label in (
+        (today() - dt.timedelta(days=2), True, "finished, bill due"),
         (today() - dt.timedelta(days=1), True, "finished, bill due"),
         (today(), False, "running"),
     ):
