@@ -26,7 +26,7 @@ def test_demo_load_twice_changes_nothing(app, runner):
     assert "********" in first.output
 
 
-def test_demo_has_an_elder_bound_to_his_son_and_a_due_bill(app, runner):
+def test_demo_has_an_elder_bound_to_his_son_and_two_due_bills(app, runner):
     from postpay.billing.models import Bill, BillStatus
     from postpay.contracts.models import Contract
 
@@ -35,7 +35,8 @@ def test_demo_has_an_elder_bound_to_his_son_and_a_due_bill(app, runner):
     assert again.exit_code == 0, again.output
     with app.app_context():
         assert Contract.query.count() == 1
-        assert [b.status for b in Bill.query.order_by(Bill.visit_day)] == [BillStatus.due, BillStatus.open]
+        statuses = [b.status for b in Bill.query.order_by(Bill.visit_day)]
+        assert statuses == [BillStatus.due, BillStatus.due, BillStatus.open]  # one each for README's walk-throughs
 
 
 def test_his_simulator_drives_a_day_through_the_signed_api(app, runner, hospitals):
