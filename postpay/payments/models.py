@@ -210,7 +210,12 @@ class MicropayStatus(str, enum.Enum):
 
 
 MICROPAY_TRANSITIONS = {
-    MicropayStatus.paying: {MicropayStatus.paid, MicropayStatus.failed, MicropayStatus.reversed, MicropayStatus.unknown},
+    MicropayStatus.paying: {
+        MicropayStatus.paid,
+        MicropayStatus.failed,
+        MicropayStatus.reversed,
+        MicropayStatus.unknown,
+    },
     MicropayStatus.unknown: {MicropayStatus.paid, MicropayStatus.failed, MicropayStatus.reversed},
     MicropayStatus.paid: set(),
     MicropayStatus.failed: set(),

@@ -197,7 +197,11 @@ def micropay_query():
         _succeed(order)
         _save(order)
     state = order["trade_state"]
-    fields = _public(order) if state in ("SUCCESS", "REVOKED") else {k: order[k] for k in ("appid", "mch_id", "sub_mch_id", "out_trade_no")}
+    fields = (
+        _public(order)
+        if state in ("SUCCESS", "REVOKED")
+        else {k: order[k] for k in ("appid", "mch_id", "sub_mch_id", "out_trade_no")}
+    )
     return _xml({"return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": state, **fields})
 
 

@@ -58,9 +58,15 @@ class MicropayUnknown(Conflict):
 
 def open_attempt(bill_ids):
     """A micropay of one of the bills that may still take money (paying or unknown), or None."""
-    return db.session.execute(
-        db.select(MicropayAttempt).where(MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status.in_(MICROPAY_OPEN))
-    ).scalars().first()
+    return (
+        db.session.execute(
+            db.select(MicropayAttempt).where(
+                MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status.in_(MICROPAY_OPEN)
+            )
+        )
+        .scalars()
+        .first()
+    )
 
 
 def take(bill_id, mode, auth_code=None, client_ip=None, now=None):
@@ -149,7 +155,13 @@ def _check(attempt, answer):
         str(answer.get("total_fee")),
         answer.get("fee_type", "CNY"),
     )
-    expected = (attempt.out_trade_no, sp, None if attempt.mchid == sp else attempt.mchid, str(attempt.amount_fen), "CNY")
+    expected = (
+        attempt.out_trade_no,
+        sp,
+        None if attempt.mchid == sp else attempt.mchid,
+        str(attempt.amount_fen),
+        "CNY",
+    )
     if got != expected or not answer.get("transaction_id"):
         _end(attempt, MicropayStatus.unknown, "MISMATCH")
         alert("MICROPAY_MISMATCH", order=attempt.out_trade_no, got=got, expected=expected)
@@ -158,11 +170,15 @@ def _check(attempt, answer):
 
 def unresolved(bill_ids):
     """The bills' micropay attempts whose outcome is unknown, newest first (the console lists them)."""
-    return db.session.execute(
-        db.select(MicropayAttempt)
-        .where(MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status == MicropayStatus.unknown)
-        .order_by(MicropayAttempt.created_at.desc())
-    ).scalars().all()
+    return (
+        db.session.execute(
+            db.select(MicropayAttempt)
+            .where(MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status == MicropayStatus.unknown)
+            .order_by(MicropayAttempt.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
 
 
 def settle(attempt_id, now=None):
@@ -185,10 +201,15 @@ def settle(attempt_id, now=None):
         attempt.transition(MicropayStatus.paid)
         attempt.transaction_id, attempt.note = answer["transaction_id"], state
         ledger.mark_paid(
-            bill, attempt.amount_fen, MODES["micropay"], attempt.transaction_id, at=now, out_trade_no=attempt.out_trade_no
+            bill,
+            attempt.amount_fen,
+            MODES["micropay"],
+            attempt.transaction_id,
+            at=now,
+            out_trade_no=attempt.out_trade_no,
         )
         log.info("micropay %s settled: paid", attempt.out_trade_no)
-    elif state in FAILED_STATES:
+    elif state in FAILED_STATES or state == "ORDERNOTEXIST":  # long after the call: it never reached WeChat
         attempt.transition(MicropayStatus.reversed if state == "REVOKED" else MicropayStatus.failed)
         attempt.note = state
     elif client.reverse(attempt.out_trade_no):
