@@ -212,10 +212,12 @@ def test_the_sandbox_refuses_a_sign_made_with_another_key_unsigned_as_wechat_doe
         ({"mch_id": "1900000999"}, "MCHID_NOT_EXIST"),
         ({"appid": "wx0000000000000000"}, "APPID_MCHID_NOT_MATCH"),
         ({"sub_mch_id": "SP"}, "PARAM_ERROR"),
+        ({"sub_mch_id": "1900000299"}, "NOAUTH"),
     ],
-    ids=["not-the-provider", "another-appid", "sub-is-the-provider"],
+    ids=["not-the-provider", "another-appid", "sub-is-the-provider", "unregistered-sub-merchant"],
 )
 def test_the_sandbox_refuses_a_micropay_not_made_as_the_provider(app, client, fields, err_code):
+    app.config["SANDBOX_WECHATPAY_SUB_MCHIDS"] = ["1900000109", "1900000110"]
     if fields.get("sub_mch_id") == "SP":
         fields = {"sub_mch_id": app.config["WECHATPAY_MCHID"]}
     code = _code(client)

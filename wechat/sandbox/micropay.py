@@ -3,8 +3,9 @@ request's sign checked with the provider's v2 key (MD5 or HMAC-SHA256), every an
 
 ``mch_id`` must be the provider's (``SANDBOX_WECHATPAY_MCHID``) and ``appid`` its appid;
 a hospital that is a sub-merchant is named by ``sub_mch_id``, kept on the order and in
-the statement. (Whether that sub-merchant is registered is not checked: this sandbox
-has no registry of sub-merchants yet.)
+the statement, and must be registered (``SANDBOX_WECHATPAY_SUB_MCHIDS``; unset: any). A
+request without ``sub_mch_id`` is the provider's own (direct mode): the sandbox cannot tell
+it from a sub-merchant's that forgot the field; the statement and the reconciliation do.
 
 ``POST /sandbox/wechatpay/payment-codes`` plays the patient showing a payment code
 (or the face device producing one): an 18-digit code, usable once, for a short time.
@@ -71,8 +72,11 @@ def _request():
         return None, _fail("MCHID_NOT_EXIST", "MCHID不存在")
     if cfg["SANDBOX_WECHAT_APPID"] and data.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
         return None, _fail("APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
-    if data.get("sub_mch_id") and data["sub_mch_id"] == data.get("mch_id"):
+    sub, registered = data.get("sub_mch_id"), cfg.get("SANDBOX_WECHATPAY_SUB_MCHIDS")
+    if sub and sub == data.get("mch_id"):
         return None, _fail("PARAM_ERROR", "sub_mch_id 不能是服务商自己的商户号")
+    if sub and registered and sub not in registered:
+        return None, _fail("NOAUTH", "子商户号未与服务商建立受理关系")
     return data, None
 
 
