@@ -145,7 +145,7 @@ def test_the_retry_is_staff_only_and_in_scope(fast, client, staff, due):
     no_csrf = clerk.post("/console/micropay/%s/settle" % attempt_id, csrf=False)
     assert no_csrf.status_code in (302, 400, 403)
     other = staff("mp6", hospital="HA01")
-    assert "查询结果" not in _flash(other, other.post("/console/micropay/%s/settle" % attempt_id))
+    assert "未找到" in _flash(other, other.post("/console/micropay/%s/settle" % attempt_id))
     assert _attempt(fast)[1] == "unknown"
 
 

@@ -83,7 +83,8 @@ def take(bill_id, mode, auth_code=None, client_ip=None, now=None):
     out_trade_no = None
     if mode == "micropay":
         reference, out_trade_no = _micropay(bill, auth_code, client_ip, now)
-        bill = _claim(bill_id)
+        # WeChat took the money: it is booked whatever became of the bill meanwhile
+        bill = db.session.get(Bill, bill_id, with_for_update=True, populate_existing=True)
     else:
         reference = "W%s%s" % (now.astimezone(SHANGHAI).strftime("%y%m%d"), secrets.token_hex(6).upper())
     ledger.mark_paid(bill, bill.total_fen, MODES[mode], reference, at=now, out_trade_no=out_trade_no)
