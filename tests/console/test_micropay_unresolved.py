@@ -247,3 +247,22 @@ def test_the_sandbox_confirms_only_a_paying_micropay(app, client):
     code = _code(client)
     _v2(app, client, "/pay/micropay", auth_code=code, out_trade_no="M5", total_fee="100", sub_mch_id="1900000109")
     assert client.post("/sandbox/wechatpay/micropay/M5/confirm").status_code == 409
+
+
+def test_a_micropay_whose_request_died_while_paying_is_settled_by_the_retry(fast, client, staff, due):
+    """A worker killed mid-call leaves the attempt paying: it blocks the bill, and once stale the console settles it."""
+    _, patient, bill_id = due
+    clerk = staff("mp10")
+    with fast.app_context():
+        long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+        attempt = MicropayAttempt(
+            bill_id=bill_id, out_trade_no="M2611300DEAD01", mchid="1900000109", amount_fen=32000, created_at=long_ago
+        )
+        db.session.add(attempt)
+        db.session.commit()
+        attempt_id = attempt.id
+    assert "结果未明" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    assert "M2611300DEAD01" in clerk.get("/console/patients/%s" % patient["id"]).text
+    settled = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    assert "未扣款" in settled and _attempt(fast)[1] == "failed"  # WeChat never had it
+    assert "收费成功" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))

@@ -169,12 +169,27 @@ def _check(attempt, answer):
         raise Upstream("微信支付返回的订单信息不一致，已报警，请勿重复收费")
 
 
-def unresolved(bill_ids):
-    """The bills' micropay attempts whose outcome is unknown, newest first (the console lists them)."""
+def _stale(now=None):
+    """Before this moment a micropay still ``paying`` lost its request (a crashed worker): treat it as unknown."""
+    cfg = current_app.config
+    grace = cfg["POSTPAY_MICROPAY_RESOLVE_SECONDS"] + 4 * cfg["UPSTREAM_TIMEOUT"] + 60
+    return (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=grace)
+
+
+def _unsettled(now=None):
+    return db.or_(
+        MicropayAttempt.status == MicropayStatus.unknown,
+        db.and_(MicropayAttempt.status == MicropayStatus.paying, MicropayAttempt.created_at < _stale(now)),
+    )
+
+
+def unresolved(bill_ids, now=None):
+    """The bills' micropay attempts whose outcome is unknown (or whose request died), newest first
+    (the console lists them)."""
     return (
         db.session.execute(
             db.select(MicropayAttempt)
-            .where(MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status == MicropayStatus.unknown)
+            .where(MicropayAttempt.bill_id.in_(bill_ids), _unsettled(now))
             .order_by(MicropayAttempt.created_at.desc())
         )
         .scalars()
@@ -189,10 +204,17 @@ def settle(attempt_id, now=None):
     the reverse is tried again (reversed, or it stays unknown). Raises NotFound, Conflict
     (MICROPAY_SETTLED: already settled, e.g. by a second click).
     """
-    attempt = db.session.get(MicropayAttempt, attempt_id, with_for_update=True, populate_existing=True)
+    attempt = db.session.execute(
+        db.select(MicropayAttempt)
+        .where(MicropayAttempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     if attempt is None:
         raise NotFound("未找到该笔付款码支付")
-    if attempt.status != MicropayStatus.unknown:
+    if not db.session.execute(
+        db.select(MicropayAttempt.id).where(MicropayAttempt.id == attempt_id, _unsettled(now))
+    ).first():
         raise Conflict("该笔付款码支付已处理", code="MICROPAY_SETTLED")
     client = clients.micropay(attempt.mchid)
     state, answer = client.query(attempt.out_trade_no)
@@ -217,6 +239,8 @@ def settle(attempt_id, now=None):
         attempt.transition(MicropayStatus.reversed)
         attempt.note = state or "QUERY_FAILED"
     else:
+        if attempt.status == MicropayStatus.paying:
+            attempt.transition(MicropayStatus.unknown)
         attempt.note = state or "QUERY_FAILED"
     log.info("micropay %s: %s (%s)", attempt.out_trade_no, attempt.status.value, attempt.note)
     return attempt.status
