@@ -95,16 +95,23 @@ def wechat_pay():
 
 
 def micropay(mchid):
-    """WeChat Pay API v2 micropay for a hospital's merchant (刷卡 / 刷脸 at the window)."""
+    """WeChat Pay API v2 micropay for a hospital (刷卡 / 刷脸 at the window), as the service provider:
+    ``mch_id`` = ``WECHATPAY_MCHID``, ``sub_mch_id`` = the hospital's mchid (none when the hospital
+    is the provider itself), signed with the provider's one v2 key."""
     cfg = current_app.config
+    sp = cfg["WECHATPAY_MCHID"]
+    cert = cfg.get("WECHATPAY_APICLIENT_CERT_PATH")
     return _cached(
         "micropay:%s" % mchid,
         lambda: Micropay(
             cfg["WECHAT_APPID"],
-            mchid,
+            sp,
             cfg["WECHATPAY_APIV2_KEY"],
             gateway=_base(cfg["WECHATPAY_API_BASE"], "/wechatpay/v2"),
+            sub_mchid=None if mchid == sp else mchid,
+            cert=(cert, cfg["WECHATPAY_PRIVATE_KEY_PATH"]) if cert else None,
             timeout=cfg["UPSTREAM_TIMEOUT"],
-            poll_seconds=cfg.get("POSTPAY_MICROPAY_POLL_SECONDS", 1.0),
+            poll_seconds=cfg["POSTPAY_MICROPAY_POLL_SECONDS"],
+            resolve_seconds=cfg["POSTPAY_MICROPAY_RESOLVE_SECONDS"],
         ),
     )

@@ -121,6 +121,13 @@ def defaults(instance_path):
         #: WeChat Pay API v2 key (MD5 / HMAC-SHA256 signs): micropay at the window (刷卡/刷脸).
         "WECHATPAY_APIV2_KEY": "",
         "SANDBOX_WECHATPAY_APIV2_KEY": "",
+        #: The API client certificate (apiclient_cert.pem) of the merchant key at WECHATPAY_PRIVATE_KEY_PATH:
+        #: WeChat Pay's /secapi/ calls (the micropay reverse) are made with it.
+        "WECHATPAY_APICLIENT_CERT_PATH": "",
+        #: Micropay: seconds between queries of an unresolved payment, and how long it may stay
+        #: unresolved (USERPAYING) before it is reversed.
+        "POSTPAY_MICROPAY_POLL_SECONDS": 1.0,
+        "POSTPAY_MICROPAY_RESOLVE_SECONDS": 30.0,
         #: Staff console: CSRF is checked on the console's forms only (the JSON APIs carry tokens).
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,

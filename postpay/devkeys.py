@@ -8,14 +8,17 @@ without the sandbox (``postpay.posture``). It never writes ``POSTPAY_SANDBOX``: 
 switch lives in the process environment only (``make run`` sets it)."""
 
 import base64
+import datetime as dt
 import os
 import secrets
 import shutil
 import sys
 import tempfile
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from postpay.posture import DEV_PREFIX, fingerprint
 from wechat.medins import generate_sm2_keypair, public_key_of
@@ -37,6 +40,30 @@ def _rsa_pem_pair(directory, name):
 
 #: The demo hospitals' merchant ids (postpay/demo.py): sub-merchants of the sandbox's provider.
 DEMO_SUB_MCHIDS = ("1900000109", "1900000110")
+
+
+def apiclient_cert(private_key_path):
+    """A self-signed development API client certificate (apiclient_cert.pem) for the merchant key,
+    written beside it; returns its path. WeChat Pay issues the real one."""
+    with open(private_key_path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "postpay development merchant")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    path = os.path.join(os.path.dirname(private_key_path), "wechatpay_apiclient_cert.pem")
+    with open(path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    os.chmod(path, 0o600)
+    return path
 
 
 def generate(directory):
@@ -69,6 +96,7 @@ def generate(directory):
         "WECHATPAY_MCHID": "1900000100",  # the hub's own (combine) merchant; hospitals have theirs
         "WECHATPAY_APIV3_KEY": apiv3_key,
         "WECHATPAY_PRIVATE_KEY_PATH": merchant_key,
+        "WECHATPAY_APICLIENT_CERT_PATH": apiclient_cert(merchant_key),
         "WECHATPAY_CERT_SERIAL": serial,
         "WECHATPAY_PUBLIC_KEY_PATH": platform_pub,
         "WECHATPAY_PUBLIC_KEY_ID": public_key_id,
@@ -125,6 +153,7 @@ LINKED = {
 DERIVED = {
     "SANDBOX_MEDINS_APP_PUBLIC_KEY": ("MEDINS_PRIVATE_KEY", public_key_of),
     "MEDINS_PLATFORM_PUBLIC_KEY": ("SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY", public_key_of),
+    "WECHATPAY_APICLIENT_CERT_PATH": ("WECHATPAY_PRIVATE_KEY_PATH", apiclient_cert),
 }
 
 
@@ -208,6 +237,7 @@ def generate_keys():
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH",
         "SANDBOX_WECHATPAY_SUB_MCHIDS",
         "WECHATPAY_APIV2_KEY",
+        "WECHATPAY_APICLIENT_CERT_PATH",
     ]
 
 

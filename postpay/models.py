@@ -9,7 +9,7 @@ from postpay.family.models import Binding
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.kiosk.models import KioskDevice
-from postpay.payments.models import LedgerEntry, Payment, PaymentBill, PaymentOrder, Refund
+from postpay.payments.models import LedgerEntry, MicropayAttempt, Payment, PaymentBill, PaymentOrder, Refund
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Item",
     "KioskDevice",
     "LedgerEntry",
+    "MicropayAttempt",
     "Payment",
     "PaymentBill",
     "PaymentOrder",

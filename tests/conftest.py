@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from postpay.accounts.identity import check_digit
-from postpay.devkeys import generate
+from postpay.devkeys import apiclient_cert, generate
 from postpay.extensions import db
 from postpay.openapi import ERROR, all_specs
 
@@ -167,6 +167,7 @@ def production(tmp_path):
         "WECHATPAY_MCHID": "1900000109",
         "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
         "WECHATPAY_PRIVATE_KEY_PATH": merchant,
+        "WECHATPAY_APICLIENT_CERT_PATH": apiclient_cert(merchant),  # for a key devkeys never saw
         "WECHATPAY_CERT_SERIAL": secrets.token_hex(20).upper(),
         "WECHATPAY_PUBLIC_KEY_PATH": platform,
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000000000",

@@ -119,6 +119,9 @@ def test_openapi_documents_every_route(app, client):
 
 
 def test_devkeys_completes_an_older_config_without_changing_it(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     from postpay.devkeys import DERIVED, LINKED, write_instance_config
     from wechat.medins import public_key_of
 
@@ -131,7 +134,13 @@ def test_devkeys_completes_an_older_config_without_changing_it(tmp_path):
     values = {}
     exec((tmp_path / "config.py").read_text(), {}, values)
     assert all(values[key] == values[source] for key, source in LINKED.items())
-    assert all(values[key] == public_key_of(values[source]) for key, (source, _) in DERIVED.items())
+    keys = {key: source for key, (source, _) in DERIVED.items() if not key.endswith("_PATH")}
+    assert all(values[key] == public_key_of(values[source]) for key, source in keys.items())
+    with open(values["WECHATPAY_APICLIENT_CERT_PATH"], "rb") as f:  # made for the merchant key already there
+        cert = x509.load_pem_x509_certificate(f.read())
+    with open(values["WECHATPAY_PRIVATE_KEY_PATH"], "rb") as f:
+        merchant = serialization.load_pem_private_key(f.read(), None)
+    assert cert.public_key().public_numbers() == merchant.public_key().public_numbers()
     assert (tmp_path / "config.py").read_text().startswith(old)
     assert write_instance_config(str(tmp_path)) == "kept"
 

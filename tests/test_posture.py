@@ -49,6 +49,12 @@ def test_production_values_start_without_the_sandbox(production):
         ({"WECHATPAY_PUBLIC_KEY_PATH": ""}, "WECHATPAY_PUBLIC_KEY_PATH is not set"),
         ({"WECHATPAY_PUBLIC_KEY_PATH": __file__}, "WECHATPAY_PUBLIC_KEY_PATH: %s is not a PEM public key" % __file__),
         ({"WECHATPAY_APIV3_KEY": "short"}, "WECHATPAY_APIV3_KEY is not 32 bytes"),
+        ({"WECHATPAY_APICLIENT_CERT_PATH": ""}, "WECHATPAY_APICLIENT_CERT_PATH is not set"),
+        ({"WECHATPAY_APICLIENT_CERT_PATH": "/nonexistent/c.pem"}, "WECHATPAY_APICLIENT_CERT_PATH: cannot read"),
+        (
+            {"WECHATPAY_APICLIENT_CERT_PATH": __file__},
+            "WECHATPAY_APICLIENT_CERT_PATH: %s is not a PEM certificate" % __file__,
+        ),
         ({"WECHATPAY_NOTIFY_URL": "http://pay.example.cn/notify"}, "WECHATPAY_NOTIFY_URL is not an https URL"),
         ({"WECHATPAY_NOTIFY_URL": "https://pay.example.cn/notify?h=1"}, "WECHATPAY_NOTIFY_URL carries a query"),
         ({"WECHATPAY_MEDINS_NOTIFY_URL": "http://127.0.0.1/m"}, "WECHATPAY_MEDINS_NOTIFY_URL is not an https URL"),
@@ -62,7 +68,9 @@ def test_each_unsafe_setting_is_refused_with_its_own_line(production, change, li
 def test_generated_development_keys_are_refused_one_line_each(production, tmp_path):
     dev = generate(str(tmp_path / "dev"))
     copied = {k: dev[k] for k in ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY")}
-    copied |= {k: dev[k] for k in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH")}
+    copied |= {
+        k: dev[k] for k in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH", "WECHATPAY_APICLIENT_CERT_PATH")
+    }
     problems = refusals(dict(production, POSTPAY_DEV_FINGERPRINTS=dev["POSTPAY_DEV_FINGERPRINTS"], **copied))
     assert problems == [
         "SECRET_KEY is a development value",
@@ -70,7 +78,18 @@ def test_generated_development_keys_are_refused_one_line_each(production, tmp_pa
         "WECHATPAY_APIV3_KEY is a development key",
         "WECHATPAY_PRIVATE_KEY_PATH is a development key",
         "WECHATPAY_PUBLIC_KEY_PATH is a development key",
+        "WECHATPAY_APICLIENT_CERT_PATH is the development certificate",
     ]
+
+
+def test_an_api_client_certificate_of_another_key_is_refused(production, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    key = generate(str(other))["WECHATPAY_PRIVATE_KEY_PATH"]
+    from postpay.devkeys import apiclient_cert
+
+    problems = refusals(dict(production, WECHATPAY_APICLIENT_CERT_PATH=apiclient_cert(key)))
+    assert problems == ["WECHATPAY_APICLIENT_CERT_PATH is not the certificate of WECHATPAY_PRIVATE_KEY_PATH"]
 
 
 def test_a_missing_key_file_fails_the_start_not_the_first_payment(config):
@@ -144,5 +163,6 @@ def test_a_server_on_the_generated_config_alone_refuses_to_start(tmp_path):
         "WECHATPAY_APIV3_KEY",
         "WECHATPAY_PRIVATE_KEY_PATH",
         "WECHATPAY_PUBLIC_KEY_PATH",
+        "WECHATPAY_APICLIENT_CERT_PATH",
         "WECHATPAY_NOTIFY_URL",
     ]

@@ -11,8 +11,10 @@ from postpay.console import dashboard, service
 from postpay.console.auth import DESK, OVERSIGHT, audit, require, scoped
 from postpay.console.models import AuditEntry
 from postpay.console.pages import back_url, page
+from postpay.errors import NotFound
 from postpay.extensions import db
 from postpay.payments.channels import window
+from postpay.payments.models import MicropayAttempt, MicropayStatus
 
 STR = {"type": "string"}
 
@@ -57,6 +59,27 @@ def take_payment(bill_id):
         "ok",
     )
     return redirect(url_for("console.patient", patient_id=bill.patient_id))
+
+
+@page("/micropay/<attempt_id>/settle", ["POST"], "Settle a window micropay whose outcome is unknown: query WeChat")
+@require(*DESK)
+def settle_micropay(attempt_id):
+    attempt = db.session.get(MicropayAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound("未找到该笔付款码支付")
+    bill = service.bill_in_scope(g.staff, attempt.bill_id)
+    status = window.settle(attempt.id)
+    audit(g.staff, "settle_micropay", bill.patient_id, bill.id, out_trade_no=attempt.out_trade_no, status=status.value)
+    flash(SETTLED[status], "ok" if status != MicropayStatus.unknown else "error")
+    return redirect(url_for("console.patient", patient_id=bill.patient_id))
+
+
+SETTLED = {
+    MicropayStatus.paid: "查询结果：微信已扣款，账单已记为已支付",
+    MicropayStatus.failed: "查询结果：微信支付未成功，未扣款，可重新收费",
+    MicropayStatus.reversed: "查询结果：该笔已撤销，未扣款或已原路退回，可重新收费",
+    MicropayStatus.unknown: "微信支付结果仍未明，撤销未成功：请勿重复收费，稍后再次查询",
+}
 
 
 @page("/credit", ["GET"], "Overdue and suspended patients, with amounts and ages (R17, R18)")

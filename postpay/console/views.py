@@ -10,7 +10,7 @@ from postpay.console.models import ROLE_LABELS
 from postpay.console.pages import bp, page
 from postpay.contracts import commitment
 from postpay.errors import Unauthorized
-from postpay.payments.channels.window import MODE_LABELS, pending_payment
+from postpay.payments.channels.window import MODE_LABELS, pending_payment, unresolved
 from postpay.security import mask_id_number, mask_phone
 
 STR = {"type": "string"}
@@ -72,11 +72,15 @@ def patient(patient_id):
     data = service.patient_page(g.staff, person)
     audit(g.staff, "view_patient", person.id)
     pending = {b.id: pending_payment(b.id) for b in data["bills"] if b.status.value == "due"}
+    unknown = {}
+    for attempt in unresolved([b.id for b in data["bills"] if b.status.value == "due"]):
+        unknown.setdefault(attempt.bill_id, []).append(attempt)
     return render_template(
         "console/patient.html",
         patient=person,
         version=commitment.current_version(),
         pending=pending,
+        unknown=unknown,
         modes=MODE_LABELS,
         **data,
     )

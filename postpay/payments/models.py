@@ -199,3 +199,54 @@ class Refund(Transitions, db.Model):
     )
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     settled_at = db.Column(UTCDateTime)
+
+
+class MicropayStatus(str, enum.Enum):
+    paying = "paying"  #: sent to WeChat, its answer not yet in
+    paid = "paid"  #: WeChat took the money; booked through the ledger
+    failed = "failed"  #: WeChat refused it: nothing was taken
+    reversed = "reversed"  #: unresolved, then reversed (撤销): nothing was taken, or it went back
+    unknown = "unknown"  #: unresolved and the reverse failed: staff settle it by a query (console)
+
+
+MICROPAY_TRANSITIONS = {
+    MicropayStatus.paying: {
+        MicropayStatus.paid,
+        MicropayStatus.failed,
+        MicropayStatus.reversed,
+        MicropayStatus.unknown,
+    },
+    MicropayStatus.unknown: {MicropayStatus.paid, MicropayStatus.failed, MicropayStatus.reversed},
+    MicropayStatus.paid: set(),
+    MicropayStatus.failed: set(),
+    MicropayStatus.reversed: set(),
+}
+#: An attempt in these statuses may still take the money: its bill cannot be taken again.
+MICROPAY_OPEN = (MicropayStatus.paying, MicropayStatus.unknown)
+
+
+class MicropayAttempt(Transitions, db.Model):
+    """One window micropay (付款码支付) order at WeChat, written before WeChat is called, so a
+    payment whose outcome is unknown is never lost and its bill is never taken twice."""
+
+    TRANSITIONS, STATE_LABEL, STATE_ERROR = MICROPAY_TRANSITIONS, "付款码支付", "MICROPAY_STATE"
+    __tablename__ = "micropay_attempts"
+    __table_args__ = (
+        db.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        db.Index("ix_micropay_attempts_bill_status", "bill_id", "status"),
+    )
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("mp"))
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False)
+    out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
+    #: The hospital's merchant id (sub_mch_id, or the provider's own in direct mode).
+    mchid = db.Column(db.String(32), nullable=False)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    status = db.Column(
+        db.Enum(MicropayStatus, native_enum=False, length=16), nullable=False, default=MicropayStatus.paying
+    )
+    transaction_id = db.Column(db.String(64))
+    #: WeChat's last word on it (err_code or trade_state), for the console.
+    note = db.Column(db.String(128))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

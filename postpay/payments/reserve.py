@@ -12,7 +12,7 @@ from postpay import authz
 from postpay.billing.models import Bill, BillStatus
 from postpay.errors import DomainError, NotFound
 from postpay.extensions import db
-from postpay.payments.models import PaymentBill
+from postpay.payments.models import MICROPAY_OPEN, MicropayAttempt, PaymentBill
 
 #: The one answer for a bill that does not exist and for another family's.
 MISSING_BILL = "未找到该账单"
@@ -45,6 +45,13 @@ def check_free(bill_ids):
         db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
     ).first()
     if taken:
+        raise NotPayable()
+    at_window = db.session.execute(  # a window micropay of the bill may still take the money
+        db.select(MicropayAttempt.id).where(
+            MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status.in_(MICROPAY_OPEN)
+        )
+    ).first()
+    if at_window:
         raise NotPayable()
 
 

@@ -125,7 +125,8 @@ def test_the_audit_log_cannot_be_edited(app, staff):
 
 
 #: Every console route naming a record: (method, form). Each answers "not found" for an unknown id;
-#: bills and disputes also for another hospital's (test_desk: test_staff_of_another_hospital_see_nothing_of_this_one).
+#: bills, disputes and micropay attempts also for another hospital's
+#: (test_desk: test_staff_of_another_hospital_see_nothing_of_this_one).
 NAMING = {
     "console.patient": ("GET", {}),
     "console.sms_code": ("POST", {"phone": "13700000000", "id_checked": "yes"}),
@@ -133,6 +134,7 @@ NAMING = {
     "console.consent": ("POST", {"id_checked": "yes"}),
     "console.decide": ("POST", {"decision": "confirm"}),
     "console.take_payment": ("POST", {"mode": "cash"}),
+    "console.settle_micropay": ("POST", {}),
 }
 
 

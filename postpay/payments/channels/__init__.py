@@ -8,10 +8,10 @@ A channel offers the same small interface: ``place`` (ask the outside world for 
 ``apply`` (a confirmation: a notification or a query's answer), ``query(payment, now)``,
 ``close(payment, now)`` (commits; True when closed), ``may_go_on(payer, payment)`` (R15),
 ``refund_item`` (a voided item of a bill it paid, R12) and ``refund(refund_id)`` with its
-``refund_job``. The window takes the money in ``place`` itself; its query and reverse come
-with WeChat micropay's provider model. Every channel books through ``payments/ledger.py``,
-takes bills through ``payments/reserve.py``, and never imports another channel
-(``.importlinter``): a refund's cash part is queued to the WeChat channel by name.
+``refund_job``. The window takes the money at once (``window.take``); an unresolved micropay
+is reversed there, and one left unknown is settled by a query (``window.settle``). Every
+channel books through ``payments/ledger.py``, takes bills through ``payments/reserve.py``,
+and never imports another channel (``.importlinter``): a refund's cash part is queued to the WeChat channel by name.
 """
 
 from postpay.payments.channels import medins, wechat
