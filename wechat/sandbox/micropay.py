@@ -3,7 +3,7 @@ request's sign checked with the provider's v2 key (MD5 or HMAC-SHA256), every an
 
 ``mch_id`` must be the provider's (``SANDBOX_WECHATPAY_MCHID``) and ``appid`` its appid;
 a hospital that is a sub-merchant is named by ``sub_mch_id``, kept on the order and in
-the statement, and must be registered (``SANDBOX_WECHATPAY_SUB_MCHIDS``; unset: any). A
+the statement, and must be a registered sub-merchant (``pay.sub_mchid_known``). A
 request without ``sub_mch_id`` is the provider's own (direct mode): the sandbox cannot tell
 it from a sub-merchant's that forgot the field; the statement and the reconciliation do.
 
@@ -29,6 +29,7 @@ from flask import Response, current_app, request
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac, dict_to_xml
 
 from wechat.sandbox.common import CST, STR, body_fields, error, put, redis, route, take
+from wechat.sandbox.pay import sub_mchid_known
 
 V2 = "/wechatpay/v2"
 #: What the sandbox keeps on an order besides WeChat's fields; never in an answer.
@@ -72,10 +73,10 @@ def _request():
         return None, _fail("MCHID_NOT_EXIST", "MCHID不存在")
     if cfg["SANDBOX_WECHAT_APPID"] and data.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
         return None, _fail("APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
-    sub, registered = data.get("sub_mch_id"), cfg.get("SANDBOX_WECHATPAY_SUB_MCHIDS")
+    sub = data.get("sub_mch_id")
     if sub and sub == data.get("mch_id"):
         return None, _fail("PARAM_ERROR", "sub_mch_id 不能是服务商自己的商户号")
-    if sub and registered and sub not in registered:
+    if sub and not sub_mchid_known(sub):  # the provider's sub-merchants, as for v3 orders
         return None, _fail("NOAUTH", "子商户号未与服务商建立受理关系")
     return data, None
 
