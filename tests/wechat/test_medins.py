@@ -122,6 +122,11 @@ def test_the_sandbox_refuses_a_bad_validity(client, bad):
     assert resp.status_code == 422
 
 
+def test_an_ecode_states_no_payauthno_validity(client):
+    resp = client.post("/sandbox/medins/ecodes", json=dict(PERSON, pay_auth_expires_in=0))
+    assert resp.status_code == 422
+
+
 def _portal(app, partner_id=None, secret=None, stamp=None):
     cfg = app.config
     partner_id = partner_id or cfg["MEDINS_USERQUERY_PARTNER_ID"]
