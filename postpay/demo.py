@@ -32,9 +32,13 @@ PATIENTS = [
     ("o-demo-teen", "李小雨", "32068420100901002", "320684", "resident"),  # a teenager who comes alone
 ]
 #: Their merchant ids are sub-merchants the sandbox knows (``SANDBOX_WECHATPAY_SUB_MCHIDS`` of postpay.devkeys).
+#: Then 定点医药机构编号 (H + the county's 6-digit division + a serial) and Tencent's med-ins city id.
+#: MEDINS_CITY_ID_NANTONG: Tencent issues city ids to the hospital with the med-ins contract and no public list
+#: was found; Nantong's prefecture division code stands in (plausible, unverified). Both hospitals are in Nantong.
+MEDINS_CITY_ID_NANTONG = "320600"
 HOSPITALS = [
-    ("NT01", "南通市第一人民医院", DEMO_SUB_MCHIDS[0]),
-    ("HA01", "海安市中医院", DEMO_SUB_MCHIDS[1]),
+    ("NT01", "南通市第一人民医院", DEMO_SUB_MCHIDS[0], "H32060200001", MEDINS_CITY_ID_NANTONG),
+    ("HA01", "海安市中医院", DEMO_SUB_MCHIDS[1], "H32068500002", MEDINS_CITY_ID_NANTONG),
 ]
 
 
@@ -73,10 +77,10 @@ def load():
         db.session.add(binding)
         db.session.flush()
     yield "binding %s 张晓明 -> 张建国 (parent: %s)" % (binding.id, ", ".join(binding.permissions))
-    for code, name, mchid in HOSPITALS:
+    for code, name, mchid, med_inst_no, city_id in HOSPITALS:
         existing = Hospital.query.filter_by(code=code).one_or_none()
         secret = existing.his_secret if existing else secrets.token_urlsafe(24)
-        hospital, _ = upsert_hospital(code, name, mchid, secret)
+        hospital, _ = upsert_hospital(code, name, mchid, secret, med_inst_no, city_id)
         yield "hospital %s %s (mchid %s)" % (hospital.code, hospital.name, hospital.mchid)
     if active_contract(elder.patient_id) is None:
         version = commitment.current_version()

@@ -172,6 +172,7 @@ def production(tmp_path):
         "WECHATPAY_PUBLIC_KEY_PATH": platform,
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000000000",
         "WECHATPAY_NOTIFY_URL": "https://pay.example.cn/wechat/pay/notify",
+        "MEDINS_USERQUERY_SECRET": secrets.token_hex(16),
         "SQLALCHEMY_DATABASE_URI": "sqlite:///%s" % (tmp_path / "prod.sqlite3"),
         "POSTPAY_SANDBOX": False,
     }
@@ -299,12 +300,16 @@ def bind(client):
 
 @pytest.fixture
 def hospitals(app):
-    """Two hospitals on the hub: NT01 and HA01, with HIS secrets ``his-secret-<code>``."""
+    """Two hospitals on the hub: NT01 and HA01, with HIS secrets ``his-secret-<code>``,
+    their 定点医药机构编号 and Tencent's med-ins city id (postpay.demo's, both in Nantong)."""
+    from postpay.demo import MEDINS_CITY_ID_NANTONG
     from postpay.hospitals.service import upsert_hospital
 
     with app.app_context():
-        upsert_hospital("NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01")
-        upsert_hospital("HA01", "海安市中医院", "1900000110", "his-secret-ha01")
+        upsert_hospital(
+            "NT01", "南通市第一人民医院", "1900000109", "his-secret-nt01", "H32060200001", MEDINS_CITY_ID_NANTONG
+        )
+        upsert_hospital("HA01", "海安市中医院", "1900000110", "his-secret-ha01", "H32068500002", MEDINS_CITY_ID_NANTONG)
         db.session.commit()
     return ["NT01", "HA01"]
 

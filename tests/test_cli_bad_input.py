@@ -10,6 +10,25 @@ BAD = [
     # (command line, a piece of the one line it prints)
     (["hospital", "add", "X" * 33, "某医院", "--mchid", "1900000199", "--his-secret", "s"], "for 'CODE'"),
     (["hospital", "add", "NT09", "某医院", "--mchid", "1" * 33, "--his-secret", "s"], "for '--mchid'"),
+    (
+        ["hospital", "add", "NT09", "某医院", "--mchid", "1900000199", "--his-secret", "s", "--med-inst-no", "H" * 33],
+        "for '--med-inst-no'",
+    ),
+    (
+        [
+            "hospital",
+            "add",
+            "NT09",
+            "某医院",
+            "--mchid",
+            "1900000199",
+            "--his-secret",
+            "s",
+            "--medins-city-id",
+            "3" * 17,
+        ],
+        "for '--medins-city-id'",
+    ),
     (["kiosk", "add", "NOPE", "KIOSK-NOPE-01"], "未找到医院 NOPE"),
     (["kiosk", "add", "NT01", "K" * 65], "for 'DEVICE_CODE'"),
     (["his", "simulate", "--hospital", "NOPE"], "no hospital NOPE"),

@@ -50,3 +50,14 @@ def test_his_simulator_drives_a_day_through_the_signed_api(app, runner, hospital
         assert VisitEvent.query.filter_by(type="visit_finished").count() == 6
     unknown = runner.invoke(args=["his", "simulate", "--hospital", "NOPE"])
     assert unknown.exit_code != 0 and "no hospital" in unknown.output
+
+
+def test_hospital_add_sets_the_medins_codes_and_keeps_them_when_not_given(app, runner, hospitals):
+    base = ["hospital", "add", "NT01", "南通市第一人民医院", "--mchid", "1900000109", "--his-secret", "his-secret-nt01"]
+    out = runner.invoke(args=base + ["--med-inst-no", "H32060200009", "--medins-city-id", "320600"])
+    assert out.exit_code == 0, out.output
+    again = runner.invoke(args=base)  # neither option: the stored codes stay
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        hospital = Hospital.query.filter_by(code="NT01").one()
+        assert (hospital.med_inst_no, hospital.medins_city_id) == ("H32060200009", "320600")

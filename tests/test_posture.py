@@ -58,6 +58,7 @@ def test_production_values_start_without_the_sandbox(production):
         ({"WECHATPAY_NOTIFY_URL": "http://pay.example.cn/notify"}, "WECHATPAY_NOTIFY_URL is not an https URL"),
         ({"WECHATPAY_NOTIFY_URL": "https://pay.example.cn/notify?h=1"}, "WECHATPAY_NOTIFY_URL carries a query"),
         ({"WECHATPAY_MEDINS_NOTIFY_URL": "http://127.0.0.1/m"}, "WECHATPAY_MEDINS_NOTIFY_URL is not an https URL"),
+        ({"MEDINS_USERQUERY_SECRET": "postpay-dev-" + "x" * 32}, "MEDINS_USERQUERY_SECRET is a development value"),
     ],
 )
 def test_each_unsafe_setting_is_refused_with_its_own_line(production, change, line):
@@ -67,7 +68,7 @@ def test_each_unsafe_setting_is_refused_with_its_own_line(production, change, li
 
 def test_generated_development_keys_are_refused_one_line_each(production, tmp_path):
     dev = generate(str(tmp_path / "dev"))
-    copied = {k: dev[k] for k in ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY")}
+    copied = {k: dev[k] for k in ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY", "MEDINS_USERQUERY_SECRET")}
     copied |= {
         k: dev[k] for k in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH", "WECHATPAY_APICLIENT_CERT_PATH")
     }
@@ -79,6 +80,7 @@ def test_generated_development_keys_are_refused_one_line_each(production, tmp_pa
         "WECHATPAY_PRIVATE_KEY_PATH is a development key",
         "WECHATPAY_PUBLIC_KEY_PATH is a development key",
         "WECHATPAY_APICLIENT_CERT_PATH is the development certificate",
+        "MEDINS_USERQUERY_SECRET is a development value",
     ]
 
 
@@ -165,4 +167,5 @@ def test_a_server_on_the_generated_config_alone_refuses_to_start(tmp_path):
         "WECHATPAY_PUBLIC_KEY_PATH",
         "WECHATPAY_APICLIENT_CERT_PATH",
         "WECHATPAY_NOTIFY_URL",
+        "MEDINS_USERQUERY_SECRET",
     ]

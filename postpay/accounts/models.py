@@ -24,6 +24,12 @@ class Patient(db.Model):
     insurance_type = db.Column(db.String(16))
     #: normal / suspended / terminated
     insured_status = db.Column(db.String(16))
+    #: 人员编号 at the medical-insurance platform (transaction 1101's psn_no).
+    psn_no = db.Column(db.String(32))
+    #: userQuery's payAuthNo: lets 6201 and the med-ins order act for this person; never logged.
+    pay_auth_no = db.Column(Encrypted("pay_auth_no"))
+    #: When the platform said payAuthNo stops being valid; after that, authorize again.
+    pay_auth_expires_at = db.Column(UTCDateTime)
     #: When the medical-insurance platform confirmed this identity; None: reported by a HIS only.
     verified_at = db.Column(UTCDateTime)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

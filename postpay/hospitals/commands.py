@@ -18,10 +18,19 @@ def hospital():
 @click.argument("name")
 @click.option("--mchid", required=True, help="WeChat Pay merchant id of the hospital")
 @click.option("--his-secret", required=True, help="the HIS request-signing secret")
-def hospital_add(code, name, mchid, his_secret):
+@click.option(
+    "--med-inst-no", default=None, help="定点医药机构编号 at the medical-insurance platform (kept when not given)"
+)
+@click.option(
+    "--medins-city-id", default=None, help="the city id Tencent issues for med-ins orders (kept when not given)"
+)
+def hospital_add(code, name, mchid, his_secret, med_inst_no, medins_city_id):
     """Create or update a hospital; CODE is its X-Hospital-Id."""
     at_most(32, code, "CODE"), at_most(128, name, "NAME"), at_most(32, mchid, "--mchid")  # the columns' lengths
-    found, created = upsert_hospital(code, name, mchid, his_secret)
+    for length, value, hint in ((32, med_inst_no, "--med-inst-no"), (16, medins_city_id, "--medins-city-id")):
+        if value is not None:
+            at_most(length, value, hint)
+    found, created = upsert_hospital(code, name, mchid, his_secret, med_inst_no, medins_city_id)
     db.session.commit()
     click.echo("%s hospital %s %s" % ("created" if created else "updated", found.code, found.name))
 

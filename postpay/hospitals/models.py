@@ -30,6 +30,10 @@ class Hospital(db.Model):
     #: WeChat Pay merchant (sub-merchant) id that receives this hospital's payments.
     mchid = db.Column(db.String(32), nullable=False)
     his_secret = db.Column(Encrypted("his_secret"), nullable=False)
+    #: 定点医药机构编号: the hospital's code at the medical-insurance platform (6201 medOrgOrd, med-ins orders).
+    med_inst_no = db.Column(db.String(32))
+    #: The city code Tencent issues for WeChat's med-ins orders (city_id), per hospital.
+    medins_city_id = db.Column(db.String(16))
     #: R4: item categories paid before service at this hospital.
     pay_now_categories = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_PAY_NOW_CATEGORIES))
     #: R2: exclusion kinds the HIS may flag on a visit or item.

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import clients
+from postpay.accounts.insurance import pay_auth_no
 from postpay.accounts.models import Patient
 from postpay.billing.service import HOLD_REASON
 from postpay.errors import Conflict, DomainError, Invalid, NotFound, Upstream
@@ -48,8 +49,9 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
     relative whose employee personal account pays too (共济): the payer's own, or one whose holder
     granted ``mutual_aid`` to the payer. The same key returns the same settlement.
 
-    Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Invalid (NOT_INSURED,
-    MUTUAL_AID_NOT_ALLOWED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
+    Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Conflict (409:
+    MUTUAL_AID_NOT_ALLOWED, PAY_AUTH_EXPIRED), Invalid (NOT_INSURED, ONE_PATIENT_ONE_HOSPITAL,
+    IDEMPOTENCY_KEY_REUSED), Upstream.
     """
     existing = by_key(user, key)
     if existing is not None:
@@ -78,6 +80,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     patient = bills[0].patient
     if patient.insurance_type not in INSURED or patient.insured_status != "normal":
         raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
+    pay_auth_no(patient, now)  # 409 PAY_AUTH_EXPIRED before the platform is asked
     _check_mutual_aid(patient, mutual_aid_id)
     reserve.check_free(bill_ids)
     total, hospital = sum(b.total_fen for b in bills), bills[0].hospital
@@ -109,8 +112,14 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     return settlement
 
 
+def pooling_region(insured_region):
+    """统筹区: the prefecture-level region, the first 4 digits of the insured region code (docs/domain.md)."""
+    return (insured_region or "")[:4] or None
+
+
 def _check_mutual_aid(patient, mutual_aid_id):
-    """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient."""
+    """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient,
+    insured in the patient's pooling region. Raises Conflict (409, MUTUAL_AID_NOT_ALLOWED)."""
     if mutual_aid_id is None:
         return
     relative = db.session.get(Patient, mutual_aid_id)
@@ -120,7 +129,12 @@ def _check_mutual_aid(patient, mutual_aid_id):
         or relative.insurance_type != "employee"
         or relative.insured_status != "normal"
     ):
-        raise Invalid("共济付只能使用已实名、正常参保的职工医保亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED")
+        raise Conflict("共济付只能使用已实名、正常参保的职工医保亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED")
+    region = pooling_region(relative.insured_region)
+    if region is None or region != pooling_region(patient.insured_region):
+        raise Conflict(
+            "共济付只能在同一统筹区内使用：个人账户持有人与就诊人的参保地不在同一地市", code="MUTUAL_AID_NOT_ALLOWED"
+        )
 
 
 def _person(patient):
