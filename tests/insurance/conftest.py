@@ -1,8 +1,37 @@
+import datetime as dt
 import json
+import secrets
 
 import pytest
 
 from tests.conftest import bearer
+
+
+def authorize(app, patient_id, minutes=60):
+    """Give a verified patient the psnNo and payAuthNo the e-voucher authorization gives (userQuery
+    and 1101), when the identity flow has not: the settlement needs both."""
+    from postpay.accounts.models import Patient
+    from postpay.extensions import db
+
+    with app.app_context():
+        patient = db.session.get(Patient, patient_id)
+        if patient.pay_auth_no is None or minutes <= 0:
+            patient.psn_no = patient.psn_no or "32060%015d" % secrets.randbelow(10**15)
+            patient.pay_auth_no = "AUTH%s" % secrets.token_hex(14).upper()
+            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+            db.session.commit()
+
+
+@pytest.fixture
+def person(person, app):
+    """The shared ``person``, authorized for insurance payments (psnNo, a valid payAuthNo)."""
+
+    def _person(openid, **identity):
+        token, patient = person(openid, **identity)
+        authorize(app, patient["id"])
+        return token, patient
+
+    return _person
 
 
 @pytest.fixture
@@ -76,3 +105,16 @@ def sandbox_order(redis, out_trade_no):
 
 def alerts(redis):
     return [json.loads(a) for a in redis.lrange("alerts:payments", 0, -1)]
+
+
+def opened(app, value):
+    """A sensitive field of a med-ins order as WeChat opens it: RSA-OAEP with the platform's private key."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    with open(app.config["SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH"], "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), None)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    return key.decrypt(base64.b64decode(value), oaep).decode()
