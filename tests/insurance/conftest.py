@@ -7,18 +7,19 @@ import pytest
 from tests.conftest import bearer
 
 
-def authorize(app, patient_id, minutes=60):
+def authorize(app, patient_id, minutes=None):
     """Give a verified patient the psnNo and payAuthNo the e-voucher authorization gives (userQuery
-    and 1101), when the identity flow has not: the settlement needs both."""
+    and 1101), when the identity flow has not: the settlement needs both. With ``minutes``, a new
+    payAuthNo valid that long (negative: already expired)."""
     from postpay.accounts.models import Patient
     from postpay.extensions import db
 
     with app.app_context():
         patient = db.session.get(Patient, patient_id)
-        if patient.pay_auth_no is None or minutes <= 0:
+        if patient.pay_auth_no is None or minutes is not None:
             patient.psn_no = patient.psn_no or "32060%015d" % secrets.randbelow(10**15)
             patient.pay_auth_no = "AUTH%s" % secrets.token_hex(14).upper()
-            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=60 if minutes is None else minutes)
             db.session.commit()
 
 

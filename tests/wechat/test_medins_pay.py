@@ -1,6 +1,7 @@
 """The medical-insurance payment interfaces: the exact yuan/fen boundary (property), and
 6201/6202/6301/6401/6203 in the SM4/SM2 envelope against the sandbox platform."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -65,19 +66,31 @@ def platform(app):
     )
 
 
-PERSON = {"name": "吴六", "id_number": "11010519491231002X", "insurance_type": "employee"}
+ORG = "H32060200001"
+PERSON = {
+    "name": "吴六",
+    "id_number": "11010519491231002X",
+    "insurance_type": "employee",
+    "psn_no": "32060000000000000001",
+    "insured_region": "320602",
+}
 ITEMS = [
     {"no": "1", "name": "CT", "category": "exam", "quantity_milli": 1000, "unit_price_fen": 12345, "amount_fen": 12345},
     {"no": "2", "name": "药", "category": "drug", "quantity_milli": 1500, "unit_price_fen": 101, "amount_fen": 152},
 ]
+AT = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def order(no, auth="AUTH-TEST-1"):
+    return {"no": no, "pay_auth_no": auth, "latlnt": "120.86,32.01", "dept": "内科", "begin": AT}
 
 
 def test_envelope_round_trip_through_every_interface_against_the_sandbox(client, platform):
     client.post("/sandbox/medins/split-rule", json={"fund_ratio_pct": 70, "psn_acct_balance_fen": 1000})
-    order = platform.upload_fees("M-TEST-1", PERSON, ITEMS)
-    again = platform.upload_fees("M-TEST-1", PERSON, ITEMS)  # the same order number is the same upload
-    assert again["pay_ord_id"] == order["pay_ord_id"]
-    split = platform.pre_settle(order["pay_ord_id"], order["pay_token"])
+    up = platform.upload_fees(ORG, order("M-TEST-1"), PERSON, ITEMS)
+    again = platform.upload_fees(ORG, order("M-TEST-1"), PERSON, ITEMS)  # the same order number is the same upload
+    assert again["pay_ord_id"] == up["pay_ord_id"]
+    split = platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-TEST-1", "M-TEST-1")
     # 124.97 yuan: the fund 70 % rounded down to the fen, the personal account 10 yuan, the rest cash.
     assert (split["fee_sum_fen"], split["fund_pay_fen"], split["psn_acct_pay_fen"], split["own_pay_fen"]) == (
         12497,
@@ -85,17 +98,17 @@ def test_envelope_round_trip_through_every_interface_against_the_sandbox(client,
         1000,
         2750,
     )
-    assert platform.query_order(order["pay_ord_id"], order["pay_token"])["state"] == "ordered"
+    assert platform.query_order(ORG, up["pay_ord_id"], up["pay_token"], PERSON)["state"] == "ordered"
     with pytest.raises(medins.MedinsError) as e:  # nothing settled: nothing to refund
-        platform.refund(order["pay_ord_id"], "RF-1", 100, "test")
+        platform.refund(up["pay_ord_id"], "RF-1", 100, 0, "AUTH-TEST-1", "test", AT)
     assert e.value.code == "2501"
-    platform.revoke_upload(order["pay_ord_id"], order["pay_token"], "test")
-    assert platform.query_order(order["pay_ord_id"], order["pay_token"])["state"] == "revoked"
+    platform.revoke_upload(ORG, up["pay_ord_id"], up["pay_token"], PERSON)
+    assert platform.query_order(ORG, up["pay_ord_id"], up["pay_token"], PERSON)["state"] == "revoked"
 
 
 def test_the_platform_refuses_a_wrong_key_and_a_resident_as_mutual_aid(app, platform):
     with pytest.raises(medins.MedinsError) as e:
-        platform.upload_fees("M-TEST-2", PERSON, ITEMS, mulaid=PERSON | {"insurance_type": "resident"})
+        platform.upload_fees(ORG, order("M-TEST-2"), PERSON, ITEMS, mulaid=PERSON | {"insurance_type": "resident"})
     assert e.value.code == "2101"
     forger = MedinsPay(
         platform.base_url,
@@ -106,5 +119,12 @@ def test_the_platform_refuses_a_wrong_key_and_a_resident_as_mutual_aid(app, plat
         platform.org_code,
     )
     with pytest.raises(medins.MedinsError) as e:
-        forger.upload_fees("M-TEST-3", PERSON, ITEMS)
+        forger.upload_fees(ORG, order("M-TEST-3"), PERSON, ITEMS)
     assert e.value.code == "1002"
+
+
+def test_6202_and_6203_must_name_the_payauthno_the_fees_were_uploaded_with(client, platform):
+    up = platform.upload_fees(ORG, order("M-TEST-4"), PERSON, ITEMS)
+    with pytest.raises(medins.MedinsError) as e:
+        platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-SOMEONE-ELSE", "M-TEST-4")
+    assert e.value.code == "2202"
