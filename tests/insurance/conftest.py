@@ -19,7 +19,8 @@ def authorize(app, patient_id, minutes=None):
         if patient.pay_auth_no is None or minutes is not None:
             patient.psn_no = patient.psn_no or "32060%015d" % secrets.randbelow(10**15)
             patient.pay_auth_no = "AUTH%s" % secrets.token_hex(14).upper()
-            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=60 if minutes is None else minutes)
+            valid = dt.timedelta(minutes=60 if minutes is None else minutes)
+            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + valid
             db.session.commit()
 
 
