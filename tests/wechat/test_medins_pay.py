@@ -2,6 +2,7 @@
 6201/6202/6301/6401/6203 in the SM4/SM2 envelope against the sandbox platform."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wechat import medins
-from wechat.medins_pay import MedinsPay, fen, split_of, yuan
+from wechat.medins_pay import PATHS, MedinsPay, fen, split_of, yuan
 
 FEN = st.integers(min_value=-(10**15), max_value=10**15)
 
@@ -128,3 +129,78 @@ def test_6202_and_6203_must_name_the_payauthno_the_fees_were_uploaded_with(clien
     with pytest.raises(medins.MedinsError) as e:
         platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-SOMEONE-ELSE", "M-TEST-4")
     assert e.value.code == "2202"
+
+
+def _uploaded(platform, redis, no):
+    """A 6201 input as our client sent it (the sandbox keeps it), and the order it made."""
+    up = platform.upload_fees(ORG, order(no), PERSON, ITEMS)
+    return json.loads(redis.get("sbx:medins:ord:%s" % up["pay_ord_id"]))["request"], up
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"medfeeSumamt": None}, "缺少必填字段medfeeSumamt"),
+        ({"feeSumamt": "124.97"}, "不允许的字段feeSumamt"),  # the name the client used to send
+        ({"feedetail": []}, "不允许的字段feedetail"),
+        ({"medfeeSumamt": "124.9"}, "字段medfeeSumamt格式错误"),  # yuan with two decimals
+        ({"medfeeSumamt": 124.97}, "字段medfeeSumamt格式错误"),  # a number, not a string
+        ({"begntime": "2026-11-21 08:00:00"}, "字段begntime格式错误"),
+        ({"ecToken": "EC-1"}, "payAuthNo/ecToken须且只能填写一个"),
+        ({"payAuthNo": None}, "payAuthNo/ecToken须且只能填写一个"),
+        ({"psnNo": ""}, "字段psnNo格式错误"),
+    ],
+)
+def test_6201_input_outside_its_field_list_is_refused(platform, redis, change, words):
+    data, _ = _uploaded(platform, redis, "M-FIELDS-1")
+    data = {k: v for k, v in (data | change).items() if v is not None}
+    with pytest.raises(medins.MedinsError) as e:
+        platform.call(PATHS["6201"], data)
+    assert e.value.code == "1003" and words in e.value.message, e.value.message
+
+
+def test_a_fee_detail_outside_its_field_list_is_refused(platform, redis):
+    data, _ = _uploaded(platform, redis, "M-FIELDS-2")
+    for change, words in (({"detItemFeeSumamt": None}, "缺少必填字段detItemFeeSumamt"), ({"pric": "1.011"}, "pric")):
+        detail = {k: v for k, v in (data["feedetailList"][0] | change).items() if v is not None}
+        with pytest.raises(medins.MedinsError) as e:
+            platform.call(PATHS["6201"], data | {"feedetailList": [detail]})
+        assert e.value.code == "1003" and "feedetailList[0]" in e.value.message and words in e.value.message
+
+
+def test_6203_input_is_checked_as_published(client, platform, redis):
+    data, up = _uploaded(platform, redis, "M-FIELDS-3")
+    refund = {
+        "payOrdId": up["pay_ord_id"],
+        "appRefdSn": "RF-FIELDS-1",
+        "appRefdTime": "20261121100000",
+        "totlRefdAmt": "1.00",
+        "fundRefdAmt": "1.00",
+        "psnAcctRefdAmt": "0.00",
+        "cashRefdAmt": "0.00",
+        "payAuthNo": "AUTH-TEST-1",
+        "refdType": "HI",
+    }
+    for change, words in (
+        ({"appRefdTime": "2026-11-21"}, "appRefdTime"),
+        ({"ecToken": "EC-1"}, "须且只能填写一个"),
+        ({"revokeReason": "x"}, "不允许的字段revokeReason"),
+        ({"totlRefdAmt": "1"}, "totlRefdAmt"),
+    ):
+        with pytest.raises(medins.MedinsError) as e:
+            platform.call(PATHS["6203"], refund | change)
+        assert e.value.code == "1003" and words in e.value.message, e.value.message
+    platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-TEST-1", "M-FIELDS-3")
+    order_state = json.loads(redis.get("sbx:medins:ord:%s" % up["pay_ord_id"]))
+    assert order_state["ordStas"] == "1"
+    redis.set("sbx:medins:ord:%s" % up["pay_ord_id"], json.dumps(order_state | {"ordStas": "4"}))  # settled
+    for change, code in (
+        ({"payAuthNo": "AUTH-SOMEONE-ELSE"}, "2504"),
+        ({"fundRefdAmt": "0.50"}, "2502"),  # the parts do not make the total
+        ({"totlRefdAmt": "999.00", "fundRefdAmt": "999.00"}, "2503"),  # more than the fund paid
+    ):
+        with pytest.raises(medins.MedinsError) as e:
+            platform.call(PATHS["6203"], refund | change)
+        assert e.value.code == code, e.value.message
+    back = platform.refund(up["pay_ord_id"], "RF-FIELDS-2", 100, 0, "AUTH-TEST-1", "检查未做", AT)
+    assert (back["fund_refd_fen"], back["psn_acct_refd_fen"]) == (100, 0)
