@@ -6,6 +6,7 @@ from flask import current_app
 from postpay.extensions import redis
 from wechat import miniprogram, pay, sms, tc3
 from wechat.medins_pay import MedinsPay
+from wechat.medins_userquery import UserQuery
 from wechat.micropay import Micropay
 
 
@@ -46,6 +47,21 @@ def medical_insurance():
             cfg["MEDINS_PRIVATE_KEY"],
             cfg["MEDINS_PLATFORM_PUBLIC_KEY"],
             cfg["MEDINS_ORG_CODE"],
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def medins_user_query():
+    """Tencent's userQuery: the 医保授权 mini-program's authCode -> payAuthNo and the person."""
+    cfg = current_app.config
+    return _cached(
+        "medins_userquery",
+        lambda: UserQuery(
+            _base(cfg["MEDINS_USERQUERY_BASE"], "/medins"),
+            cfg["MEDINS_USERQUERY_PARTNER_ID"],
+            cfg["MEDINS_USERQUERY_SECRET"],
+            default_ttl=cfg["MEDINS_PAY_AUTH_DEFAULT_TTL"],
             timeout=cfg["UPSTREAM_TIMEOUT"],
         ),
     )

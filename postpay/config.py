@@ -84,6 +84,12 @@ def defaults(instance_path):
         "MEDINS_PRIVATE_KEY": "",
         "MEDINS_PLATFORM_PUBLIC_KEY": "",
         "MEDINS_ORG_CODE": "",
+        #: Tencent's med-ins user query (userQuery): the partner id and HMAC secret Tencent issues.
+        "MEDINS_USERQUERY_BASE": "https://mip-receiver.tengmed.com",
+        "MEDINS_USERQUERY_PARTNER_ID": "",
+        "MEDINS_USERQUERY_SECRET": "",
+        #: How long a payAuthNo is kept when userQuery states no validity (seconds).
+        "MEDINS_PAY_AUTH_DEFAULT_TTL": 1800,
         "SMS_API_BASE": "",
         "SANDBOX_WECHAT_APPID": "",
         "SANDBOX_WECHAT_SECRET": "",
@@ -91,6 +97,8 @@ def defaults(instance_path):
         "SANDBOX_MEDINS_APP_SECRET": "",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": "",
         "SANDBOX_MEDINS_APP_PUBLIC_KEY": "",
+        "SANDBOX_MEDINS_USERQUERY_PARTNER_ID": "",
+        "SANDBOX_MEDINS_USERQUERY_SECRET": "",
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH": "",
         "SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH": "",
         "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "",

@@ -50,6 +50,7 @@ def generate(directory):
     platform_key, platform_pub = _rsa_pem_pair(directory, "wechatpay_platform")
     appid, secret = "wxdev" + secrets.token_hex(6), secrets.token_hex(16)
     medins_id, medins_secret = "medins" + secrets.token_hex(8).upper(), secrets.token_hex(16)
+    partner_id, partner_secret = str(20000000 + secrets.randbelow(10**7)), "%s-%s" % (DEV_PREFIX, secrets.token_hex(16))
     values = {
         "SECRET_KEY": "%s-%s" % (DEV_PREFIX, secrets.token_urlsafe(32)),
         "POSTPAY_DATA_KEY": base64.b64encode(DEV_PREFIX.encode() + os.urandom(32 - len(DEV_PREFIX))).decode(),
@@ -66,6 +67,10 @@ def generate(directory):
         "MEDINS_ORG_CODE": "H32060200001",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": platform_sm2[0],
         "SANDBOX_MEDINS_APP_PUBLIC_KEY": app_sm2[1],
+        "MEDINS_USERQUERY_PARTNER_ID": partner_id,
+        "MEDINS_USERQUERY_SECRET": partner_secret,
+        "SANDBOX_MEDINS_USERQUERY_PARTNER_ID": partner_id,
+        "SANDBOX_MEDINS_USERQUERY_SECRET": partner_secret,
         "WECHATPAY_MCHID": "1900000100",  # the hub's own (combine) merchant; hospitals have theirs
         "WECHATPAY_APIV3_KEY": apiv3_key,
         "WECHATPAY_PRIVATE_KEY_PATH": merchant_key,
@@ -87,7 +92,13 @@ def generate(directory):
 
 
 #: Generated values the app must never accept without the sandbox.
-DEV_SECRETS = ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY", "WECHATPAY_APIV2_KEY")
+DEV_SECRETS = (
+    "SECRET_KEY",
+    "POSTPAY_DATA_KEY",
+    "WECHATPAY_APIV3_KEY",
+    "WECHATPAY_APIV2_KEY",
+    "MEDINS_USERQUERY_SECRET",
+)
 DEV_KEY_FILES = ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH")
 
 
@@ -118,6 +129,8 @@ LINKED = {
     "SANDBOX_WECHATPAY_MERCHANT_SERIAL": "WECHATPAY_CERT_SERIAL",
     "SANDBOX_WECHATPAY_MCHID": "WECHATPAY_MCHID",
     "SANDBOX_WECHATPAY_APIV2_KEY": "WECHATPAY_APIV2_KEY",
+    "SANDBOX_MEDINS_USERQUERY_PARTNER_ID": "MEDINS_USERQUERY_PARTNER_ID",
+    "SANDBOX_MEDINS_USERQUERY_SECRET": "MEDINS_USERQUERY_SECRET",
 }
 
 
@@ -198,6 +211,8 @@ def generate_keys():
         "MEDINS_ORG_CODE",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY",
         "SANDBOX_MEDINS_APP_PUBLIC_KEY",
+        "MEDINS_USERQUERY_PARTNER_ID",
+        "MEDINS_USERQUERY_SECRET",
         "WECHATPAY_MCHID",
         "WECHATPAY_APIV3_KEY",
         "WECHATPAY_PRIVATE_KEY_PATH",

@@ -102,10 +102,13 @@ def mask_name(value):
 
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PHONE_RE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
+#: A payAuthNo (userQuery's ``AUTH...``, with digits in it): never logged, masked if it slips in.
+_PAY_AUTH_RE = re.compile(r"(?<![0-9A-Za-z])AUTH(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{8,}")
 
 
 def mask_text(text):
-    """Mask every identity number and mobile number found in free text (log lines)."""
+    """Mask every identity number, mobile number and payAuthNo found in free text (log lines)."""
+    text = _PAY_AUTH_RE.sub("AUTH********", text)
     text = _ID_RE.sub(lambda m: m.group(1) + "********" + m.group(2), text)
     return _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 

@@ -171,6 +171,7 @@ def production(tmp_path):
         "WECHATPAY_PUBLIC_KEY_PATH": platform,
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000000000",
         "WECHATPAY_NOTIFY_URL": "https://pay.example.cn/wechat/pay/notify",
+        "MEDINS_USERQUERY_SECRET": secrets.token_hex(16),
         "SQLALCHEMY_DATABASE_URI": "sqlite:///%s" % (tmp_path / "prod.sqlite3"),
         "POSTPAY_SANDBOX": False,
     }

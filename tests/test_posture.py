@@ -52,6 +52,7 @@ def test_production_values_start_without_the_sandbox(production):
         ({"WECHATPAY_NOTIFY_URL": "http://pay.example.cn/notify"}, "WECHATPAY_NOTIFY_URL is not an https URL"),
         ({"WECHATPAY_NOTIFY_URL": "https://pay.example.cn/notify?h=1"}, "WECHATPAY_NOTIFY_URL carries a query"),
         ({"WECHATPAY_MEDINS_NOTIFY_URL": "http://127.0.0.1/m"}, "WECHATPAY_MEDINS_NOTIFY_URL is not an https URL"),
+        ({"MEDINS_USERQUERY_SECRET": "postpay-dev-" + "x" * 32}, "MEDINS_USERQUERY_SECRET is a development value"),
     ],
 )
 def test_each_unsafe_setting_is_refused_with_its_own_line(production, change, line):
@@ -61,7 +62,7 @@ def test_each_unsafe_setting_is_refused_with_its_own_line(production, change, li
 
 def test_generated_development_keys_are_refused_one_line_each(production, tmp_path):
     dev = generate(str(tmp_path / "dev"))
-    copied = {k: dev[k] for k in ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY")}
+    copied = {k: dev[k] for k in ("SECRET_KEY", "POSTPAY_DATA_KEY", "WECHATPAY_APIV3_KEY", "MEDINS_USERQUERY_SECRET")}
     copied |= {k: dev[k] for k in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH")}
     problems = refusals(dict(production, POSTPAY_DEV_FINGERPRINTS=dev["POSTPAY_DEV_FINGERPRINTS"], **copied))
     assert problems == [
@@ -70,6 +71,7 @@ def test_generated_development_keys_are_refused_one_line_each(production, tmp_pa
         "WECHATPAY_APIV3_KEY is a development key",
         "WECHATPAY_PRIVATE_KEY_PATH is a development key",
         "WECHATPAY_PUBLIC_KEY_PATH is a development key",
+        "MEDINS_USERQUERY_SECRET is a development value",
     ]
 
 
@@ -145,4 +147,5 @@ def test_a_server_on_the_generated_config_alone_refuses_to_start(tmp_path):
         "WECHATPAY_PRIVATE_KEY_PATH",
         "WECHATPAY_PUBLIC_KEY_PATH",
         "WECHATPAY_NOTIFY_URL",
+        "MEDINS_USERQUERY_SECRET",
     ]

@@ -51,6 +51,8 @@ def test_blind_index_is_keyed_and_deterministic(app, config, keys):
         (security.mask_text, "电话13812345678，身份证320602198001010013", "电话138****5678，身份证320602********0013"),
         # A request id (hex) that happens to hold 11 phone-like digits stays whole: it ties log lines together.
         (security.mask_text, "[732d5f9d346a4138aa19712347119b61]", "[732d5f9d346a4138aa19712347119b61]"),
+        (security.mask_text, "payAuthNo=AUTH3206A1B2C3D4E5F6 ok", "payAuthNo=AUTH******** ok"),
+        (security.mask_text, "AUTHORIZATION header", "AUTHORIZATION header"),
     ],
 )
 def test_masking(fn, value, masked):

@@ -1,4 +1,4 @@
-"""National medical-insurance mobile-payment platform: the envelope and the auth-code query.
+"""National medical-insurance mobile-payment platform: the envelope, 1101 and the e-voucher.
 
 Every request and answer travels in one envelope::
 
@@ -16,6 +16,7 @@ Amounts at this boundary are yuan with two decimals (see the settlement issue).
 """
 
 import base64
+import datetime as dt
 import functools
 import json
 import secrets
@@ -34,6 +35,8 @@ INSURANCE_TYPES = {"310": "employee", "390": "resident"}
 INSURED_STATUS = {"1": "normal", "2": "suspended", "4": "terminated"}
 #: The platform's answer code for an unknown, expired or used authorization code.
 BAD_AUTH_CODE = "2001"
+#: China time, in which the platform writes its times.
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 class MedinsError(Exception):
@@ -159,26 +162,63 @@ class MedinsClient:
             raise MedinsError(str(answer.get("code")), answer.get("message", ""))
         return unseal(answer, self.app_secret, self.platform_public_key)
 
-    def query_auth_code(self, auth_code):
-        """Exchange an e-voucher authorization code for the verified person.
+    def person_info(self, cert_type, cert_no, id_number="", name="", now=None):
+        """Transaction 1101 (人员信息获取): the person behind a medical certificate.
 
-        Returns ``{"name", "id_number", "insured_region", "insurance_type", "insured_status"}``
-        in our vocabulary. Raises MedinsError (code ``BAD_AUTH_CODE`` for an unknown or used code).
+        ``cert_type`` ``01`` (医保电子凭证) with ``cert_no`` the payAuthNo of userQuery or a
+        kiosk's ecToken. The national message (``infno``, ``msgid``, ``input.data``) travels in
+        the envelope to ``/fsi/api/rsfComIfsService/callService``; the answer's ``output`` has
+        ``baseinfo`` (psn_no, certno, psn_name) and ``insuinfo`` (one per 险种: insutype,
+        psn_insu_stas, insuplc_admdvs).
+
+        Returns ``{"psn_no", "name", "id_number", "insured_region", "insurance_type",
+        "insured_status"}``. Raises MedinsError (code ``1101`` when the platform refuses).
         """
-        return _person(self.call("/auth/userinfo", {"authCode": auth_code, "orgCodg": self.org_code}))
+        moment = dt.datetime.fromtimestamp(now or time.time(), CST)
+        data = {
+            "infno": "1101",
+            "msgid": "%s%s%04d" % (self.org_code[:12], moment.strftime("%Y%m%d%H%M%S"), secrets.randbelow(10000)),
+            "fixmedins_code": self.org_code,
+            "input": {
+                "data": {
+                    "mdtrt_cert_type": cert_type,
+                    "mdtrt_cert_no": cert_no,
+                    "card_sn": "",
+                    "begntime": moment.strftime("%Y-%m-%d %H:%M:%S"),
+                    "psn_cert_type": "01",
+                    "certno": id_number,
+                    "psn_name": name,
+                }
+            },
+        }
+        answer = self.call("/fsi/api/rsfComIfsService/callService", data)
+        if str(answer.get("infcode")) != "0":
+            raise MedinsError("1101", str(answer.get("err_msg", "")))
+        try:
+            return _person(answer["output"])
+        except (KeyError, TypeError, IndexError):
+            raise MedinsError("ANSWER", "1101 answer without baseinfo/insuinfo") from None
 
     def query_ecode(self, ec_qr_code):
-        """The person behind an e-voucher QR code scanned at a kiosk (R8), as :meth:`query_auth_code`."""
+        """The person behind an e-voucher QR code scanned at a kiosk (R8): decoded to its
+        ecToken (``/ec/query``), then 1101 with it, as for the mini-program's payAuthNo.
+        Raises MedinsError (code ``BAD_AUTH_CODE`` for an unknown or used code)."""
         data = {"ecQrCode": ec_qr_code, "orgCodg": self.org_code, "businessType": "01101"}
-        return _person(self.call("/ec/query", data))
+        found = self.call("/ec/query", data)
+        return self.person_info("01", found["ecToken"], found.get("idNo", ""), found.get("userName", ""))
 
 
-def _person(d):
-    """The platform's person record in our vocabulary."""
+def _person(output):
+    """1101's output in our vocabulary. Of several 险种 the one insured normally wins, the
+    employee scheme (which has a personal account) before the resident one."""
+    base = output["baseinfo"]
+    ranked = sorted(output["insuinfo"], key=lambda i: (i.get("psn_insu_stas") != "1", i.get("insutype") != "310"))
+    insu = ranked[0]
     return {
-        "name": d["psnName"],
-        "id_number": d["certno"],
-        "insured_region": d["insuplcAdmdvs"],
-        "insurance_type": INSURANCE_TYPES.get(d["insutype"], "other"),
-        "insured_status": INSURED_STATUS.get(d["psnInsuStas"], "terminated"),
+        "psn_no": base["psn_no"],
+        "name": base["psn_name"],
+        "id_number": base["certno"],
+        "insured_region": insu["insuplc_admdvs"],
+        "insurance_type": INSURANCE_TYPES.get(insu["insutype"], "other"),
+        "insured_status": INSURED_STATUS.get(insu["psn_insu_stas"], "terminated"),
     }

@@ -2,6 +2,7 @@
 
 import logging
 
+import requests
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -105,32 +106,52 @@ def bind_phone(user, code):
 
 
 def verify_identity(user, auth_code):
-    """Make the person behind a medical-insurance auth code this account's own patient.
+    """Make the person behind a 医保授权 auth code this account's own patient.
 
-    Raises BadRequest (INVALID_AUTH_CODE), Conflict (IDENTITY_CONFLICT) when the
-    account is already verified as someone else, Upstream when the platform fails.
+    Tencent's userQuery turns the code into payAuthNo (kept, encrypted, only as long as it is
+    valid; never logged), then 1101 says who that is: psnNo, insurance type and status, region.
+    Raises BadRequest (INVALID_AUTH_CODE), Conflict (IDENTITY_CONFLICT) when the account is
+    already verified as someone else, Upstream when the platform fails.
     """
-    patient = verify_with("query_auth_code", auth_code, "医保授权码无效或已使用", "INVALID_AUTH_CODE")
+
+    def ask():
+        auth = clients.medins_user_query().query(auth_code, user.openid)
+        person = clients.medical_insurance().person_info("01", auth["pay_auth_no"], auth["id_number"], auth["name"])
+        return dict(person, pay_auth_no=auth["pay_auth_no"], pay_auth_expires_at=auth["pay_auth_expires_at"])
+
+    person = _ask_medins("userQuery/1101", ask, "医保授权码无效或已过期，请重新授权", "INVALID_AUTH_CODE")
+    patient = record_verified_person(person)
     if user.patient_id and user.patient_id != patient.id:
         raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
+    patient.pay_auth_no, patient.pay_auth_expires_at = person["pay_auth_no"], person["pay_auth_expires_at"]
     user.patient_id = patient.id
     db.session.flush()
     return patient
 
 
 def verify_with(call, code, bad_message, bad_code):
-    """Ask the medical-insurance platform who is behind ``code`` and store the verified person.
+    """Ask the medical-insurance platform who is behind ``code`` (``call`` of its client, e.g. a
+    kiosk's ``query_ecode``) and store the verified person.
 
     Raises BadRequest (``bad_code``) for an unknown or used code, Upstream when the platform fails.
     """
+    person = _ask_medins(call, lambda: getattr(clients.medical_insurance(), call)(code), bad_message, bad_code)
+    return record_verified_person(person)
+
+
+def _ask_medins(what, ask, bad_message, bad_code):
+    """``ask()``; BadRequest (``bad_code``) for a bad, used or expired code, Upstream for any
+    other refusal or an unreachable platform (logged with the platform's code only)."""
     try:
-        person = getattr(clients.medical_insurance(), call)(code)
+        return ask()
     except MedinsError as e:
         if e.code == BAD_AUTH_CODE:
             raise BadRequest(bad_message, code=bad_code) from None
-        log.error("medins %s failed: %s", call, e.code)
+        log.error("medins %s failed: %s", what, e.code)
         raise Upstream() from None
-    return record_verified_person(person)
+    except requests.RequestException as e:
+        log.error("medins %s unreachable: %s", what, type(e).__name__)
+        raise Upstream() from None
 
 
 def record_verified_person(person):
@@ -147,6 +168,7 @@ def record_verified_person(person):
     patient.insured_region = person["insured_region"]
     patient.insurance_type = person["insurance_type"]
     patient.insured_status = person["insured_status"]
+    patient.psn_no = person["psn_no"]
     patient.verified_at = utcnow()
     db.session.flush()
     return patient

@@ -16,7 +16,7 @@ def confirm(user, settlement_id, now):
     The payer's right to pay for the patient, and to spend the 共济 account, is asked again
     here: a binding revoked since the quote ends it (the same answer as for a stranger).
 
-    Raises NotFound, Forbidden (PERMISSION_DENIED, NOT_VERIFIED), Invalid (MUTUAL_AID_NOT_ALLOWED),
+    Raises NotFound, Forbidden (PERMISSION_DENIED, NOT_VERIFIED), Conflict (MUTUAL_AID_NOT_ALLOWED),
     Conflict (SETTLEMENT_STATE), OnHold (R14), Upstream.
     """
     settlement = settlement_for(user, settlement_id, lock=True)

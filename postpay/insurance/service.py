@@ -58,9 +58,8 @@ def quote(user, bill_ids, mutual_aid_id, key, now, geo_location=NO_LOCATION):
     WeChat's geo_location). The same key returns the same settlement.
 
     Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), NotSettling (409: the hospital
-    has no med_inst_no or medins_city_id), Invalid (NOT_INSURED, MUTUAL_AID_NOT_ALLOWED,
-    ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), PAY_AUTH_EXPIRED (the patient's payAuthNo is
-    gone: authorize again), Upstream.
+    has no med_inst_no or medins_city_id), Conflict (409: MUTUAL_AID_NOT_ALLOWED, PAY_AUTH_EXPIRED),
+    Invalid (NOT_INSURED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
     """
     existing = by_key(user, key)
     if existing is not None:
@@ -92,6 +91,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         raise NotSettling()
     if patient.insurance_type not in INSURED or patient.insured_status != "normal":
         raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
+    pay_auth_no(patient, now)  # 409 PAY_AUTH_EXPIRED before the platform is asked
     _check_mutual_aid(patient, mutual_aid_id)
     reserve.check_free(bill_ids)
     total = sum(b.total_fen for b in bills)
@@ -123,8 +123,14 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     return settlement
 
 
+def pooling_region(insured_region):
+    """统筹区: the prefecture-level region, the first 4 digits of the insured region code (docs/domain.md)."""
+    return (insured_region or "")[:4] or None
+
+
 def _check_mutual_aid(patient, mutual_aid_id):
-    """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient."""
+    """共济 (R13): a verified relative on the employee scheme, insured normally, not the patient,
+    insured in the patient's pooling region. Raises Conflict (409, MUTUAL_AID_NOT_ALLOWED)."""
     if mutual_aid_id is None:
         return
     relative = db.session.get(Patient, mutual_aid_id)
@@ -134,7 +140,12 @@ def _check_mutual_aid(patient, mutual_aid_id):
         or relative.insurance_type != "employee"
         or relative.insured_status != "normal"
     ):
-        raise Invalid("共济付只能使用已实名、正常参保的职工医保亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED")
+        raise Conflict("共济付只能使用已实名、正常参保的职工医保亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED")
+    region = pooling_region(relative.insured_region)
+    if region is None or region != pooling_region(patient.insured_region):
+        raise Conflict(
+            "共济付只能在同一统筹区内使用：个人账户持有人与就诊人的参保地不在同一地市", code="MUTUAL_AID_NOT_ALLOWED"
+        )
 
 
 def _ask_platform(settlement, now):

@@ -98,3 +98,44 @@ def test_a_forged_platform_answer_is_rejected(app, login, verify):
 
 def test_insurance_auth_needs_a_login(client):
     assert client.post("/api/v1/me/insurance-auth", json={"auth_code": "x"}).status_code == 401
+
+
+def test_userquery_gives_the_payauthno_kept_encrypted_with_its_validity_and_1101_the_psnno(app, login, verify):
+    from sqlalchemy import text
+
+    from postpay.extensions import db
+
+    number = make_id_number(region="320602", birth="19600606", seq=3)
+    resp = verify(login("o-v9"), id_number=number, pay_auth_expires_in=600)
+    assert resp.status_code == 200
+    assert "pay_auth_no" not in str(resp.get_json()) and "psn_no" not in str(resp.get_json())
+    with app.app_context():
+        row = db_patient(resp.get_json()["patient"]["id"])
+        assert row.pay_auth_no.startswith("AUTH") and row.psn_no.startswith("320602")
+        left = (row.pay_auth_expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+        assert 500 < left <= 600  # as long as the platform said
+        stored = db.session.execute(text("SELECT pay_auth_no FROM patients WHERE id = :id"), {"id": row.id}).scalar()
+        assert row.pay_auth_no not in stored  # encrypted at rest
+
+
+def test_the_payauthno_is_never_logged(app, login, verify, caplog):
+    caplog.set_level("DEBUG")
+    resp = verify(login("o-v10"))
+    with app.app_context():
+        pay_auth_no = db_patient(resp.get_json()["patient"]["id"]).pay_auth_no
+    assert pay_auth_no and pay_auth_no not in caplog.text
+
+
+def test_a_wrong_partner_secret_is_a_platform_fault(app, login, verify):
+    app.config["MEDINS_USERQUERY_SECRET"] = "not-the-secret-tencent-issued"
+    resp = verify(login("o-v11"))
+    assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+    with app.app_context():
+        assert Patient.query.count() == 0
+
+
+def test_an_unreachable_userquery_is_a_platform_fault(app, login, verify):
+    token = login("o-v12")  # WeChat login first: the sandbox moves away below
+    app.config["POSTPAY_SANDBOX_URL"] = "http://127.0.0.1:9/sandbox"  # nothing listens there
+    resp = verify(token)
+    assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "UPSTREAM_ERROR"

@@ -1,11 +1,12 @@
 """共济 (R13) spends the holder's own personal account: only the holder grants it, with the
-binding permission ``mutual_aid``; ``pay`` alone does not allow it."""
+binding permission ``mutual_aid``; ``pay`` alone does not allow it; and holder and patient are
+insured in the same pooling region (统筹区: the first 4 digits of the insured region)."""
 
 from tests.conftest import bearer
 
 
 def _refused(resp):
-    return resp.status_code == 422 and resp.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
+    return resp.status_code == 409 and resp.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
 
 
 def test_pay_alone_does_not_spend_a_relatives_account_only_the_holders_grant_does_R13(
@@ -50,3 +51,25 @@ def test_the_payers_own_account_needs_no_grant_and_self_lists_mutual_aid_R13(cli
     assert own.status_code == 201 and own.get_json()["settlement"]["acct_mulaid_pay_fen"] == 12000
     me = client.get("/api/v1/me", headers=bearer(family["son"])).get_json()["user"]
     assert me["patients"][0]["permissions"] == ["accompany", "mutual_aid", "pay", "view"]
+
+
+def test_a_missing_mutual_aid_grant_is_409_with_the_reason_R13(family, person, bind, due_bill, quote):
+    dad_token, dad = person("o-i-dad2", name="周父", birth="19500506")
+    bind(family["son"], dad_token, dad, permissions=["view", "pay"])
+    refused = quote(family["son"], [due_bill(family["mum_patient"], "G3")], mutual_aid=dad["id"])
+    assert _refused(refused)
+    assert "授权共济" in refused.get_json()["error"]["message"]
+
+
+def test_mutual_aid_from_another_pooling_region_is_refused_R13(client, family, person, bind, due_bill, quote):
+    """A Shanghai-insured daughter's account may not pay a Nantong-insured mother's bill; one
+    insured in another county of Nantong (320684: 3206 too) may."""
+    bill = due_bill(family["mum_patient"], "G4")  # the mother is insured in 320602 (Nantong)
+    for openid, region, ok in (("o-i-sh", "310115", False), ("o-i-hm", "320684", True)):
+        token, daughter = person(openid, name="周女", birth="19780808", insured_region=region)
+        bind(family["son"], token, daughter, permissions=["view", "mutual_aid"], relationship="other")
+        resp = quote(family["son"], [bill], mutual_aid=daughter["id"])
+        if ok:
+            assert resp.status_code == 201, resp.get_json()
+        else:
+            assert _refused(resp) and "统筹区" in resp.get_json()["error"]["message"]

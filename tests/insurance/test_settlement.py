@@ -107,11 +107,11 @@ def test_mutual_aid_a_sons_employee_account_pays_for_his_mother_R13(app, client,
 def test_mutual_aid_only_from_an_employee_relative_the_payer_may_pay_for_R13(family, person, bind, due_bill, quote):
     bill = due_bill(family["mum_patient"], "I4")
     refused = quote(family["son"], [bill], mutual_aid=family["mum_patient"]["id"])  # the patient herself
-    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
     aunt_token, aunt = person("o-i-aunt", name="周姨", birth="19600101", insurance_type="resident")
     bind(family["son"], aunt_token, aunt, permissions=["view", "pay"], relationship="other")
     resident = quote(family["son"], [bill], mutual_aid=aunt["id"])
-    assert resident.status_code == 422 and resident.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
+    assert resident.status_code == 409 and resident.get_json()["error"]["code"] == "MUTUAL_AID_NOT_ALLOWED"
     stranger_token, stranger = person("o-i-stranger", name="陌生人")
     unknown = quote(family["son"], [bill], mutual_aid=stranger["id"])
     assert unknown.status_code == 404

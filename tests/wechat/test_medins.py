@@ -1,10 +1,12 @@
 """The medical-insurance envelope: SM4 encryption and an SM2/SM3 signature over the sorted fields."""
 
+import datetime as dt
 import time
 
 import pytest
 
 from wechat import medins
+from wechat.medins_userquery import UserQuery, signature
 
 APP_ID, SECRET = "medinsAPP0123456789", "s3cret-app"
 
@@ -59,17 +61,18 @@ def test_wrong_key_stale_and_malformed_envelopes_are_refused(pair):
         medins.unseal({"encType": "SM4", "signType": "SM2"}, SECRET, pair[1])
 
 
-def test_client_against_the_sandbox(app, client):
+PERSON = {
+    "name": "王五",
+    "id_number": "11010519491231002X",
+    "insured_region": "320602",
+    "insurance_type": "390",
+    "insured_status": "1",
+}
+
+
+def _clients(app):
     cfg = app.config
-    person = {
-        "name": "王五",
-        "id_number": "11010519491231002X",
-        "insured_region": "320602",
-        "insurance_type": "390",
-        "insured_status": "1",
-    }
-    code = client.post("/sandbox/medins/auth-codes", json=person).get_json()["auth_code"]
-    c = medins.MedinsClient(
+    platform = medins.MedinsClient(
         cfg["LIVE_URL"] + "/sandbox/medins/api",
         cfg["MEDINS_APP_ID"],
         cfg["MEDINS_APP_SECRET"],
@@ -77,7 +80,22 @@ def test_client_against_the_sandbox(app, client):
         cfg["MEDINS_PLATFORM_PUBLIC_KEY"],
         cfg["MEDINS_ORG_CODE"],
     )
-    assert c.query_auth_code(code) == {
+    query = UserQuery(
+        cfg["LIVE_URL"] + "/sandbox/medins", cfg["MEDINS_USERQUERY_PARTNER_ID"], cfg["MEDINS_USERQUERY_SECRET"]
+    )
+    return platform, query
+
+
+def test_user_query_then_1101_against_the_sandbox(app, client):
+    code = client.post("/sandbox/medins/auth-codes", json=PERSON).get_json()["auth_code"]
+    platform, query = _clients(app)
+    auth = query.query(code, "o-openid-1")
+    assert auth["pay_auth_no"].startswith("AUTH") and auth["id_number"] == PERSON["id_number"]
+    left = (auth["pay_auth_expires_at"] - dt.datetime.now(dt.UTC)).total_seconds()
+    assert 1700 < left <= 1800  # the validity the platform stated, not ours
+    person = platform.person_info("01", auth["pay_auth_no"], auth["id_number"], auth["name"])
+    assert person.pop("psn_no").startswith("320602")
+    assert person == {
         "name": "王五",
         "id_number": "11010519491231002X",
         "insured_region": "320602",
@@ -85,8 +103,70 @@ def test_client_against_the_sandbox(app, client):
         "insured_status": "normal",
     }
     with pytest.raises(medins.MedinsError) as e:
-        c.query_auth_code(code)
+        query.query(code, "o-openid-1")  # single use
     assert e.value.code == medins.BAD_AUTH_CODE
+    with pytest.raises(medins.MedinsError) as e:
+        platform.person_info("01", "AUTHNOSUCHNUMBER0001")
+    assert e.value.code == "1101"
+
+
+def test_an_auth_code_can_state_a_payauthno_that_expires_at_once(app, client):
+    code = client.post("/sandbox/medins/auth-codes", json=dict(PERSON, pay_auth_expires_in=0)).get_json()["auth_code"]
+    auth = _clients(app)[1].query(code, "o-openid-2")
+    assert auth["pay_auth_expires_at"] <= dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize("bad", [-1, 86401, "30", 1.5])
+def test_the_sandbox_refuses_a_bad_validity(client, bad):
+    resp = client.post("/sandbox/medins/auth-codes", json=dict(PERSON, pay_auth_expires_in=bad))
+    assert resp.status_code == 422
+
+
+def test_an_ecode_states_no_payauthno_validity(client):
+    resp = client.post("/sandbox/medins/ecodes", json=dict(PERSON, pay_auth_expires_in=0))
+    assert resp.status_code == 422
+
+
+def _portal(app, partner_id=None, secret=None, stamp=None):
+    cfg = app.config
+    partner_id = partner_id or cfg["MEDINS_USERQUERY_PARTNER_ID"]
+    stamp = stamp or str(int(time.time() * 1000))
+    sig = signature(partner_id, secret or cfg["MEDINS_USERQUERY_SECRET"], stamp)
+    headers = {"god-portal-timestamp": stamp, "god-portal-signature": sig, "god-portal-request-id": "r1"}
+    return "/sandbox/medins/api/mipuserquery/userQuery/" + partner_id, headers
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"secret": "not-the-partner-secret"}, 40102),
+        ({"stamp": str(int((time.time() - 600) * 1000))}, 40103),
+        ({"stamp": "yesterday"}, 40103),
+        ({"partner_id": "99999999"}, 40101),
+    ],
+    ids=["bad signature", "stale timestamp", "unreadable timestamp", "unknown partner"],
+)
+def test_user_query_refuses_bad_god_portal_headers(app, client, change, code):
+    auth_code = client.post("/sandbox/medins/auth-codes", json=PERSON).get_json()["auth_code"]
+    path, headers = _portal(app, **change)
+    resp = client.post(path, json={"qrcode": auth_code, "openid": "o1"}, headers=headers)
+    assert resp.get_json()["code"] == code
+    path, headers = _portal(app)  # the code was not spent by the refused call
+    assert client.post(path, json={"qrcode": auth_code, "openid": "o1"}, headers=headers).get_json()["code"] == 0
+
+
+def test_user_query_needs_its_headers_and_body(app, client):
+    path, headers = _portal(app)
+    assert client.post(path, json={"qrcode": "x", "openid": "o"}).get_json()["code"] == 40103
+    resp = client.post(path, json={"qrcode": 1}, headers=headers)
+    assert resp.get_json()["code"] == 40001
+
+
+def test_1101_refuses_other_transactions_and_certificates(app):
+    platform = _clients(app)[0]
+    assert platform.call("/fsi/api/rsfComIfsService/callService", {"infno": "9999"})["infcode"] == -1
+    data = {"infno": "1101", "input": {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "x"}}}
+    assert platform.call("/fsi/api/rsfComIfsService/callService", data)["infcode"] == -1
 
 
 def test_keys_whose_hex_starts_with_04_still_verify():

@@ -29,7 +29,7 @@ from flask import current_app
 from postpay import authz, clients, pushes, queue
 from postpay.api import iso
 from postpay.clock import from_rfc3339, utcnow
-from postpay.errors import Forbidden, Invalid, NotFound, Upstream
+from postpay.errors import Conflict, Forbidden, NotFound, Upstream
 from postpay.extensions import db
 from postpay.insurance.models import (
     OPEN,
@@ -61,7 +61,7 @@ def check_payer(user, patient_id, mutual_aid_id):
     a relative's who granted ``mutual_aid`` (only the holder grants it; ``pay`` alone is not
     enough). Asked at the quote and again at every later step taken on the payer's behalf.
 
-    Raises NotFound (no relation), Forbidden (PERMISSION_DENIED), Invalid (MUTUAL_AID_NOT_ALLOWED).
+    Raises NotFound (no relation), Forbidden (PERMISSION_DENIED), Conflict (409, MUTUAL_AID_NOT_ALLOWED).
     """
     authz.require_all(user, {patient_id}, "pay")
     if mutual_aid_id is None:
@@ -69,7 +69,7 @@ def check_payer(user, patient_id, mutual_aid_id):
     try:
         authz.patient_for(user, mutual_aid_id, "mutual_aid")
     except Forbidden:
-        raise Invalid(
+        raise Conflict(
             "共济付只能使用本人的医保个人账户，或已由账户本人授权共济的亲属的个人账户", code="MUTUAL_AID_NOT_ALLOWED"
         ) from None
 
@@ -79,7 +79,7 @@ def may_go_on(payer, payment):
     settlement = InsuranceSettlement.query.filter_by(payment_id=payment.id).one()
     try:
         check_payer(payer, settlement.patient_id, settlement.mutual_aid_patient_id)
-    except (NotFound, Forbidden, Invalid):
+    except (NotFound, Forbidden, Conflict):
         return False
     return True
 
