@@ -9,7 +9,6 @@ import pytest
 from app import BLUEPRINTS  # noqa: F401  (registers every route)
 from postpay.api import SPEC
 from tests.conftest import bearer
-from tests.insurance.conftest import authorize
 from tests.pngs import png
 
 #: endpoint -> (method, url, body, permission a relative needs; None: only the parties themselves)
@@ -73,9 +72,8 @@ def _rules():
 
 
 @pytest.fixture
-def world(app, client, person, bind, signed, his):
+def world(client, person, bind, signed, his):
     elder_token, elder = person("o-z-elder", birth="19480312")
-    authorize(app, elder["id"])  # a payAuthNo for the insurance settlement below
     contract = signed(elder_token, elder["id"], "13700000009").get_json()["contract"]["id"]
     visit = his.visit("Z-1", elder)
     item = his.items("Z-1", ("Z-1-1", "lab", "血常规", 1, 2000))[0]["item_id"]

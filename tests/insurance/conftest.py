@@ -1,39 +1,8 @@
-import datetime as dt
 import json
-import secrets
 
 import pytest
 
 from tests.conftest import bearer
-
-
-def authorize(app, patient_id, minutes=None):
-    """Give a verified patient the psnNo and payAuthNo the e-voucher authorization gives (userQuery
-    and 1101), when the identity flow has not: the settlement needs both. With ``minutes``, a new
-    payAuthNo valid that long (negative: already expired)."""
-    from postpay.accounts.models import Patient
-    from postpay.extensions import db
-
-    with app.app_context():
-        patient = db.session.get(Patient, patient_id)
-        if patient.pay_auth_no is None or minutes is not None:
-            patient.psn_no = patient.psn_no or "32060%015d" % secrets.randbelow(10**15)
-            patient.pay_auth_no = "AUTH%s" % secrets.token_hex(14).upper()
-            valid = dt.timedelta(minutes=60 if minutes is None else minutes)
-            patient.pay_auth_expires_at = dt.datetime.now(dt.timezone.utc) + valid
-            db.session.commit()
-
-
-@pytest.fixture
-def person(person, app):
-    """The shared ``person``, authorized for insurance payments (psnNo, a valid payAuthNo)."""
-
-    def _person(openid, **identity):
-        token, patient = person(openid, **identity)
-        authorize(app, patient["id"])
-        return token, patient
-
-    return _person
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """What the sandbox refuses in a medical-insurance order as WeChat would (the people behind it, the
 fields of the provider's body, the serial of the key it was encrypted with), what the quote refuses
-(a hospital without its 定点医药机构编号, an expired payAuthNo), and the refund sync after a 6203
+(a hospital without its 定点医药机构编号; an expired payAuthNo: test_pay_auth.py), and the refund sync after a 6203
 (``/v3/med-ins/refunds/notify``)."""
 
 import hashlib
@@ -14,7 +14,7 @@ from postpay.insurance.models import InsuranceRefund
 from postpay.payments.channels import medins
 from postpay.payments.models import Refund
 from tests.conftest import run_jobs
-from tests.insurance.conftest import alerts, authorize, sandbox_order
+from tests.insurance.conftest import alerts, sandbox_order
 from tests.wechat.test_pay_client import client_for
 from wechat import pay, pay_medins
 
@@ -89,15 +89,6 @@ def test_a_hospital_without_its_medins_codes_cannot_settle_with_insurance(app, f
     resp = quote(family["son"], [bill])
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "MEDINS_NOT_CONFIGURED"
     assert "定点医药机构编号" in resp.get_json()["error"]["message"]
-
-
-def test_an_expired_pay_auth_no_asks_for_a_new_authorization(app, family, due_bill, quote):
-    authorize(app, family["mum_patient"]["id"], minutes=-1)
-    bill = due_bill(family["mum_patient"], "S3")
-    resp = quote(family["son"], [bill])
-    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "PAY_AUTH_EXPIRED"
-    authorize(app, family["mum_patient"]["id"], minutes=30)
-    assert quote(family["son"], [bill]).status_code == 201  # the bill was not kept by the refusal
 
 
 def test_a_6203_is_followed_by_the_refund_sync_to_wechat_once(app, client, redis, family, due_bill, ordered, his):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from wechat import medins
 from wechat.medins_pay import PATHS, MedinsPay, fen, split_of, yuan
+from wechat.medins_userquery import UserQuery
 
 FEN = st.integers(min_value=-(10**15), max_value=10**15)
 
@@ -82,8 +83,26 @@ ITEMS = [
 AT = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone.utc)
 
 
-def order(no, auth="AUTH-TEST-1"):
-    return {"no": no, "pay_auth_no": auth, "latlnt": "120.86,32.01", "dept": "内科", "begin": AT}
+#: The payAuthNo the sandbox minted for PERSON (``minted``), as userQuery gives it.
+MINTED = {}
+
+
+@pytest.fixture(autouse=True)
+def minted(app, client, platform):
+    """PERSON authorizes in the 医保授权 mini-program: userQuery gives the payAuthNo, 1101 the psnNo."""
+    identity = {"name": PERSON["name"], "id_number": PERSON["id_number"], "insured_region": "320602"}
+    identity |= {"insurance_type": "employee", "insured_status": "normal"}
+    code = client.post("/sandbox/medins/auth-codes", json=identity).get_json()["auth_code"]
+    cfg = app.config
+    query = UserQuery(
+        cfg["LIVE_URL"] + "/sandbox/medins", cfg["MEDINS_USERQUERY_PARTNER_ID"], cfg["MEDINS_USERQUERY_SECRET"]
+    )
+    MINTED["auth"] = query.query(code, "o-openid-pay")["pay_auth_no"]
+    PERSON["psn_no"] = platform.person_info("01", MINTED["auth"], PERSON["id_number"], PERSON["name"])["psn_no"]
+
+
+def order(no, auth=None):
+    return {"no": no, "pay_auth_no": auth or MINTED["auth"], "latlnt": "120.86,32.01", "dept": "内科", "begin": AT}
 
 
 def test_envelope_round_trip_through_every_interface_against_the_sandbox(client, platform):
@@ -91,7 +110,7 @@ def test_envelope_round_trip_through_every_interface_against_the_sandbox(client,
     up = platform.upload_fees(ORG, order("M-TEST-1"), PERSON, ITEMS)
     again = platform.upload_fees(ORG, order("M-TEST-1"), PERSON, ITEMS)  # the same order number is the same upload
     assert again["pay_ord_id"] == up["pay_ord_id"]
-    split = platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-TEST-1", "M-TEST-1")
+    split = platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], MINTED["auth"], "M-TEST-1")
     # 124.97 yuan: the fund 70 % rounded down to the fen, the personal account 10 yuan, the rest cash.
     assert (split["fee_sum_fen"], split["fund_pay_fen"], split["psn_acct_pay_fen"], split["own_pay_fen"]) == (
         12497,
@@ -101,7 +120,7 @@ def test_envelope_round_trip_through_every_interface_against_the_sandbox(client,
     )
     assert platform.query_order(ORG, up["pay_ord_id"], up["pay_token"], PERSON)["state"] == "ordered"
     with pytest.raises(medins.MedinsError) as e:  # nothing settled: nothing to refund
-        platform.refund(up["pay_ord_id"], "RF-1", 100, 0, "AUTH-TEST-1", "test", AT)
+        platform.refund(up["pay_ord_id"], "RF-1", 100, 0, MINTED["auth"], "test", AT)
     assert e.value.code == "2501"
     platform.revoke_upload(ORG, up["pay_ord_id"], up["pay_token"], PERSON)
     assert platform.query_order(ORG, up["pay_ord_id"], up["pay_token"], PERSON)["state"] == "revoked"
@@ -178,7 +197,7 @@ def test_6203_input_is_checked_as_published(client, platform, redis):
         "fundRefdAmt": "1.00",
         "psnAcctRefdAmt": "0.00",
         "cashRefdAmt": "0.00",
-        "payAuthNo": "AUTH-TEST-1",
+        "payAuthNo": MINTED["auth"],
         "refdType": "HI",
     }
     for change, words in (
@@ -190,7 +209,7 @@ def test_6203_input_is_checked_as_published(client, platform, redis):
         with pytest.raises(medins.MedinsError) as e:
             platform.call(PATHS["6203"], refund | change)
         assert e.value.code == "1003" and words in e.value.message, e.value.message
-    platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], "AUTH-TEST-1", "M-FIELDS-3")
+    platform.pre_settle(ORG, up["pay_ord_id"], up["pay_token"], MINTED["auth"], "M-FIELDS-3")
     order_state = json.loads(redis.get("sbx:medins:ord:%s" % up["pay_ord_id"]))
     assert order_state["ordStas"] == "1"
     redis.set("sbx:medins:ord:%s" % up["pay_ord_id"], json.dumps(order_state | {"ordStas": "4"}))  # settled
@@ -202,5 +221,26 @@ def test_6203_input_is_checked_as_published(client, platform, redis):
         with pytest.raises(medins.MedinsError) as e:
             platform.call(PATHS["6203"], refund | change)
         assert e.value.code == code, e.value.message
-    back = platform.refund(up["pay_ord_id"], "RF-FIELDS-2", 100, 0, "AUTH-TEST-1", "检查未做", AT)
+    back = platform.refund(up["pay_ord_id"], "RF-FIELDS-2", 100, 0, MINTED["auth"], "检查未做", AT)
     assert (back["fund_refd_fen"], back["psn_acct_refd_fen"]) == (100, 0)
+
+
+def test_6201_acts_only_for_the_person_behind_a_live_payauthno(app, client, platform):
+    with pytest.raises(medins.MedinsError) as e:
+        platform.upload_fees(ORG, order("M-CERT-1", auth="AUTHNEVERMINTED0001"), PERSON, ITEMS)
+    assert e.value.code == "2103"
+    with pytest.raises(medins.MedinsError) as e:  # someone else's fees under PERSON's authorization
+        platform.upload_fees(ORG, order("M-CERT-2"), PERSON | {"id_number": "110105194912310037"}, ITEMS)
+    assert e.value.code == "2105"
+    identity = {"name": "陈七", "id_number": "110105194912310037", "insured_region": "320602"}
+    identity |= {"insurance_type": "employee", "insured_status": "normal", "pay_auth_expires_in": 0}
+    code = client.post("/sandbox/medins/auth-codes", json=identity).get_json()["auth_code"]
+    cfg = app.config
+    query = UserQuery(
+        cfg["LIVE_URL"] + "/sandbox/medins", cfg["MEDINS_USERQUERY_PARTNER_ID"], cfg["MEDINS_USERQUERY_SECRET"]
+    )
+    expired = query.query(code, "o-openid-chen")["pay_auth_no"]
+    chen = PERSON | {"name": "陈七", "id_number": "110105194912310037"}
+    with pytest.raises(medins.MedinsError) as e:
+        platform.upload_fees(ORG, order("M-CERT-3", auth=expired), chen, ITEMS)
+    assert e.value.code == "2104"

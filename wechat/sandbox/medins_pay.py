@@ -13,12 +13,14 @@ extra or ill-formed field gets the platform's error answer (code 1003). The payA
 
 import json
 import secrets
+import time
 
 from flask import current_app, jsonify, request
 
 from wechat.sandbox import envelope, medins_fields
 from wechat.sandbox.common import redis, route
 from wechat.sandbox.envelope import EMPLOYEE, fen, yuan
+from wechat.sandbox.medins import CERT_KEY
 
 DEFAULT_RULE = {"fund_ratio_pct": 60, "psn_acct_balance_fen": 10000, "mulaid_balance_fen": 100000}
 RULE_KEY, TTL = "sbx:medins:rule", 7 * 86400
@@ -107,11 +109,29 @@ def _api(path, summary):
     )
 
 
+def _cert_problem(data):
+    """6201 acts for the person behind its payAuthNo (or ecToken), as userQuery minted it
+    (``sbx:medins:cert:<no>``, kept by the identity side): ``(code, message)`` when the number is
+    unknown, expired, or another person's than idNo/userName/psnNo; else None."""
+    raw = redis().get(CERT_KEY % (data.get("payAuthNo") or data.get("ecToken")))
+    if raw is None:
+        return 2103, "支付授权码无效"
+    cert = json.loads(raw)
+    if cert["expires_at"] <= time.time():
+        return 2104, "支付授权码已过期"
+    person = cert["person"]
+    if (person["certno"], person["psn_name"], person["psn_no"]) != (data["idNo"], data["userName"], data["psnNo"]):
+        return 2105, "支付授权码与参保人信息不一致"
+    return None
+
+
 @_api("uldFeeInfo", "6201 upload fee details")
 def medins_upload():
     data, err = _opened("6201")
     if err:
         return err
+    if (problem := _cert_problem(data)) is not None:
+        return _reply(code=problem[0], message=problem[1])
     total = fen(data["medfeeSumamt"])
     if total <= 0 or sum(fen(d["detItemFeeSumamt"]) for d in data["feedetailList"]) != total:
         return _reply(code=2102, message="费用明细合计与总金额不符")
