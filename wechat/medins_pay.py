@@ -10,6 +10,7 @@ Amounts at this boundary are yuan strings with two decimals; everywhere else int
 fen. :func:`yuan` and :func:`fen` convert exactly, through ``Decimal`` and strings only.
 """
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from wechat.medins import MedinsClient, MedinsError
@@ -41,6 +42,8 @@ SPLIT_FIELDS = {
     "ownPayAmt": "own_pay_fen",
 }
 CENT = Decimal("0.01")
+#: China Standard Time, in which the platform writes its times.
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def yuan(fen_amount):
@@ -81,36 +84,66 @@ def split_of(data):
     return split
 
 
-class MedinsPay(MedinsClient):
-    """The payment interfaces on top of the envelope client."""
+def _when(at):
+    """A moment as the platform writes it: ``yyyyMMddHHmmss`` (China Standard Time, given aware)."""
+    return at.astimezone(CST).strftime("%Y%m%d%H%M%S")
 
-    def upload_fees(self, order_no, person, items, mulaid=None):
-        """6201: the fee details of one order. ``person``/``mulaid``: ``{"name", "id_number",
-        "insurance_type"}``; ``items``: ``[{"no", "name", "category", "quantity_milli",
-        "unit_price_fen", "amount_fen"}]``. Returns ``{"pay_ord_id", "pay_token"}``."""
+
+class MedinsPay(MedinsClient):
+    """The payment interfaces on top of the envelope client. Every call names the hospital's own
+    定点医药机构编号 (``org``: ``orgCodg``), not one global code. Field names follow the public
+    integrations listed in docs/insurance.md."""
+
+    def upload_fees(self, org, order, person, items, mulaid=None):
+        """6201: the fee details of one order.
+
+        ``order``: ``{"no", "pay_auth_no", "latlnt", "dept", "begin"}`` (``no`` is our medOrgOrd
+        and chrgBchno; ``begin`` an aware datetime); ``person``/``mulaid``: ``{"name", "id_number",
+        "insurance_type", "psn_no", "insured_region"}``; ``items``: ``[{"no", "name", "category",
+        "quantity_milli", "unit_price_fen", "amount_fen"}]``. Returns ``{"pay_ord_id", "pay_token"}``."""
+        begin = _when(order["begin"])
         data = {
-            "orgCodg": self.org_code,
-            "medOrgOrd": order_no,
-            "psnName": person["name"],
-            "certno": person["id_number"],
-            "psnCertType": "01",
+            "orgCodg": org,
+            "medOrgOrd": order["no"],
+            "chrgBchno": order["no"],
+            "iptOtpNo": order["no"],
+            "payAuthNo": order["pay_auth_no"],
+            "uldLatlnt": order["latlnt"],
+            "psnNo": person["psn_no"],
             "insutype": INSUTYPES.get(person["insurance_type"], "999"),
+            "insuCode": person["insured_region"],
+            "insuplcAdmdvs": person["insured_region"],
+            "mdtrtCertType": "01",  # 电子凭证
+            "idNo": person["id_number"],
+            "userName": person["name"],
+            "idType": "01",  # 居民身份证
+            "begntime": begin,
             "medType": "11",  # 普通门诊
-            "feeSumamt": yuan(sum(i["amount_fen"] for i in items)),
+            "feeType": "01",
+            "psnSetlway": "01",  # 按项目结算
             "acctUsedFlag": "1",
-            "feedetail": [
+            "pubHospRfomFlag": "0",
+            "deptName": order["dept"],
+            "deptCode": order["dept"],
+            "caty": order["dept"],
+            "medfeeSumamt": yuan(sum(i["amount_fen"] for i in items)),
+            "feedetailList": [
                 {
                     "feedetlSn": i["no"],
+                    "chrgBchno": order["no"],
+                    "feeOcurTime": begin,
                     "medListCodg": i["category"],
-                    "medinsListName": i["name"],
+                    "medinsListCodg": i["category"],
+                    "medListName": i["name"],
                     "cnt": "%d.%03d" % divmod(i["quantity_milli"], 1000),
                     "pric": yuan(i["unit_price_fen"]),
                     "detItemFeeSumamt": yuan(i["amount_fen"]),
+                    "rxCircFlag": "0",
                 }
                 for i in items
             ],
         }
-        if mulaid is not None:  # 共济: a relative's employee personal account pays too
+        if mulaid is not None:  # 共济: a relative's employee personal account pays too (unverified names)
             data |= {
                 "acctMulaidFlag": "1",
                 "mulaidPsnName": mulaid["name"],
@@ -120,39 +153,63 @@ class MedinsPay(MedinsClient):
         answer = self.call(PATHS["6201"], data)
         return {"pay_ord_id": answer["payOrdId"], "pay_token": answer["payToken"]}
 
-    def revoke_upload(self, pay_ord_id, pay_token, reason):
+    def revoke_upload(self, org, pay_ord_id, pay_token, person):
         """6401: withdraw an upload that was not settled. Raises MedinsError."""
-        data = {"orgCodg": self.org_code, "payOrdId": pay_ord_id, "payToken": pay_token, "revokeReason": reason}
-        self.call(PATHS["6401"], data)
+        self.call(PATHS["6401"], {"orgCodg": org, "payOrdId": pay_ord_id, "payToken": pay_token} | _who(person))
 
-    def pre_settle(self, pay_ord_id, pay_token):
+    def pre_settle(self, org, pay_ord_id, pay_token, pay_auth_no, order_no):
         """6202: the split for an uploaded order (``split_of``), with ``pay_ord_id``."""
-        answer = self.call(PATHS["6202"], {"orgCodg": self.org_code, "payOrdId": pay_ord_id, "payToken": pay_token})
+        data = {
+            "orgCodg": org,
+            "payOrdId": pay_ord_id,
+            "payToken": pay_token,
+            "payAuthNo": pay_auth_no,
+            "chrgBchno": order_no,
+            "orgBizSer": order_no,
+            "feeType": "01",
+            "acctUsedFlag": "1",
+        }
+        answer = self.call(PATHS["6202"], data)
         return split_of(answer) | {"pay_ord_id": answer["payOrdId"]}
 
-    def query_order(self, pay_ord_id, pay_token):
+    def query_order(self, org, pay_ord_id, pay_token, person):
         """6301: ``{"state"}`` (a value of ORDER_STATES) plus the split and ``setl_id`` once settled."""
-        answer = self.call(PATHS["6301"], {"orgCodg": self.org_code, "payOrdId": pay_ord_id, "payToken": pay_token})
+        answer = self.call(
+            PATHS["6301"], {"orgCodg": org, "payOrdId": pay_ord_id, "payToken": pay_token} | _who(person)
+        )
         found = {"state": ORDER_STATES.get(str(answer.get("ordStas")), "unknown"), "setl_id": answer.get("setlId")}
         return found | (split_of(answer) if answer.get("feeSumamt") is not None else {})
 
-    def refund(self, pay_ord_id, refund_no, amount_fen, reason):
-        """6203: give ``amount_fen`` of the insurance part back. Returns ``{"trx_sn", "fund_refd_fen",
-        "psn_acct_refd_fen", "mulaid_refd_fen"}``; the same ``refund_no`` twice is one refund."""
+    def refund(self, pay_ord_id, refund_no, fund_fen, psn_acct_fen, pay_auth_no, reason, at):
+        """6203: give the insurance part back (``refdType`` HI: the fund and the personal accounts;
+        the cash part goes back through WeChat Pay). ``at``: the refund's moment (appRefdTime).
+        Returns ``{"trx_sn", "fund_refd_fen", "psn_acct_refd_fen", "mulaid_refd_fen"}``; the same
+        ``refund_no`` twice is one refund. Raises MedinsError (also for refStatus FAIL or EXP)."""
         data = {
-            "orgCodg": self.org_code,
             "payOrdId": pay_ord_id,
             "appRefdSn": refund_no,
-            "totlRefdAmt": yuan(amount_fen),
-            "refdType": "HI",  # the insurance part; the cash part goes back through WeChat Pay
+            "appRefdTime": _when(at),
+            "totlRefdAmt": yuan(fund_fen + psn_acct_fen),
+            "fundRefdAmt": yuan(fund_fen),
+            "psnAcctRefdAmt": yuan(psn_acct_fen),
+            "cashRefdAmt": yuan(0),
+            "payAuthNo": pay_auth_no,
+            "refdType": "HI",
             "expContent": reason,
         }
         answer = self.call(PATHS["6203"], data)
+        if answer.get("refStatus") != "SUCC":
+            raise MedinsError("REFUND_%s" % answer.get("refStatus"), "6203 refStatus %s" % answer.get("refStatus"))
         parts = {
             "fund_refd_fen": fen(answer.get("fundRefdAmt") or "0"),
             "psn_acct_refd_fen": fen(answer.get("psnAcctRefdAmt") or "0"),
             "mulaid_refd_fen": fen(answer.get("acctMulaidRefdAmt") or "0"),
         }
-        if sum(parts.values()) != amount_fen:
+        if sum(parts.values()) != fund_fen + psn_acct_fen:
             raise MedinsError("AMOUNT", "the refund parts do not add up to totlRefdAmt")
-        return {"trx_sn": answer["trxSn"]} | parts
+        return {"trx_sn": answer.get("trxSn") or refund_no} | parts
+
+
+def _who(person):
+    """The person fields 6301 and 6401 carry (idNo, userName, idType)."""
+    return {"idNo": person["id_number"], "userName": person["name"], "idType": "01"}

@@ -34,6 +34,8 @@ from wechat.pay import PayError
 
 log = logging.getLogger(__name__)
 INSURED = ("employee", "resident")
+#: When the payer shared no location: ``经度,纬度`` as one public integration sends it (see docs/insurance.md).
+NO_LOCATION = "0,0"
 
 
 class OnHold(DomainError):
@@ -44,14 +46,20 @@ def _digest(bill_ids, mutual_aid_id):
     return digest(list(bill_ids) + ["mutual-aid:%s" % (mutual_aid_id or "")])
 
 
-def quote(user, bill_ids, mutual_aid_id, key, now):
+class NotSettling(DomainError):
+    status, code = 409, "MEDINS_NOT_CONFIGURED"
+    message = "该医院尚未开通医保移动支付（缺少定点医药机构编号或医保城市编码），请使用自费支付"
+
+
+def quote(user, bill_ids, mutual_aid_id, key, now, geo_location=NO_LOCATION):
     """A settlement of ``bill_ids`` (one patient, one hospital) with its split; ``mutual_aid_id``: the
     relative whose employee personal account pays too (共济): the payer's own, or one whose holder
-    granted ``mutual_aid`` to the payer. The same key returns the same settlement.
+    granted ``mutual_aid`` to the payer. ``geo_location``: the payer's ``经度,纬度`` (6201 uldLatlnt,
+    WeChat's geo_location). The same key returns the same settlement.
 
-    Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), Conflict (409:
-    MUTUAL_AID_NOT_ALLOWED, PAY_AUTH_EXPIRED), Invalid (NOT_INSURED, ONE_PATIENT_ONE_HOSPITAL,
-    IDEMPOTENCY_KEY_REUSED), Upstream.
+    Raises NotFound, Forbidden, NotPayable (409), OnHold (409, R14), NotSettling (409: the hospital
+    has no med_inst_no or medins_city_id), Conflict (409: MUTUAL_AID_NOT_ALLOWED, PAY_AUTH_EXPIRED),
+    Invalid (NOT_INSURED, ONE_PATIENT_ONE_HOSPITAL, IDEMPOTENCY_KEY_REUSED), Upstream.
     """
     existing = by_key(user, key)
     if existing is not None:
@@ -61,6 +69,7 @@ def quote(user, bill_ids, mutual_aid_id, key, now):
         check_payer(user, settlement.patient_id, settlement.mutual_aid_patient_id)  # a binding may be gone since
         return _ask_platform(settlement, now)
     settlement = _reserve(user, sorted(set(bill_ids)), mutual_aid_id, key, now)
+    medins.keep_auth(settlement.payment, pay_auth_no(settlement.patient, now), geo_location)
     try:
         db.session.commit()  # the bills are taken before the platform hears of them
     except IntegrityError:
@@ -77,13 +86,15 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     reserve.check_due(bills)
     if any(b.hold_reason for b in bills):
         raise OnHold()
-    patient = bills[0].patient
+    patient, hospital = bills[0].patient, bills[0].hospital
+    if not (hospital.med_inst_no and hospital.medins_city_id):
+        raise NotSettling()
     if patient.insurance_type not in INSURED or patient.insured_status != "normal":
         raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
     pay_auth_no(patient, now)  # 409 PAY_AUTH_EXPIRED before the platform is asked
     _check_mutual_aid(patient, mutual_aid_id)
     reserve.check_free(bill_ids)
-    total, hospital = sum(b.total_fen for b in bills), bills[0].hospital
+    total = sum(b.total_fen for b in bills)
     payment = Payment(
         payer_user_id=user.id,
         idempotency_key=key,
@@ -137,10 +148,6 @@ def _check_mutual_aid(patient, mutual_aid_id):
         )
 
 
-def _person(patient):
-    return {"name": patient.name, "id_number": patient.id_number, "insurance_type": patient.insurance_type}
-
-
 def _ask_platform(settlement, now):
     """6201 and 6202 for a settlement still quoting. Raises Upstream, Invalid (the platform refused)."""
     if settlement.status != SettlementStatus.quoting:
@@ -158,14 +165,23 @@ def _ask_platform(settlement, now):
         for item in share.bill.items
         if item.deferred and item.voided_at is None
     ]
-    mutual = settlement.mutual_aid_patient
-    client = clients.medical_insurance()
+    payment, mutual = settlement.payment, settlement.mutual_aid_patient
+    visits = sorted((v for share in payment.bills for v in share.bill.visits), key=lambda v: v.registered_at)
+    visit = visits[0] if visits else None
+    order = {
+        "no": payment.out_trade_no,
+        "pay_auth_no": medins.kept_auth(payment),
+        "latlnt": payment.order_request["geo_location"],
+        "dept": visit.department if visit is not None else "门诊",
+        "begin": visit.registered_at if visit is not None else now,
+    }
+    client, org = clients.medical_insurance(), settlement.hospital.med_inst_no
     try:
         uploaded = client.upload_fees(
-            settlement.payment.out_trade_no, _person(settlement.patient), items, mutual and _person(mutual)
+            org, order, medins.person(settlement.patient), items, mutual and medins.person(mutual)
         )
         settlement.pay_ord_id, settlement.pay_token = uploaded["pay_ord_id"], uploaded["pay_token"]
-        split = client.pre_settle(settlement.pay_ord_id, settlement.pay_token)
+        split = client.pre_settle(org, settlement.pay_ord_id, settlement.pay_token, order["pay_auth_no"], order["no"])
     except requests.RequestException as e:
         log.error("settlement %s: platform unreachable: %s", settlement.id, e)
         raise Upstream("医保平台暂时不可用，请稍后用同一请求重试") from None

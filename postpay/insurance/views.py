@@ -42,6 +42,15 @@ SETTLEMENT = loose(
     expires_at=STR,
     settled_at={"type": ["string", "null"]},
 )
+#: ``经度,纬度`` (longitude,latitude), as 6201 uldLatlnt and WeChat's geo_location take it.
+GEO = {"type": "string", "maxLength": 40, "pattern": r"^-?\d{1,3}(\.\d{1,8})?,-?\d{1,2}(\.\d{1,8})?$"}
+#: What ``wx.requestMedicalInsurancePay`` takes (WeChat Pay's 小程序调起医保自费混合支付): mixTradeNo,
+#: and the cash part's JSAPI parameters when there is one.
+MEDICAL_INSURANCE_PAY = {
+    "type": ["object", "null"],
+    "required": ["mixTradeNo"],
+    "properties": {k: STR for k in ("mixTradeNo", "timeStamp", "nonceStr", "package", "signType", "paySign")},
+}
 REQUEST_PAYMENT = {
     "type": ["object", "null"],
     "required": ["timeStamp", "nonceStr", "package", "signType", "paySign"],
@@ -106,6 +115,7 @@ def _now():
         ["bill_ids"],
         bill_ids={"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": ID},
         mutual_aid_patient_id=ID,
+        geo_location=GEO,
     ),
     answers={201: loose(settlement=SETTLEMENT)},
 )
@@ -113,7 +123,8 @@ def create():
     key = request.headers.get("Idempotency-Key") or "auto-" + secrets.token_hex(12)
     if not 8 <= len(key) <= 128:
         raise BadRequest("请求头Idempotency-Key应为8-128个字符", code="IDEMPOTENCY_KEY_REQUIRED")
-    s = service.quote(g.user, g.body["bill_ids"], g.body.get("mutual_aid_patient_id"), key, _now())
+    where = g.body.get("geo_location") or service.NO_LOCATION
+    s = service.quote(g.user, g.body["bill_ids"], g.body.get("mutual_aid_patient_id"), key, _now(), where)
     return jsonify({"settlement": settlement_json(s)}), 201
 
 
@@ -123,13 +134,20 @@ def create():
     ["POST"],
     "Confirm the split: the WeChat medical-insurance order is placed; the payer's permissions are asked again",
     body=obj(),
-    answers={200: loose(settlement=SETTLEMENT, request_payment=REQUEST_PAYMENT), 403: ERROR, 409: ERROR},
+    answers={
+        200: loose(
+            settlement=SETTLEMENT, request_payment=REQUEST_PAYMENT, request_medical_insurance_pay=MEDICAL_INSURANCE_PAY
+        ),
+        403: ERROR,
+        409: ERROR,
+    },
 )
 def confirm(settlement_id):
     s = orders.confirm(g.user, settlement_id, _now())
     prepay = s.payment.prepay_id
     rp = clients.wechat_pay().request_payment(prepay) if prepay else None
-    return jsonify({"settlement": settlement_json(s), "request_payment": rp})
+    mip = {"mixTradeNo": s.mix_trade_no} | (rp or {}) if s.mix_trade_no else None
+    return jsonify({"settlement": settlement_json(s), "request_payment": rp, "request_medical_insurance_pay": mip})
 
 
 @route(

@@ -76,3 +76,16 @@ def sandbox_order(redis, out_trade_no):
 
 def alerts(redis):
     return [json.loads(a) for a in redis.lrange("alerts:payments", 0, -1)]
+
+
+def opened(app, value):
+    """A sensitive field of a med-ins order as WeChat opens it: RSA-OAEP with the platform's private key."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    with open(app.config["SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH"], "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), None)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    return key.decrypt(base64.b64decode(value), oaep).decode()

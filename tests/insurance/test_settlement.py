@@ -6,13 +6,14 @@ import hashlib
 import threading
 
 from postpay.billing.models import Bill, BillStatus
+from postpay.demo import MEDINS_CITY_ID_NANTONG
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceSettlement
 from postpay.payments.models import LedgerEntry, Payment
 from postpay.payments.sweeps import poll_pending
 from postpay.schedule import SCHEDULE
 from tests.conftest import bearer
-from tests.insurance.conftest import alerts, sandbox_order
+from tests.insurance.conftest import alerts, opened, sandbox_order
 
 
 def _show(client, token, sid):
@@ -45,12 +46,23 @@ def test_split_is_shown_before_confirming_and_a_child_pays_for_a_parent_R13(
     assert confirmed.get_json()["request_payment"]["package"].startswith("prepay_id=wx")
     again = client.post("/api/v1/insurance-settlements/%s/confirm" % s["id"], json={}, headers=bearer(family["son"]))
     assert again.status_code == 200 and again.get_json()["settlement"]["status"] == "ordered"
+    mip = confirmed.get_json()["request_medical_insurance_pay"]
+    assert mip["mixTradeNo"].startswith("MIX") and mip["package"].startswith(
+        "prepay_id=wx"
+    )  # wx.requestMedicalInsurancePay
     sent = sandbox_order(redis, s["out_trade_no"])["body"]
     mum_id = family["mum_patient"]["id_number_plain"]
-    assert (
-        sent["pay_for_relatives"] is True and sent["relative"]["id_digest"] == hashlib.md5(mum_id.encode()).hexdigest()
+    digest = hashlib.md5(mum_id.encode()).hexdigest()
+    assert sent["pay_for_relatives"] is True and digest not in str(sent)  # the digest too is encrypted (issue 17)
+    assert opened(app, sent["relative"]["id_digest"]) == digest and opened(app, sent["relative"]["name"]) == "周母"
+    assert opened(app, sent["payer"]["name"]) == "周明" and sent["sub_mchid"] == "1900000109"
+    assert (sent["med_inst_no"], sent["city_id"], sent["geo_location"]) == (
+        "H32060200001",
+        MEDINS_CITY_ID_NANTONG,
+        "0,0",
     )
-    assert "周母" not in str(sent) and mum_id not in str(sent)  # the name is encrypted, the id a digest
+    assert sent["pay_auth_no"].startswith("AUTH") and "sp_mchid" not in sent
+    assert "周母" not in str(sent) and mum_id not in str(sent)
     paid = client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s["out_trade_no"], json={})
     assert paid.get_json() == {"delivered": True, "status": 200, "answer": ""}
     shown = _show(client, family["son"], s["id"])

@@ -5,16 +5,22 @@ The rule: the pooled fund pays ``fund_ratio_pct`` percent of the fee sum (rounde
 the fen); of the rest, an employee's personal account pays up to ``psn_acct_balance_fen``,
 then a 共济 relative's employee account up to ``mulaid_balance_fen``; the payer pays the
 rest in cash. A resident (390) has no personal account. Amounts on the wire are yuan.
+
+Each transaction's input is checked against its field list (``medins_fields``) first: a missing,
+extra or ill-formed field gets the platform's error answer (code 1003). The payAuthNo of 6202 and
+6203 must be the one the fees were uploaded with (6201).
 """
 
 import json
 import secrets
+import time
 
 from flask import current_app, jsonify, request
 
-from wechat.sandbox import envelope
+from wechat.sandbox import envelope, medins_fields
 from wechat.sandbox.common import redis, route
 from wechat.sandbox.envelope import EMPLOYEE, fen, yuan
+from wechat.sandbox.medins import CERT_KEY
 
 DEFAULT_RULE = {"fund_ratio_pct": 60, "psn_acct_balance_fen": 10000, "mulaid_balance_fen": 100000}
 RULE_KEY, TTL = "sbx:medins:rule", 7 * 86400
@@ -73,8 +79,9 @@ def _reply(data=None, code=0, message="成功"):
     return jsonify({"code": 0, "message": message, **sealed})
 
 
-def _opened():
-    """The request's data, or an error reply (bad envelope, unknown app, bad signature)."""
+def _opened(infno):
+    """The request's data, or an error reply (bad envelope, unknown app, bad signature, a field
+    list broken)."""
     cfg = current_app.config
     sealed = request.get_json(force=True, silent=True)
     if not isinstance(sealed, dict):
@@ -82,9 +89,11 @@ def _opened():
     if sealed.get("appId") != cfg["SANDBOX_MEDINS_APP_ID"]:
         return None, _reply(code=1001, message="appId不存在")
     try:
-        return envelope.unseal(sealed, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"]), None
+        data = envelope.unseal(sealed, cfg["SANDBOX_MEDINS_APP_SECRET"], cfg["SANDBOX_MEDINS_APP_PUBLIC_KEY"])
     except envelope.EnvelopeError as e:
         return None, _reply(code=1002, message="验签失败: %s" % e)
+    bad = medins_fields.refusal(infno, data)
+    return (None, _reply(code=bad[0], message=bad[1])) if bad else (data, None)
 
 
 def _order_of(data):
@@ -100,17 +109,32 @@ def _api(path, summary):
     )
 
 
+def _cert_problem(data):
+    """6201 acts for the person behind its payAuthNo (or ecToken), as userQuery minted it
+    (``sbx:medins:cert:<no>``, kept by the identity side): ``(code, message)`` when the number is
+    unknown, expired, or another person's than idNo/userName/psnNo; else None."""
+    raw = redis().get(CERT_KEY % (data.get("payAuthNo") or data.get("ecToken")))
+    if raw is None:
+        return 2103, "支付授权码无效"
+    cert = json.loads(raw)
+    if cert["expires_at"] <= time.time():
+        return 2104, "支付授权码已过期"
+    person = cert["person"]
+    if (person["certno"], person["psn_name"], person["psn_no"]) != (data["idNo"], data["userName"], data["psnNo"]):
+        return 2105, "支付授权码与参保人信息不一致"
+    return None
+
+
 @_api("uldFeeInfo", "6201 upload fee details")
 def medins_upload():
-    data, err = _opened()
+    data, err = _opened("6201")
     if err:
         return err
-    try:
-        total = fen(data["feeSumamt"])
-        if total <= 0 or sum(fen(d["detItemFeeSumamt"]) for d in data["feedetail"]) != total:
-            return _reply(code=2102, message="费用明细合计与总金额不符")
-    except (KeyError, TypeError, ValueError):
-        return _reply(code=2100, message="费用明细格式错误")
+    if (problem := _cert_problem(data)) is not None:
+        return _reply(code=problem[0], message=problem[1])
+    total = fen(data["medfeeSumamt"])
+    if total <= 0 or sum(fen(d["detItemFeeSumamt"]) for d in data["feedetailList"]) != total:
+        return _reply(code=2102, message="费用明细合计与总金额不符")
     if data.get("acctMulaidFlag") == "1" and data.get("mulaidInsutype") != EMPLOYEE:
         return _reply(code=2101, message="共济人须为职工医保参保人")
     known = redis().get("sbx:medins:ordno:%s" % data.get("medOrgOrd"))
@@ -125,12 +149,14 @@ def medins_upload():
 
 @_api("pay_order", "6202 pre-settle and place the payment order")
 def medins_pre_settle():
-    data, err = _opened()
+    data, err = _opened("6202")
     if err:
         return err
     order = _order_of(data)
     if order is None or order["ordStas"] not in ("0", "1"):
         return _reply(code=2201, message="订单不存在或状态不允许预结算")
+    if data["payAuthNo"] != order["request"].get("payAuthNo") or data["orgCodg"] != order["request"]["orgCodg"]:
+        return _reply(code=2202, message="支付授权码或机构编号与费用上传不一致")
     r, req, total = rule(), order["request"], fen(order["feeSumamt"])
     fund = total * r["fund_ratio_pct"] // 100
     psn = min(total - fund, r["psn_acct_balance_fen"]) if req.get("insutype") == EMPLOYEE else 0
@@ -143,7 +169,7 @@ def medins_pre_settle():
 
 @_api("query_order_info", "6301 query the settlement result")
 def medins_query_order():
-    data, err = _opened()
+    data, err = _opened("6301")
     if err:
         return err
     order = _order_of(data)
@@ -155,7 +181,7 @@ def medins_query_order():
 
 @_api("revoke_order", "6401 revoke an upload")
 def medins_revoke():
-    data, err = _opened()
+    data, err = _opened("6401")
     if err:
         return err
     order = _order_of(data)
@@ -170,30 +196,32 @@ def medins_revoke():
 
 @_api("refund_Order", "6203 refund the insurance part")
 def medins_refund():
-    data, err = _opened()
+    data, err = _opened("6203")
     if err:
         return err
     order = _order_of(data)
     if order is None or order["ordStas"] not in ("4", "7"):
         return _reply(code=2501, message="订单未结算，不能退费")
-    sn = data.get("appRefdSn", "")
+    if data.get("payAuthNo", order["request"].get("payAuthNo")) != order["request"].get("payAuthNo"):
+        return _reply(code=2504, message="支付授权码与原结算不一致")
+    sn = data["appRefdSn"]
     if sn in order["refunds"]:
         return _reply(order["refunds"][sn])
-    try:
-        amount = fen(data["totlRefdAmt"])
-    except (KeyError, ValueError):
-        return _reply(code=2502, message="退费金额格式错误")
-    left = {
-        k: fen(order[k]) - sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS
-    }
-    if not 0 < amount <= sum(left.values()):
+    asked = {k: fen(data.get(k) or "0.00") for k in ("fundRefdAmt", "psnAcctRefdAmt", "cashRefdAmt")}
+    amount = fen(data["totlRefdAmt"])
+    if sum(asked.values()) != amount or (data["refdType"] == "HI" and asked["cashRefdAmt"]):
+        return _reply(code=2502, message="退费金额各部分之和与总退费金额不符")
+    if data["refdType"] != "HI":
+        return _reply(code=2505, message="沙箱只办理医保部分退费（refdType=HI）")
+    done = {k: sum(fen(r[k.replace("Pay", "RefdAmt")]) for r in order["refunds"].values()) for k in PARTS}
+    left = {k: fen(order[k]) - done[k] for k in PARTS}
+    # The personal accounts' share: the patient's own account first, then the 共济 relative's.
+    own = min(asked["psnAcctRefdAmt"], left["psnAcctPay"])
+    back = {"fundPay": asked["fundRefdAmt"], "psnAcctPay": own, "acctMulaidPay": asked["psnAcctRefdAmt"] - own}
+    if amount <= 0 or any(back[k] > left[k] for k in PARTS):
         return _reply(code=2503, message="退费金额超过可退金额")
-    paid = sum(fen(order[k]) for k in PARTS)
-    back = {k: min(amount * fen(order[k]) // paid, left[k]) for k in PARTS}
-    for k in PARTS:  # what the rounding left over, from the parts that still have some
-        extra = min(amount - sum(back.values()), left[k] - back[k])
-        back[k] += extra
-    record = {"appRefdSn": sn, "trxSn": "TRX%s" % secrets.token_hex(10).upper(), "totlRefdAmt": yuan(amount)}
+    record = {"appRefdSn": sn, "refStatus": "SUCC", "trxSn": "TRX%s" % secrets.token_hex(10).upper()}
+    record |= {"totlRefdAmt": yuan(amount), "cashRefdAmt": "0.00"}
     record |= {k.replace("Pay", "RefdAmt"): yuan(v) for k, v in back.items()}
     order["refunds"][sn], order["ordStas"] = record, "7"
     save(order)

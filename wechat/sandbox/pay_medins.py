@@ -1,20 +1,24 @@
-"""WeChat Pay's medical-insurance orders (``/v3/med-ins/orders``) in the sandbox: the merchant's
-signature checked, names decrypted with the platform key, the amounts checked against the
-platform's pre-settlement (6202) and the cash part against its JSAPI order. ``/med-ins/orders/
-{no}/pay`` plays the payer: the platform settles, the cash order is paid, and the signed,
-encrypted ``MEDICAL_INSURANCE.SUCCESS`` notification goes out (or, with ``"notify": false``,
-is lost, as after WeChat's 30 s of retries)."""
+"""WeChat Pay's medical-insurance orders (``/v3/med-ins/orders``) in the sandbox, as the provider
+(服务商) sends them: the provider's signature checked, the body against its schema
+(``schemas/med_ins_order.json``), ``Wechatpay-Serial`` naming the WeChat Pay public key the
+sensitive fields were encrypted with, the names and id digests decrypted with the platform's
+private key and checked against the person the platform knows behind the order: the one whose
+fees were uploaded (6201) with this ``pay_auth_no`` at this ``med_inst_no``. The amounts are
+checked against the platform's pre-settlement (6202), the cash part against its JSAPI order.
+``/med-ins/orders/{no}/pay`` plays the payer: the platform settles, the cash order is paid, and
+the signed, encrypted ``MEDICAL_INSURANCE.SUCCESS`` notification goes out (or, with
+``"notify": false``, is lost, as after WeChat's 30 s of retries). ``/v3/med-ins/refunds/notify``
+takes the provider's word that the insurance part was refunded (after a 6203)."""
 
 import datetime as dt
 import hashlib
 import json
 import secrets
 
-from flask import jsonify, request
-from wechatpayv3.utils import rsa_decrypt
+from flask import current_app, jsonify, request
 
 from wechat.sandbox import medins_pay as platform
-from wechat.sandbox import rules
+from wechat.sandbox import rules, v3sign
 from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.envelope import fen
 from wechat.sandbox.pay import V3, _error, _keys, _load, _merchant_ok, _save, _signed
@@ -34,15 +38,27 @@ def _save_mi(order):
     redis().set("sbx:pay:medins:" + order["body"]["out_trade_no"], json.dumps(order, ensure_ascii=False), ex=TTL)
 
 
-def _names_ok(body):
-    try:
-        for who in ("payer", "relative") if body.get("pay_for_relatives") else ("payer",):
-            rsa_decrypt(body[who]["name"], _keys()["platform"])
-            if len(body[who]["id_digest"]) != 32:
-                return False
-        return True
-    except Exception:
-        return False
+def _identity_problem(body):
+    """Why the order's people do not match the platform's order, or None. The insured person (the
+    payer, or the relative paid for) must be the one whose fees were uploaded; the payer's digest
+    must be an MD5 hex; pay_auth_no and med_inst_no must be the upload's."""
+    upload = (platform.load(body.get("pay_order_id", "")) or {}).get("request")
+    if upload is None:
+        return "医保支付单不存在" if body.get("pay_order_id") else None
+    if body.get("pay_auth_no") != upload.get("payAuthNo") or body.get("med_inst_no") != upload.get("orgCodg"):
+        return "pay_auth_no或med_inst_no与医保局订单不一致"
+    opened = {}
+    for who in ("payer", "relative"):
+        if who in body:
+            name = v3sign.decrypt_field(_keys()["platform"], body[who]["name"])
+            digest = v3sign.decrypt_field(_keys()["platform"], body[who]["id_digest"])
+            if name is None or digest is None or len(digest) != 32 or digest.strip("0123456789abcdef"):
+                return "%s的姓名或证件摘要解密失败或格式错误" % who
+            opened[who] = (name, digest)
+    insured = opened["relative" if body.get("pay_for_relatives") else "payer"]
+    if insured != (upload["userName"], hashlib.md5(upload["idNo"].upper().encode()).hexdigest()):
+        return "就诊人与医保支付授权的参保人不一致"
+    return None
 
 
 def _amounts_ok(body):
@@ -81,6 +97,8 @@ def med_ins_order_create():
     body = request.get_json(force=True, silent=True) or {}
     if (bad := rules.refusal("med_ins_order", body)) is not None:
         return _signed(bad, 400)
+    if request.headers.get("Wechatpay-Serial") != current_app.config["SANDBOX_WECHATPAY_PUBLIC_KEY_ID"]:
+        return _error(400, "PARAM_ERROR", "Wechatpay-Serial须为加密敏感字段所用的微信支付公钥ID")
     if not body.get("out_trade_no") or not body.get("callback_url") or not all(type(body.get(k)) is int for k in FEES):
         return _error(400, "PARAM_ERROR", "参数错误")
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -89,12 +107,13 @@ def med_ins_order_create():
         if order["digest"] != digest:
             return _error(400, "INVALID_REQUEST", "商户订单号重复")
         return _signed(_answer(order))
-    if not _names_ok(body):
-        return _error(400, "PARAM_ERROR", "姓名解密失败或证件摘要格式错误")
+    if (problem := _identity_problem(body)) is not None:
+        return _error(400, "PARAM_ERROR", problem)
     if not _amounts_ok(body):
         return _error(400, "PARAM_ERROR", "金额与医保预结算或现金订单不一致")
     order = {"body": body, "digest": digest, "mix_trade_no": "MIX%s" % secrets.token_hex(12), "state": "CREATED"}
     _save_mi(order)
+    redis().set("sbx:pay:mix:" + order["mix_trade_no"], body["out_trade_no"], ex=TTL)
     return _signed(_answer(order))
 
 
@@ -170,3 +189,42 @@ def med_ins_order_pays(no):
         redis().set("sbx:pay:last:" + no, json.dumps(saved), ex=TTL)
         return jsonify({"delivered": False, "status": 0})
     return deliver(order["body"]["callback_url"], headers, body, "sbx:pay:last:" + no)
+
+
+@route(
+    V3 + "/med-ins/refunds/notify",
+    ["POST"],
+    "WeChat Pay: the provider tells WeChat the insurance part was refunded (医保退款通知)",
+    body=OBJ,
+    query={"mix_trade_no": STR},
+)
+def med_ins_refund_notify():
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("med_ins_refund_notify", body)) is not None:
+        return _signed(bad, 400)
+    parts = body["med_refund_gov_fee"] + body["med_refund_self_fee"] + body["med_refund_other_fee"]
+    if parts != body["med_refund_total_fee"]:
+        return _error(403, "RULE_LIMIT", "医保退款总金额校验不通过")
+    mix_trade_no = request.args.get("mix_trade_no", "")
+    order = (
+        _load_mi(redis().get("sbx:pay:mix:" + mix_trade_no).decode())
+        if redis().get("sbx:pay:mix:" + mix_trade_no)
+        else None
+    )
+    if order is None or order["body"]["sub_mchid"] != body["sub_mchid"]:
+        return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+    insurance = order["body"]["total_fee"] - order["body"]["med_ins_cash_fee"]
+    if insurance == 0 or order["state"] != "SUCCESS":
+        return _error(403, "RULE_LIMIT", "混合单中没有已支付的医保订单，无法接收医保退款通知")
+    refunds = order.setdefault("med_refunds", {})
+    if body["out_refund_no"] in refunds:
+        if refunds[body["out_refund_no"]] != body:
+            return _error(400, "INVALID_REQUEST", "同一退款单号的退款信息不一致")
+        return _signed(None)
+    if sum(r["med_refund_total_fee"] for r in refunds.values()) + body["med_refund_total_fee"] > insurance:
+        return _error(403, "RULE_LIMIT", "医保退款总金额超过医保支付金额")
+    refunds[body["out_refund_no"]] = body
+    _save_mi(order)
+    return _signed(None)

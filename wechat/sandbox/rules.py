@@ -45,6 +45,9 @@ WHY = {
     "minimum": "须大于0",
     "minItems": "数量过少",
     "maxItems": "数量过多",
+    "additionalProperties": "含有未定义的字段",
+    "not": "不应填写",
+    "const": "取值不符合规则",
 }
 
 
@@ -73,6 +76,9 @@ def _describe(error):
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return _pointer(path + [missing]), None, "%s 为必填项" % _pointer(path + [missing])
+    if error.validator == "additionalProperties":
+        extra = error.message.split("'")[1] if "'" in error.message else ""
+        return _pointer(path + [extra]), None, "%s 不是该接口的字段" % _pointer(path + [extra])
     if error.validator == "anyOf" and isinstance(error.instance, dict):
         return _pointer(path) or "/", None, "%s 缺少必填字段(%s)" % (_pointer(path) or "body", _names(error))
     value = error.instance if not isinstance(error.instance, (dict, list)) else None

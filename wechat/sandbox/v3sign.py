@@ -5,6 +5,8 @@ the API reference (签名生成, 签名验证), not shared with the client in ``
   nonce_str="..",signature="..",timestamp="..",serial_no=".."``. The signature is
   SHA256withRSA (PKCS#1 v1.5) over ``METHOD\\nURL\\nTIMESTAMP\\nNONCE\\nBODY\\n``, where URL
   is the absolute path from ``/v3`` with its query, as the request line names it.
+- A sensitive request field (敏感信息加密) is RSAES-OAEP (SHA-1, MGF1 SHA-1) with the WeChat Pay
+  public key, base64; the platform opens it with its private key (:func:`decrypt_field`).
 - An answer or a notification carries ``Wechatpay-Timestamp``, ``Wechatpay-Nonce``,
   ``Wechatpay-Serial``, ``Wechatpay-Signature(-Type)``, the signature over
   ``TIMESTAMP\\nNONCE\\nBODY\\n`` with the platform key.
@@ -16,8 +18,8 @@ import secrets
 import time
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP, PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA1, SHA256
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 MAX_SKEW = 300
@@ -66,3 +68,12 @@ def signed_headers(private_key, key_id, body):
         "Wechatpay-Signature-Type": SIGNATURE_TYPE,
         "Wechatpay-Signature": sign(private_key, "%s\n%s\n%s\n" % (ts, nonce, body)),
     }
+
+
+def decrypt_field(private_key, value):
+    """A sensitive field as WeChat opens it; None when it does not decrypt."""
+    try:
+        plain = private_key.decrypt(base64.b64decode(value), OAEP(mgf=MGF1(SHA1()), algorithm=SHA1(), label=None))
+        return plain.decode("utf-8")
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None

@@ -12,6 +12,11 @@ platform's settlement, and the cash part's JSAPI order beside it.
 - ``refund_item`` / ``refund``: a voided item goes back through each part's own channel, in the
   proportion the bill was paid in: the insurance part through 6203 (``InsuranceRefund``), the
   cash part as an ordinary ``Refund`` on the cash order, sent by the WeChat channel's job.
+  After every 6203 that succeeded, ``refund_sync`` tells WeChat (``/v3/med-ins/refunds/notify``).
+
+Every platform call names the hospital's own 定点医药机构编号 (``Hospital.med_inst_no``); the
+payAuthNo a settlement was uploaded with is kept encrypted in its payment's ``order_request``
+(``PAY_AUTH``) for the WeChat order and the refunds, and is never logged.
 """
 
 import datetime as dt
@@ -36,6 +41,7 @@ from postpay.insurance.models import (
 from postpay.payments import ledger, merchant
 from postpay.payments.alerts import alert
 from postpay.payments.models import Payment, PaymentBill, PaymentKind, PaymentOrder, PaymentStatus, Refund, trade_no
+from postpay.security import decrypt, encrypt
 from wechat import pay_medins
 from wechat.medins import MedinsError
 from wechat.pay import PayError
@@ -43,6 +49,9 @@ from wechat.pay import PayError
 log = logging.getLogger(__name__)
 
 REFUND_JOB = "postpay.payments.channels.medins.refund_job"
+REFUND_SYNC_JOB = "postpay.payments.channels.medins.refund_sync_job"
+#: Field kind of the encrypted payAuthNo in ``Payment.order_request``.
+PAY_AUTH = "pay_auth_no"
 #: The cash part of a refund goes through the WeChat channel (queued by name: channels never import each other).
 CASH_REFUND_JOB = "postpay.payments.channels.wechat.refund_job"
 
@@ -82,6 +91,27 @@ def notify_url():
     return cfg.get("WECHATPAY_MEDINS_NOTIFY_URL") or cfg["WECHATPAY_NOTIFY_URL"].rsplit("/", 1)[0] + "/med-ins-notify"
 
 
+def person(patient):
+    """A patient as the platform's calls take it."""
+    return {
+        "name": patient.name,
+        "id_number": patient.id_number,
+        "insurance_type": patient.insurance_type,
+        "psn_no": patient.psn_no,
+        "insured_region": patient.insured_region,
+    }
+
+
+def keep_auth(payment, pay_auth_no, geo_location):
+    """Keep what the upload was made with (the payAuthNo encrypted) for the WeChat order and refunds."""
+    payment.order_request = {PAY_AUTH: encrypt(pay_auth_no, PAY_AUTH), "geo_location": geo_location}
+
+
+def kept_auth(payment):
+    """The payAuthNo the settlement of ``payment`` was uploaded with."""
+    return decrypt(payment.order_request[PAY_AUTH], PAY_AUTH)
+
+
 def release(settlement, status, now):
     """End an unsettled settlement (cancelled or failed): its payment closes, its bills are free."""
     settlement.transition(status)
@@ -98,9 +128,10 @@ def withdraw(settlement):
     """Revoke the upload at the platform (6401) and close the cash order at WeChat, as far as they went.
     Raises MedinsError, PayError, requests.RequestException."""
     if settlement.pay_ord_id:
-        settlement_state = clients.medical_insurance().query_order(settlement.pay_ord_id, settlement.pay_token)
+        client, org, who = clients.medical_insurance(), settlement.hospital.med_inst_no, person(settlement.patient)
+        settlement_state = client.query_order(org, settlement.pay_ord_id, settlement.pay_token, who)
         if settlement_state["state"] not in ("revoked", "failed"):
-            clients.medical_insurance().revoke_upload(settlement.pay_ord_id, settlement.pay_token, "患者取消医保结算")
+            client.revoke_upload(org, settlement.pay_ord_id, settlement.pay_token, who)
     cash = settlement.cash_order
     if cash is not None and settlement.payment.prepay_id:
         try:
@@ -204,7 +235,9 @@ def refresh(settlement, now):
     time is withdrawn. Upstream failures are logged: the next poll tries again."""
     try:
         if settlement.status == SettlementStatus.ordered:
-            state = clients.medical_insurance().query_order(settlement.pay_ord_id, settlement.pay_token)
+            state = clients.medical_insurance().query_order(
+                settlement.hospital.med_inst_no, settlement.pay_ord_id, settlement.pay_token, person(settlement.patient)
+            )
             if state["state"] in ("settled", "refunded"):
                 settlement.setl_id = state["setl_id"]
                 hospital = settlement.hospital
@@ -257,7 +290,7 @@ def place(settlement, user, payer, now):
     one, then the medical-insurance order. The caller has checked the payer and the holds.
     Raises Upstream."""
     payment = settlement.payment
-    if not payment.order_request:
+    if "med_ins" not in payment.order_request:
         if settlement.own_pay_fen and settlement.cash_order_id is None:
             cash = PaymentOrder(
                 payment=payment,
@@ -269,11 +302,11 @@ def place(settlement, user, payer, now):
             db.session.add(cash)
             db.session.flush()
             settlement.cash_order_id = cash.id
-        payment.order_request = {"med_ins": _medins_request(settlement, user, payer)}
+        payment.order_request = payment.order_request | {"med_ins": _medins_request(settlement, user, payer)}
         db.session.commit()  # stored before WeChat hears of it: a retry sends the same
     client = clients.wechat_pay()
     try:
-        body = dict(payment.order_request["med_ins"])
+        body = dict(payment.order_request["med_ins"], pay_auth_no=kept_auth(payment))
         if settlement.cash_order is not None:
             body["prepay_id"] = merchant.place(client, _cash_request(settlement, user))
         answer = pay_medins.create_order(client, body)
@@ -302,27 +335,28 @@ def _cash_request(settlement, user):
 
 
 def _medins_request(settlement, user, payer):
-    cfg, payment, patient = current_app.config, settlement.payment, settlement.patient
+    """``/v3/med-ins/orders`` as the provider (wechatpay-apiv3/wechatpay-skills,
+    create_partner_med_ins_order.go): our appid and the payer's openid under it, the hospital as
+    sub_mchid with its med_inst_no and Tencent's city_id. Stored without ``pay_auth_no``, which is
+    added, decrypted, when it is sent."""
+    cfg, payment, patient, hospital = current_app.config, settlement.payment, settlement.patient, settlement.hospital
     client = clients.wechat_pay()
     body = {
         "mix_pay_type": settlement.mix_pay_type,
         "order_type": "DIAG_PAY",
         "appid": cfg["WECHAT_APPID"],
-        "sub_mchid": settlement.hospital.mchid,
+        "sub_mchid": hospital.mchid,
         "openid": user.openid,
-        "payer": {
-            "name": pay_medins.encrypt_name(client, payer.name),
-            "id_digest": pay_medins.id_digest(payer.id_number),
-            "card_type": "ID_CARD",
-        },
+        "payer": pay_medins.person(client, payer.name, payer.id_number),
         "pay_for_relatives": patient.id != payer.id,
         "out_trade_no": payment.out_trade_no,
-        "serial_no": payment.id,
+        "serial_no": payment.out_trade_no[:20],
         "pay_order_id": settlement.pay_ord_id,
-        "city_id": patient.insured_region or "",
-        "med_inst_name": settlement.hospital.name,
-        "med_inst_no": cfg["MEDINS_ORG_CODE"],
-        "med_ins_order_create_time": iso(settlement.created_at),
+        "geo_location": payment.order_request["geo_location"],
+        "city_id": hospital.medins_city_id,
+        "med_inst_name": hospital.name,
+        "med_inst_no": hospital.med_inst_no,
+        "med_ins_order_create_time": iso(settlement.created_at.replace(microsecond=0)),
         "total_fee": settlement.fee_sum_fen,
         "med_ins_gov_fee": settlement.fund_pay_fen,
         "med_ins_self_fee": settlement.psn_acct_pay_fen + settlement.acct_mulaid_pay_fen,
@@ -333,11 +367,7 @@ def _medins_request(settlement, user, payer):
         "attach": settlement.id,
     }
     if body["pay_for_relatives"]:  # a child pays for a parent: the relative's name and id digest
-        body["relative"] = {
-            "name": pay_medins.encrypt_name(client, patient.name),
-            "id_digest": pay_medins.id_digest(patient.id_number),
-            "card_type": "ID_CARD",
-        }
+        body["relative"] = pay_medins.person(client, patient.name, patient.id_number)
     return body
 
 
@@ -377,16 +407,38 @@ def refund_item(bill, item, reason, share):
     return found[1]
 
 
+def _refund_parts(settlement, owed):
+    """The fund's and the personal accounts' shares of ``owed`` (6203 names both), in the proportion
+    the settlement was paid in, never more than each has left."""
+    done = db.session.execute(
+        db.select(
+            db.func.coalesce(db.func.sum(InsuranceRefund.fund_refd_fen), 0),
+            db.func.coalesce(db.func.sum(InsuranceRefund.psn_acct_refd_fen + InsuranceRefund.mulaid_refd_fen), 0),
+        ).where(
+            InsuranceRefund.settlement_id == settlement.id,
+            InsuranceRefund.status == InsuranceRefundStatus.succeeded,
+        )
+    ).one()
+    fund_left = settlement.fund_pay_fen - done[0]
+    accounts_left = settlement.psn_acct_pay_fen + settlement.acct_mulaid_pay_fen - done[1]
+    fund = min(owed.amount_fen * settlement.fund_pay_fen // max(settlement.insurance_fen, 1), fund_left)
+    fund = max(fund, owed.amount_fen - accounts_left)
+    return fund, owed.amount_fen - fund
+
+
 def refund(refund_id):
     """6203 for one insurance refund. Safe to run twice: the same appRefdSn is one refund at the
-    platform. A refusal marks it failed and raises an alert; an unreachable platform raises."""
+    platform. A refusal marks it failed and raises an alert; an unreachable platform raises. A
+    success queues the refund sync to WeChat (``refund_sync_job``)."""
     owed = db.session.get(InsuranceRefund, refund_id, with_for_update=True)
     if owed is None or owed.status != InsuranceRefundStatus.requested:
         return
     settlement = db.session.get(InsuranceSettlement, owed.settlement_id)
+    fund, accounts = _refund_parts(settlement, owed)
+    now = utcnow()
     try:
         answer = clients.medical_insurance().refund(
-            settlement.pay_ord_id, owed.app_refd_sn, owed.amount_fen, owed.reason
+            settlement.pay_ord_id, owed.app_refd_sn, fund, accounts, kept_auth(settlement.payment), owed.reason, now
         )
     except MedinsError as e:
         owed.transition(InsuranceRefundStatus.failed)
@@ -397,15 +449,49 @@ def refund(refund_id):
         log.error("insurance refund %s not sent: %s", owed.id, e)
         raise
     owed.transition(InsuranceRefundStatus.succeeded)
-    owed.trx_sn, owed.settled_at = answer["trx_sn"], utcnow()
+    owed.trx_sn, owed.settled_at = answer["trx_sn"], now
     owed.fund_refd_fen = answer["fund_refd_fen"]
     owed.psn_acct_refd_fen = answer["psn_acct_refd_fen"]
     owed.mulaid_refd_fen = answer["mulaid_refd_fen"]
     ledger.book_refund(owed.bill_id, "medins", owed.amount_fen, owed.trx_sn)
     db.session.flush()
+    pushes.after_commit(queue.enqueue, REFUND_SYNC_JOB, owed.id)
 
 
 def refund_job(refund_id):
     """The job: carry an insurance refund to the platform."""
     refund(refund_id)
     db.session.commit()
+    pushes.flush()
+
+
+def refund_sync(refund_id):
+    """Tell WeChat that the insurance part of a mixed order was refunded (``/v3/med-ins/refunds/notify``),
+    after the 6203 succeeded. Safe to run twice: the notification names the same ``out_refund_no``
+    (the cash part's when the item had one, as the reference asks; else our appRefdSn) with the same
+    amounts. A refusal raises an alert; an unreachable WeChat raises (the job is retried)."""
+    owed = db.session.get(InsuranceRefund, refund_id)
+    if owed is None or owed.status != InsuranceRefundStatus.succeeded:
+        return
+    settlement = db.session.get(InsuranceSettlement, owed.settlement_id)
+    cash = Refund.query.filter_by(item_id=owed.item_id).one_or_none()
+    body = {
+        "sub_mchid": settlement.hospital.mchid,
+        "med_refund_total_fee": owed.amount_fen,
+        "med_refund_gov_fee": owed.fund_refd_fen,
+        "med_refund_self_fee": owed.psn_acct_refd_fen + owed.mulaid_refd_fen,
+        "med_refund_other_fee": 0,
+        "refund_time": iso(owed.settled_at.replace(microsecond=0)),
+        "out_refund_no": cash.out_refund_no if cash is not None else owed.app_refd_sn,
+    }
+    try:
+        pay_medins.notify_refund(clients.wechat_pay(), settlement.mix_trade_no, body)
+    except PayError as e:
+        alert("MEDINS_REFUND_SYNC_FAILED", refund=owed.id, code=e.code)
+        return
+    log.info("insurance refund %s told to WeChat (%s)", owed.id, settlement.mix_trade_no)
+
+
+def refund_sync_job(refund_id):
+    """The job: tell WeChat of one insurance refund."""
+    refund_sync(refund_id)
