@@ -55,3 +55,20 @@ def staff(app, runner, hospitals):
         return member
 
     return _staff
+
+
+@pytest.fixture
+def due(person, signed, his):
+    """A signed patient's due bill of 320.00 yuan at NT01: ``(token, patient, bill_id)``."""
+    token, patient = person("o-w-1", name="赵四")
+    assert signed(token, patient["id"], "13700000201").status_code == 201
+    visit = his.visit("W-1", patient)
+    his.items("W-1", ("W-1-1", "exam", "CT平扫", 1, 32000))
+    his.event("W-1", "visit_finished")
+    return token, patient, visit["bill_id"]
+
+
+def flash(member, resp):
+    """The message a console redirect shows on the next page."""
+    assert resp.status_code == 302
+    return member.get(resp.headers["Location"]).text

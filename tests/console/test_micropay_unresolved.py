@@ -14,6 +14,7 @@ from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, MicropayAttempt
 from tests.conftest import bearer
+from tests.console.conftest import flash
 
 
 @pytest.fixture
@@ -23,27 +24,12 @@ def fast(app):
     return app
 
 
-@pytest.fixture
-def due(person, signed, his):
-    token, patient = person("o-m-1", name="钱五")
-    assert signed(token, patient["id"], "13700000301").status_code == 201
-    visit = his.visit("M-1", patient)
-    his.items("M-1", ("M-1-1", "exam", "CT平扫", 1, 32000))
-    his.event("M-1", "visit_finished")
-    return token, patient, visit["bill_id"]
-
-
-def _flash(member, resp):
-    assert resp.status_code == 302
-    return member.get(resp.headers["Location"]).text
-
-
 def _code(client, **kind):
     return client.post("/sandbox/wechatpay/payment-codes", json=kind).get_json()["auth_code"]
 
 
 def _scan(clerk, bill_id, code):
-    return _flash(
+    return flash(
         clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
     )
 
@@ -67,7 +53,7 @@ def test_an_unresolved_micropay_is_reversed_then_reported_failed_and_books_nothi
     assert "微信支付未成功" in page and "已撤销" in page
     assert _attempt(fast)[1] == "reversed"
     _nothing_booked(fast, bill_id)
-    assert "收费成功" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    assert "收费成功" in flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
 
 
 def test_a_micropay_whose_reverse_fails_stays_unknown_blocks_the_bill_and_the_retry_books_it_once(
@@ -81,7 +67,7 @@ def test_a_micropay_whose_reverse_fails_stays_unknown_blocks_the_bill_and_the_re
     assert status == "unknown"
     _nothing_booked(fast, bill_id)
     # the bill cannot be taken again: not at the window, not in the mini-program
-    again = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    again = flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
     assert "结果未明" in again
     mini = client.post(
         "/api/v1/payments", json={"bill_ids": [bill_id]}, headers=bearer(token) | {"Idempotency-Key": "mp-unknown-1"}
@@ -91,9 +77,9 @@ def test_a_micropay_whose_reverse_fails_stays_unknown_blocks_the_bill_and_the_re
     assert out_trade_no in patient_page and "查询结果" in patient_page
     # the payer confirmed after all: the retry finds it paid and books it, once
     assert client.post("/sandbox/wechatpay/micropay/%s/confirm" % out_trade_no).status_code == 200
-    settled = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    settled = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "微信已扣款" in settled
-    twice = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    twice = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "已处理" in twice
     with fast.app_context():
         entry = LedgerEntry.query.one()
@@ -108,13 +94,13 @@ def test_the_retry_of_an_unknown_micropay_reverses_it_when_wechat_still_has_no_a
     _scan(clerk, bill_id, _code(client, never_confirm=True, reverse_failures=6))
     attempt_id, status, _ = _attempt(fast)
     assert status == "unknown"
-    still = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))  # its 3 reverses (recall=Y) fail too
+    still = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))  # its 3 reverses (recall=Y) fail too
     assert "仍未明" in still and _attempt(fast)[1] == "unknown"
-    done = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    done = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "已撤销" in done and _attempt(fast)[1] == "reversed"
     _nothing_booked(fast, bill_id)
     assert "查询结果" not in clerk.get("/console/patients/%s" % patient["id"]).text
-    assert "收费成功" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    assert "收费成功" in flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
 
 
 def test_a_micropay_that_never_reaches_wechat_is_unknown_then_failed_by_the_retry(fast, client, staff, due):
@@ -131,7 +117,7 @@ def test_a_micropay_that_never_reaches_wechat_is_unknown_then_failed_by_the_retr
     assert status == "unknown"
     fast.config["POSTPAY_SANDBOX_URL"] = live
     fast.extensions["postpay_clients"].clear()  # the clients are built once per app, from config
-    settled = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    settled = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "未扣款" in settled and _attempt(fast)[1] == "failed"
     _nothing_booked(fast, bill_id)
 
@@ -145,7 +131,7 @@ def test_the_retry_is_staff_only_and_in_scope(fast, client, staff, due):
     no_csrf = clerk.post("/console/micropay/%s/settle" % attempt_id, csrf=False)
     assert no_csrf.status_code in (302, 400, 403)
     other = staff("mp6", hospital="HA01")
-    assert "未找到" in _flash(other, other.post("/console/micropay/%s/settle" % attempt_id))
+    assert "未找到" in flash(other, other.post("/console/micropay/%s/settle" % attempt_id))
     assert _attempt(fast)[1] == "unknown"
 
 
@@ -161,7 +147,7 @@ def test_a_reversed_paid_micropay_shows_revoked_in_the_statement(fast, client, s
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
     csv = client.get("/sandbox/wechatpay/statements/%s.csv" % today).get_data(as_text=True)
     assert "`%s,`o-user,`MICROPAY,`REVOKED" % out_trade_no in csv
-    settled = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    settled = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "已撤销" in settled
     _nothing_booked(fast, bill_id)
 
@@ -261,8 +247,8 @@ def test_a_micropay_whose_request_died_while_paying_is_settled_by_the_retry(fast
         db.session.add(attempt)
         db.session.commit()
         attempt_id = attempt.id
-    assert "结果未明" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    assert "结果未明" in flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
     assert "M2611300DEAD01" in clerk.get("/console/patients/%s" % patient["id"]).text
-    settled = _flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
+    settled = flash(clerk, clerk.post("/console/micropay/%s/settle" % attempt_id))
     assert "未扣款" in settled and _attempt(fast)[1] == "failed"  # WeChat never had it
-    assert "收费成功" in _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    assert "收费成功" in flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))

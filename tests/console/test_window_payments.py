@@ -3,37 +3,20 @@ WeChat Pay v2 XML; the double-payment rule with a pending mini-program payment."
 
 import datetime as dt
 
-import pytest
-
 from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.payments import ledger
 from postpay.payments.models import LedgerEntry, Refund
 from tests.conftest import bearer, run_jobs
-
-
-@pytest.fixture
-def due(person, signed, his):
-    """A signed patient's due bill of 320.00 yuan at NT01: ``(token, patient, bill_id)``."""
-    token, patient = person("o-w-1", name="赵四")
-    assert signed(token, patient["id"], "13700000201").status_code == 201
-    visit = his.visit("W-1", patient)
-    his.items("W-1", ("W-1-1", "exam", "CT平扫", 1, 32000))
-    his.event("W-1", "visit_finished")
-    return token, patient, visit["bill_id"]
-
-
-def _flash(member, resp):
-    assert resp.status_code == 302
-    return member.get(resp.headers["Location"]).text
+from tests.console.conftest import flash
 
 
 def test_r11_cash_at_the_window_pays_the_bill_once(app, staff, due):
     _, patient, bill_id = due
     clerk = staff("cashier")
-    page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    page = flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
     assert "收费成功 ¥320.00（现金" in page
-    again = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "card"}))
+    again = flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "card"}))
     assert "账单不可支付" in again
     with app.app_context():
         bill = db.session.get(Bill, bill_id)
@@ -46,7 +29,7 @@ def test_r13_micropay_takes_the_payment_code_through_the_v2_sandbox(app, client,
     _, _, bill_id = due
     clerk = staff("scanner")
     code = client.post("/sandbox/wechatpay/payment-codes", json={"openid": "o-w-1"}).get_json()["auth_code"]
-    page = _flash(
+    page = flash(
         clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
     )
     assert "收费成功 ¥320.00（微信付款码/刷脸" in page
@@ -59,11 +42,11 @@ def test_r13_micropay_takes_the_payment_code_through_the_v2_sandbox(app, client,
 def test_r13_a_used_or_malformed_code_takes_nothing(app, client, staff, due):
     _, _, bill_id = due
     clerk = staff("scanner2")
-    bad = _flash(
+    bad = flash(
         clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": "12ab"})
     )
     assert "付款码应为18位数字" in bad
-    unknown = _flash(
+    unknown = flash(
         clerk,
         clerk.post(
             "/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": "134567890123456789"}
@@ -79,7 +62,7 @@ def test_r13_a_payer_without_enough_balance_is_refused_and_nothing_is_booked(app
     clerk = staff("scanner5")
     code = client.post("/sandbox/wechatpay/payment-codes", json={"balance_fen": 100}).get_json()["auth_code"]
     resp = clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
-    assert "余额不足" in _flash(clerk, resp)
+    assert "余额不足" in flash(clerk, resp)
     with app.app_context():
         assert LedgerEntry.query.count() == 0 and db.session.get(Bill, bill_id).status.value == "due"
 
@@ -89,7 +72,7 @@ def test_r13_a_payer_who_must_confirm_is_polled_until_paid(app, client, staff, d
     app.config["POSTPAY_MICROPAY_POLL_SECONDS"] = 0.05
     clerk = staff("scanner3")
     code = client.post("/sandbox/wechatpay/payment-codes", json={"confirm": True}).get_json()["auth_code"]
-    page = _flash(
+    page = flash(
         clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
     )
     assert "收费成功" in page
@@ -102,7 +85,7 @@ def test_micropay_signed_with_a_wrong_key_is_refused_by_wechat_and_books_nothing
     app.config["WECHATPAY_APIV2_KEY"] = "f" * 32  # forged: the sandbox knows the real key
     clerk = staff("scanner4")
     code = client.post("/sandbox/wechatpay/payment-codes", json={}).get_json()["auth_code"]
-    page = _flash(
+    page = flash(
         clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "micropay", "auth_code": code})
     )
     assert "微信支付未成功" in page
@@ -126,7 +109,7 @@ def test_window_cash_while_a_miniprogram_payment_is_pending_refunds_the_later_we
     ).get_json()["payment"]
     clerk = staff("cashier2")
     assert "小程序支付进行中" in clerk.get("/console/patients/%s" % due[1]["id"]).text
-    page = _flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
+    page = flash(clerk, clerk.post("/console/bills/%s/payments" % bill_id, data={"mode": "cash"}))
     assert "自动原路退回" in page
     client.post("/sandbox/wechatpay/orders/%s/pay" % pending["out_trade_no"])
     run_jobs(app)
