@@ -13,6 +13,7 @@ from postpay import pushes, queue
 from postpay.accounts import identity
 from postpay.accounts.service import find_patient, upsert_patient
 from postpay.api import iso
+from postpay.billing import privacy
 from postpay.billing import service as billing
 from postpay.billing.models import BillStatus, Item
 from postpay.clock import local_date, utcnow
@@ -141,6 +142,7 @@ def add_items(hospital, his_visit_no, items):
             exclusion=exclusion,
             deferred=reason is None,
             pay_now_reason=reason,
+            sensitive=privacy.is_sensitive(hospital, data["category"], data["name"], data.get("sensitive")),
         )
         db.session.add(item)
         answers.append(item)

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from postpay import authz, pushes
 from postpay.api import AUTHENTICATORS, INT, STR, iso, loose, obj, route
+from postpay.billing import privacy
 from postpay.billing.models import Item
 from postpay.errors import DomainError
 from postpay.extensions import db, redis
@@ -48,8 +49,9 @@ ITEM = loose(
 )
 
 
-def item_json(item):
-    return {
+def item_json(item, reveal=True):
+    """An item as a viewer sees it: ``reveal`` False for a relative the patient did not share with (R19)."""
+    data = {
         "id": item.id,
         "his_item_no": item.his_item_no,
         "name": item.name,
@@ -62,6 +64,7 @@ def item_json(item):
         "status": "voided" if item.voided_at else "active",
         "void_reason": item.void_reason,
     }
+    return privacy.shown(data, item.sensitive, reveal)
 
 
 def visit_for(user, visit_id):
@@ -83,6 +86,7 @@ def visit_for(user, visit_id):
 def show(visit_id):
     visit = visit_for(g.user, visit_id)
     items = db.session.execute(db.select(Item).where(Item.visit_id == visit.id).order_by(Item.created_at)).scalars()
+    reveal = authz.reveals_sensitive(g.user, visit.patient_id)
     return jsonify(
         {
             "visit": {
@@ -97,7 +101,7 @@ def show(visit_id):
                 "reasons": visit.reasons,
                 "bill_id": visit.bill_id,
                 "timeline": [service.event_json(e) for e in service.timeline(visit)],
-                "items": [item_json(i) for i in items],
+                "items": [item_json(i, reveal) for i in items],
             }
         }
     )
