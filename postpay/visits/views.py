@@ -100,7 +100,7 @@ def show(visit_id):
                 "postpay": visit.postpay,
                 "reasons": visit.reasons,
                 "bill_id": visit.bill_id,
-                "timeline": [service.event_json(e) for e in service.timeline(visit)],
+                "timeline": [service.event_json(e, reveal) for e in service.timeline(visit)],
                 "items": [item_json(i, reveal) for i in items],
             }
         }
@@ -123,11 +123,12 @@ def stream(visit_id):
     try:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(pushes.channel(visit.id))  # before the replay, so nothing falls in between
-        missed = [service.event_json(e) for e in service.events_after(visit.id, last)]
+        reveal = authz.reveals_sensitive(g.user, visit.patient_id)
+        missed = [service.event_json(e, reveal) for e in service.events_after(visit.id, last)]
     except BaseException:
         slot.release()
         raise
-    live = Live(visit.id, pubsub, slot, cfg["POSTPAY_SSE_HEARTBEAT_SECONDS"])
+    live = Live(visit.id, pubsub, slot, cfg["POSTPAY_SSE_HEARTBEAT_SECONDS"], reveal)
     body = live.events(missed, last, cfg["POSTPAY_SSE_MAX_SECONDS"])
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(body, mimetype="text/event-stream", headers=headers)
@@ -140,8 +141,10 @@ def _frame(event):
 class Live:
     """One open stream: its subscription, its slot, and the access check at each heartbeat."""
 
-    def __init__(self, visit_id, pubsub, slot, heartbeat):
+    def __init__(self, visit_id, pubsub, slot, heartbeat, reveal):
         self.visit_id, self.pubsub, self.slot, self.heartbeat = visit_id, pubsub, slot, heartbeat
+        #: R19: whether this viewer sees sensitive details; checked again at each heartbeat.
+        self.reveal = reveal
         # What the checks need once the view has returned and its context is gone.
         self.app, self.environ = current_app._get_current_object(), dict(request.environ)
         self.request_id = g.get("request_id", "-")
@@ -172,9 +175,10 @@ class Live:
                     yield ": keep-alive\n\n"
                     continue
                 event = json.loads(message["data"])
+                sensitive = event.pop("sensitive", False)
                 if event["id"] > last:
                     last = event["id"]
-                    yield _frame(event)
+                    yield _frame(privacy.event_shown(event, sensitive, self.reveal))
         finally:
             self.pubsub.close()
             self.slot.release()
@@ -187,7 +191,9 @@ class Live:
             g.request_id = self.request_id
             try:
                 _, find_caller = AUTHENTICATORS["bearer"]
-                visit_for(find_caller(), self.visit_id)
+                user = find_caller()
+                visit = visit_for(user, self.visit_id)
+                self.reveal = authz.reveals_sensitive(user, visit.patient_id)
             except DomainError as e:
                 return e
         return None

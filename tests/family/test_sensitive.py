@@ -1,9 +1,11 @@
 """R19: sensitive items stay private. Relatives see "隐私项目" with the amount everywhere they
 can see an item, unless the patient shared sensitive items with them; the patient sees all."""
 
+import threading
+
 import pytest
 
-from tests.conftest import bearer
+from tests.conftest import bearer, run_jobs
 
 PRIVATE = {"name": "隐私项目", "category": "private"}
 
@@ -27,6 +29,7 @@ def family(client, person, bind, signed, his):
     )
     return {
         "elder": elder_token,
+        "elder_patient": elder,
         "son": son_token,
         "daughter": daughter_token,
         "son_binding": son_binding,
@@ -135,3 +138,96 @@ def test_the_his_flag_and_the_hospital_list_each_make_an_item_sensitive_R19(app,
     assert found["S-1-5"] == ("心理测评量表", "lab", 8000)  # no longer on this hospital's list
     assert found["S-1-6"] == ("隐私项目", "private", 1500)  # the HIS's flag
     assert found["S-1-7"] == ("布洛芬", "drug", 900)
+
+
+def test_a_relative_sees_a_sensitive_event_as_private_in_the_timeline_R19(client, his, family):
+    his.event("S-1", "report_ready", at="2026-11-22T10:00:00+08:00", report="HIV抗体检测")  # the hospital's list
+    his.event("S-1", "exam_done", at="2026-11-22T10:30:00+08:00", his_item_no="S-1-3")  # a flagged item
+    his.event("S-1", "dispensed", at="2026-11-22T11:00:00+08:00", window="3号窗口")
+    url = "/api/v1/visits/" + family["visit"]
+    seen = client.get(url, headers=bearer(family["son"])).get_json()["visit"]["timeline"]
+    assert [e["detail"] for e in seen] == [{"name": "隐私项目"}, {"name": "隐私项目"}, {"window": "3号窗口"}]
+    own = client.get(url, headers=bearer(family["elder"])).get_json()["visit"]["timeline"]
+    assert [e["detail"] for e in own] == [{"report": "HIV抗体检测"}, {"his_item_no": "S-1-3"}, {"window": "3号窗口"}]
+
+
+def test_a_relative_sees_a_sensitive_event_as_private_in_the_live_stream_R19(app, client, his, family):
+    from tests.visits.test_accompany import read_events
+
+    app.config["POSTPAY_SSE_HEARTBEAT_SECONDS"] = 0.05
+    app.config["POSTPAY_SSE_MAX_SECONDS"] = 10
+    his.event("S-1", "report_ready", at="2026-11-22T10:00:00+08:00", report="梅毒螺旋体抗体")
+    resp = client.get("/api/v1/visits/%s/events" % family["visit"], headers=bearer(family["son"]))
+    assert resp.status_code == 200
+    got = []
+    thread = threading.Thread(target=lambda: got.extend(read_events(resp, 3)))
+    thread.start()
+    his.event("S-1", "exam_done", at="2026-11-22T10:30:00+08:00", his_item_no="S-1-3")  # live
+    his.event("S-1", "dispensed", at="2026-11-22T11:00:00+08:00", window="3号窗口")
+    thread.join(10)
+    assert [(e["type"], e["detail"]) for e in got] == [
+        ("report_ready", {"name": "隐私项目"}),
+        ("exam_done", {"name": "隐私项目"}),
+        ("dispensed", {"window": "3号窗口"}),
+    ]
+
+
+def test_a_relative_gets_private_subscribe_messages_for_a_sensitive_event_R19(app, client, his, family):
+    for token, openid in ((family["son"], "o-s-son"), (family["elder"], "o-s-elder")):
+        client.post("/sandbox/wechat/subscriptions", json={"openid": openid, "template_id": "TPL_REPORT_READY"})
+        resp = client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_REPORT_READY"]}, headers=bearer(token))
+        assert resp.status_code == 200
+    his.event("S-1", "report_ready", at="2026-11-22T10:00:00+08:00", report="HIV抗体检测")
+    run_jobs(app)
+
+    def thing2(openid):
+        messages = client.get("/sandbox/wechat/messages?openid=" + openid).get_json()["messages"]
+        assert len(messages) == 1
+        return messages[0]["data"]["thing2"]["value"]
+
+    assert thing2("o-s-son") == "隐私项目 检查检验报告已出"
+    assert thing2("o-s-elder") == "心内科 检查检验报告已出"
+
+
+def test_a_relative_gets_private_subscribe_messages_from_a_sensitive_department_R19(app, client, his, family):
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-s-son", "template_id": "TPL_VISIT_CALLED"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_VISIT_CALLED"]}, headers=bearer(family["son"]))
+    his.visit("S-2", family["elder_patient"], department="心理门诊")
+    his.event("S-2", "called", at="2026-11-22T09:00:00+08:00")
+    run_jobs(app)
+    messages = client.get("/sandbox/wechat/messages?openid=o-s-son").get_json()["messages"]
+    assert [m["data"]["thing2"]["value"] for m in messages] == ["隐私项目 请到诊室就诊"]
+
+
+def test_bill_due_messages_to_a_relative_carry_no_item_R19(app, client, his, family):
+    """The bill-due subscribe message names only the hospital and the amount, never an item."""
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-s-son", "template_id": "TPL_BILL_DUE"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_BILL_DUE"]}, headers=bearer(family["son"]))
+    his.event("S-1", "visit_finished")
+    run_jobs(app)
+    messages = client.get("/sandbox/wechat/messages?openid=o-s-son").get_json()["messages"]
+    assert len(messages) == 1
+    text = str(messages[0]["data"])
+    assert "190.00元" in text and "HIV" not in text and "盆腔" not in text
+
+
+def test_overdue_sms_and_messages_to_a_relative_name_no_item_R19(app, client, runner, person, bind, signed, phone, his):
+    """The R17 reminders (SMS and subscribe message) reach relatives with the hospital and the amount only."""
+    mum_token, mum = person("o-s-mum", name="吴母", birth="19520202")
+    son_token, _ = person("o-s-son2", name="吴子")
+    assert signed(mum_token, mum["id"], "13611119001").status_code == 201
+    bind(son_token, mum_token, mum, permissions=["view", "pay"])
+    phone(son_token, "13611119002")
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-s-son2", "template_id": "TPL_BILL_OVERDUE"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_BILL_OVERDUE"]}, headers=bearer(son_token))
+    his.visit("S-9", mum, registered_at="2026-11-20T08:00:00+08:00")
+    his.items("S-9", ("1", "lab", "HIV抗体检测", 1, 5000))
+    his.event("S-9", "visit_finished", at="2026-11-20T10:00:00+08:00")
+    out = runner.invoke(args=["jobs", "run-sweeps", "--now", "2026-11-21T10:30:00+08:00"])
+    assert out.exit_code == 0, out.output
+    run_jobs(app)
+    texts = [m["text"] for m in client.get("/sandbox/sms/outbox?phone=13611119002").get_json()["messages"]]
+    reminders = [t for t in texts if "就诊费用" in t]
+    assert len(reminders) == 1 and "50.00元" in reminders[0] and "HIV" not in reminders[0]
+    messages = client.get("/sandbox/wechat/messages?openid=o-s-son2").get_json()["messages"]
+    assert messages and all("HIV" not in str(m["data"]) for m in messages)
