@@ -19,19 +19,28 @@ from postpay.family.models import Binding, BindingStatus
 ALL = frozenset({"view", "accompany", "pay", "mutual_aid"})
 MISSING_PATIENT = "未找到该就诊人"
 #: Columns, not objects: this runs on every request that lists what an account may see.
-_BINDINGS = db.select(Binding.relative_patient_id, Binding.relationship, Binding.permissions).where(
-    Binding.user_id == db.bindparam("user_id"), Binding.status == BindingStatus.active
-)
+_BINDINGS = db.select(
+    Binding.relative_patient_id, Binding.relationship, Binding.permissions, Binding.share_sensitive
+).where(Binding.user_id == db.bindparam("user_id"), Binding.status == BindingStatus.active)
 
 
 def relationships(user):
     """``{patient_id: (relationship, permissions)}`` for every patient the account acts for."""
-    found = {}
+    return bound(user)[0]
+
+
+def bound(user):
+    """``(relationships(user), revealed)`` in one query: ``revealed``, the patients whose
+    sensitive items the account sees (R19: its own, and relatives who shared them)."""
+    found, revealed = {}, set()
     if user.patient_id:
         found[user.patient_id] = ("self", ALL)
-    for patient_id, relationship, granted in db.session.execute(_BINDINGS, {"user_id": user.id}):
+        revealed.add(user.patient_id)
+    for patient_id, relationship, granted, shared in db.session.execute(_BINDINGS, {"user_id": user.id}):
         found.setdefault(patient_id, (relationship, frozenset(granted)))
-    return found
+        if shared:
+            revealed.add(patient_id)
+    return found, revealed
 
 
 def permissions(user, patient_id):
@@ -83,6 +92,31 @@ def owned(user, model, row_id, permission, missing="未找到"):
         raise NotFound(missing)
     patient_for(user, row.patient_id, permission, missing)
     return row
+
+
+def reveals_sensitive(user, patient_id):
+    """R19: the patient sees their own sensitive items; a relative only when the patient shared them."""
+    if patient_id and patient_id == user.patient_id:
+        return True
+    query = db.select(Binding.id).where(
+        Binding.user_id == user.id,
+        Binding.relative_patient_id == patient_id,
+        Binding.status == BindingStatus.active,
+        Binding.share_sensitive.is_(True),
+    )
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def patient_side(user, binding_id, missing="未找到该绑定"):
+    """A binding naming the account's own patient, for what only that patient decides (R19: sharing
+    sensitive items). Raises NotFound(``missing``) for a stranger, Forbidden (PERMISSION_DENIED) for
+    the asking side."""
+    binding = db.session.get(Binding, binding_id)
+    if binding is None or (binding.user_id != user.id and binding.relative_patient_id != user.patient_id):
+        raise NotFound(missing)
+    if binding.relative_patient_id != user.patient_id:
+        raise Forbidden("仅就诊人本人可设置是否共享隐私项目", code="PERMISSION_DENIED")
+    return binding
 
 
 def own_patient(user):

@@ -41,6 +41,7 @@ ROUTES = {
     "payments.show": ("GET", "/api/v1/payments/{payment}", None, None),
     "billing.dispute": ("POST", "/api/v1/bills/{bill}/disputes", {"item_ids": ["{item}"], "reason": "未做"}, "pay"),
     "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
+    "family.update": ("PATCH", "/api/v1/family/bindings/{binding}", {"share_sensitive": True}, None),
     "insurance.create": ("POST", "/api/v1/insurance-settlements", {"bill_ids": ["{bill}"]}, "pay"),
     "insurance.show": ("GET", "/api/v1/insurance-settlements/{settlement}", None, None),
     "insurance.confirm": ("POST", "/api/v1/insurance-settlements/{settlement}/confirm", {}, None),
@@ -160,3 +161,10 @@ def test_a_strangers_id_and_an_id_that_does_not_exist_get_the_same_404(client, w
         resp = client.open(_fill(url, ids), method=method, json=_fill(body, ids), headers=headers)
         answers.append((resp.status_code, resp.get_json()))
     assert answers[0][0] == 404 and answers[0] == answers[1], answers
+
+
+def test_the_asking_relative_may_not_share_the_patients_sensitive_items_R19(client, world):
+    url = "/api/v1/family/bindings/%s" % world["ids"]["binding"]
+    resp = client.patch(url, json={"share_sensitive": True}, headers=bearer(world["viewer"]))
+    assert resp.status_code == 403, resp.get_json()
+    assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"

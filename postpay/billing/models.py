@@ -138,6 +138,8 @@ class Item(db.Model):
     #: R2 exclusion kind the HIS flagged, if any.
     exclusion = db.Column(db.String(32))
     deferred = db.Column(db.Boolean, nullable=False)
+    #: R19: flagged by the HIS or on the hospital's sensitive list when taken in; relatives see "隐私项目".
+    sensitive = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     #: Why not deferred: PAYG, CATEGORY (R4), EXCLUDED (R2), PAID_EARLY (R9), BILL_FINALISED.
     pay_now_reason = db.Column(db.String(16))
     voided_at = db.Column(UTCDateTime)

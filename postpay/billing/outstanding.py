@@ -9,6 +9,7 @@ from collections import defaultdict
 from postpay import authz
 from postpay.accounts.models import Patient
 from postpay.api import iso
+from postpay.billing import privacy
 from postpay.billing.models import UNPAID, Bill, Item
 from postpay.extensions import db
 from postpay.hospitals.models import Hospital
@@ -45,6 +46,7 @@ ITEM_COLUMNS = (
     Item.pay_now_reason,
     Item.voided_at,
     Item.void_reason,
+    Item.sensitive,
 )
 FAR = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 #: Built once: composing a statement costs more than running it here.
@@ -65,19 +67,21 @@ ITEMS = (
 def outstanding(user, now):
     """Unpaid post-pay bills of the account's own patient and of relatives it may pay, overdue
     first, as JSON-ready dicts (the shape of ``GET /api/v1/bills/{id}``). Raises nothing."""
-    payable = {pid: rel for pid, (rel, perms) in authz.relationships(user).items() if "pay" in perms}
+    found, reveal = authz.bound(user)
+    payable = {pid: rel for pid, (rel, perms) in found.items() if "pay" in perms}
     if not payable:
         return []
     bills = db.session.execute(BILLS, {"patients": list(payable)}).all()
     if not bills:
         return []
     visits, items = defaultdict(list), defaultdict(list)
+    patient_of = {b[0]: b[1] for b in bills}
     rows = db.session.execute(ITEMS, {"bills": [b[0] for b in bills]}).all()
     for bill_id, visit_id, *item in rows:
         if visit_id not in visits[bill_id]:
             visits[bill_id].append(visit_id)
         if item[0] is not None:
-            items[bill_id].append(_item(item))
+            items[bill_id].append(_item(item, patient_of[bill_id] in reveal))
     masked = {}
     answer = []
     for b in sorted(bills, key=lambda b: (_due(b) >= now, _due(b), b[13])):
@@ -113,10 +117,10 @@ def _due(row):
     return row[9] or FAR
 
 
-def _item(i):
+def _item(i, reveal):
     item_id, his_item_no, name, category, quantity_milli, unit_price_fen, amount_fen, deferred = i[:8]
-    pay_now_reason, voided_at, void_reason = i[8:]
-    return {
+    pay_now_reason, voided_at, void_reason, sensitive = i[8:]
+    data = {
         "id": item_id,
         "his_item_no": his_item_no,
         "name": name,
@@ -130,3 +134,4 @@ def _item(i):
         "void_reason": void_reason,
         "dispute": None,
     }
+    return privacy.shown(data, sensitive, reveal)

@@ -4,6 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify
 
+from postpay import authz
 from postpay.api import INT, STR, iso, loose, obj, route
 from postpay.billing import disputes, service
 from postpay.billing.outstanding import outstanding as outstanding_list
@@ -24,7 +25,7 @@ BILL = loose(
 )
 
 
-def bill_json(bill, relationship, now, disputes_by_item=None):
+def bill_json(bill, relationship, now, disputes_by_item=None, reveal=True):
     disputes_by_item = disputes_by_item or {}
     return {
         "id": bill.id,
@@ -44,7 +45,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None):
         "overdue": bool(bill.due_at and bill.due_at < now),
         "status": bill.status.value,
         "hold": {"reason": bill.hold_reason, "since": iso(bill.hold_since)} if bill.hold_reason else None,
-        "items": [item_json(i) | {"dispute": disputes_by_item.get(i.id)} for i in bill.all_items],
+        "items": [item_json(i, reveal) | {"dispute": disputes_by_item.get(i.id)} for i in bill.all_items],
     }
 
 
@@ -66,7 +67,8 @@ def show(bill_id):
     now = dt.datetime.now(dt.timezone.utc)
     found = {d.item_id: dispute_json(d) for d in disputes.for_bill(bill.id)}
     relationship = "self" if bill.patient_id == g.user.patient_id else "relative"
-    return jsonify({"bill": bill_json(bill, relationship, now, found)})
+    reveal = authz.reveals_sensitive(g.user, bill.patient_id)
+    return jsonify({"bill": bill_json(bill, relationship, now, found, reveal)})
 
 
 def dispute_json(dispute):

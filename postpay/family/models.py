@@ -50,6 +50,8 @@ class Binding(Transitions, db.Model):
     #: miniprogram (the relative's own verified account) or window (staff after an ID check).
     consent_channel = db.Column(db.String(16))
     revoked_at = db.Column(UTCDateTime)
+    #: R19: the relative (the patient) lets this account see their sensitive items.
+    share_sensitive = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     revoked_by = db.Column(db.String(64))
 
     user = db.relationship("User")

@@ -124,6 +124,19 @@ def revoke(user, binding_id):
     log.info("binding %s revoked by %s", binding.id, user.id)
 
 
+def share_sensitive(user, binding_id, share):
+    """R19: the patient lets the asker of this binding see their sensitive items, or stops.
+    Raises NotFound (a stranger), Forbidden (the asker), Conflict (BINDING_STATE: revoked)."""
+    binding = authz.patient_side(user, binding_id)
+    db.session.refresh(binding, with_for_update=True)
+    if binding.status == BindingStatus.revoked:
+        raise Conflict("绑定已解除", code="BINDING_STATE")
+    binding.share_sensitive = share
+    db.session.flush()
+    log.info("binding %s share_sensitive=%s", binding.id, share)
+    return binding
+
+
 def bindings_of(user):
     """``(asked, received)``: live and past bindings the account asked for, and those naming its own patient."""
     asked = db.select(Binding).where(Binding.user_id == user.id).order_by(Binding.created_at.desc())

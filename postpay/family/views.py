@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, jsonify
 
-from postpay.api import STR, iso, loose, obj, route
+from postpay.api import BOOL, STR, iso, loose, obj, route
 from postpay.family import service
 from postpay.family.models import PERMISSIONS, RELATIONSHIPS, BindingStatus
 from postpay.security import mask_id_number, mask_name
@@ -14,6 +14,7 @@ BINDING = loose(
     status={"type": "string", "enum": [s.value for s in BindingStatus]},
     relationship=STR,
     permissions={"type": "array", "items": STR},
+    share_sensitive=BOOL,
 )
 
 
@@ -26,6 +27,7 @@ def binding_json(binding, side):
         "status": binding.status.value,
         "relationship": binding.relationship,
         "permissions": list(binding.permissions),
+        "share_sensitive": binding.share_sensitive,
         "created_at": iso(binding.created_at),
         "consented_at": iso(binding.consented_at),
     }
@@ -97,6 +99,19 @@ def index():
 )
 def consent(binding_id):
     binding = service.consent(g.user, binding_id)
+    return jsonify({"binding": binding_json(binding, "received")})
+
+
+@route(
+    bp,
+    "/bindings/<binding_id>",
+    ["PATCH"],
+    "The relative (the patient) shares their sensitive items with the asker, or stops (R19)",
+    body=obj(["share_sensitive"], share_sensitive=BOOL),
+    answers={200: loose(binding=BINDING)},
+)
+def update(binding_id):
+    binding = service.share_sensitive(g.user, binding_id, g.body["share_sensitive"])
     return jsonify({"binding": binding_json(binding, "received")})
 
 

@@ -27,6 +27,7 @@ ITEM_IN = obj(
     amount_fen=FEN,
     exclusion=EXCLUSION,
     paid=BOOL,
+    sensitive=BOOL,
 )
 ITEM_OUT = loose(his_item_no=STR, item_id=STR, deferred=BOOL, pay_now_reason={"type": ["string", "null"]})
 

@@ -18,6 +18,31 @@ DEFAULT_EXCLUDED_KINDS = [
     "third_party_liability",
     "unsuitable",
 ]
+#: R19: an item whose category is one of these, or whose name contains one, is sensitive.
+DEFAULT_SENSITIVE_TERMS = [
+    "HIV",
+    "艾滋",
+    "梅毒",
+    "淋病",
+    "淋球菌",
+    "衣原体",
+    "尖锐湿疣",
+    "性病",
+    "精神",
+    "心理",
+    "抑郁",
+    "焦虑",
+    "生殖",
+    "产科",
+    "妊娠",
+    "孕",
+    "人工流产",
+    "流产",
+    "试管",
+    "不孕",
+    "不育",
+    "精液",
+]
 
 
 class Hospital(db.Model):
@@ -38,4 +63,6 @@ class Hospital(db.Model):
     pay_now_categories = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_PAY_NOW_CATEGORIES))
     #: R2: exclusion kinds the HIS may flag on a visit or item.
     excluded_kinds = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_EXCLUDED_KINDS))
+    #: R19: categories and name fragments that make an item sensitive at this hospital.
+    sensitive_terms = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_SENSITIVE_TERMS))
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

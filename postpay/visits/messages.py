@@ -9,9 +9,10 @@ import logging
 
 from flask import current_app
 
-from postpay import clients, queue
+from postpay import authz, clients, queue
 from postpay.accounts.models import User
 from postpay.api import iso
+from postpay.billing import privacy
 from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
@@ -90,6 +91,8 @@ def send_once(kind, user, data, page):
 
 
 def send_for_event(event_id):
+    """R16; R19: a relative the patient did not share with reads "隐私项目" for a sensitive event
+    or a department on the hospital's sensitive list."""
     event = db.session.get(VisitEvent, event_id)
     visit = db.session.get(Visit, event.visit_id)
     data = {
@@ -97,8 +100,13 @@ def send_for_event(event_id):
         "thing2": {"value": thing(visit.department or "", " " + TITLES.get(event.type, "")).strip()},
         "time3": {"value": iso(event.at)[:16].replace("T", " ")},
     }
-    users = recipients(visit.patient_id, "accompany")
-    return _send(event.type, "event:%s" % event.id, users, data, "pages/visit/index?id=%s" % visit.id)
+    private = data | {"thing2": {"value": thing(privacy.PRIVATE["name"], " " + TITLES.get(event.type, ""))}}
+    hidden = event.sensitive or privacy.mentions(visit.hospital, {"department": visit.department})
+    page, sent = "pages/visit/index?id=%s" % visit.id, 0
+    for user in recipients(visit.patient_id, "accompany"):
+        shown = data if not hidden or authz.reveals_sensitive(user, visit.patient_id) else private
+        sent += _send(event.type, "event:%s" % event.id, [user], shown, page)
+    return sent
 
 
 def send_for_bill(bill_id):

@@ -62,6 +62,8 @@ class VisitEvent(db.Model):
     #: When it happened at the hospital; the timeline is ordered by it.
     at = db.Column(UTCDateTime, nullable=False)
     detail = db.Column(db.JSON, nullable=False, default=dict)
+    #: R19: the detail names a sensitive item (its his_item_no, or a name on the hospital's list).
+    sensitive = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     received_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 

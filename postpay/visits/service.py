@@ -13,6 +13,7 @@ from postpay import pushes, queue
 from postpay.accounts import identity
 from postpay.accounts.service import find_patient, upsert_patient
 from postpay.api import iso
+from postpay.billing import privacy
 from postpay.billing import service as billing
 from postpay.billing.models import BillStatus, Item
 from postpay.clock import local_date, utcnow
@@ -141,6 +142,7 @@ def add_items(hospital, his_visit_no, items):
             exclusion=exclusion,
             deferred=reason is None,
             pay_now_reason=reason,
+            sensitive=privacy.is_sensitive(hospital, data["category"], data["name"], data.get("sensitive")),
         )
         db.session.add(item)
         answers.append(item)
@@ -178,7 +180,10 @@ def add_event(hospital, his_visit_no, type_, at, detail):
     if existing is not None:
         return existing, False
     visit.last_seq += 1
-    event = VisitEvent(visit_id=visit.id, seq=visit.last_seq, type=type_, at=at, detail=detail or {})
+    sensitive = _names_sensitive(hospital, visit, detail or {})
+    event = VisitEvent(
+        visit_id=visit.id, seq=visit.last_seq, type=type_, at=at, detail=detail or {}, sensitive=sensitive
+    )
     db.session.add(event)
     db.session.flush()
     if type_ == "visit_finished" and visit.finished_at is None:
@@ -190,7 +195,7 @@ def add_event(hospital, his_visit_no, type_, at, detail):
     elif type_ in ("admitted", "discharged"):
         _apply_admission(visit.patient_id)
     db.session.flush()
-    pushes.after_commit(pushes.publish_event, visit.id, event_json(event))
+    pushes.after_commit(pushes.publish_event, visit.id, event_json(event) | {"sensitive": event.sensitive})
     if type_ in KEY_EVENTS:
         pushes.after_commit(queue.enqueue, "postpay.visits.messages.send_event_messages", event.id)
     return event, True
@@ -208,8 +213,22 @@ def _apply_admission(patient_id):
     billing.set_hold(patient_id, latest.type == "admitted", latest.at)
 
 
-def event_json(event):
-    return {"id": event.seq, "type": event.type, "at": iso(event.at), "detail": event.detail}
+def _names_sensitive(hospital, visit, detail):
+    """R19: an event is sensitive when its detail names a sensitive item of the visit, by
+    ``his_item_no`` or by a text on the hospital's sensitive list."""
+    if privacy.mentions(hospital, detail):
+        return True
+    number = detail.get("his_item_no")
+    if not isinstance(number, str):
+        return False
+    query = db.select(Item.sensitive).where(Item.visit_id == visit.id, Item.his_item_no == number)
+    return bool(db.session.execute(query).scalar_one_or_none())
+
+
+def event_json(event, reveal=True):
+    """An event as a viewer sees it: ``reveal`` False for a relative the patient did not share with (R19)."""
+    data = {"id": event.seq, "type": event.type, "at": iso(event.at), "detail": event.detail}
+    return privacy.event_shown(data, event.sensitive, reveal)
 
 
 def void(hospital, his_visit_no, his_item_no, reason):

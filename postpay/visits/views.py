@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from postpay import authz, pushes
 from postpay.api import AUTHENTICATORS, INT, STR, iso, loose, obj, route
+from postpay.billing import privacy
 from postpay.billing.models import Item
 from postpay.errors import DomainError
 from postpay.extensions import db, redis
@@ -48,8 +49,9 @@ ITEM = loose(
 )
 
 
-def item_json(item):
-    return {
+def item_json(item, reveal=True):
+    """An item as a viewer sees it: ``reveal`` False for a relative the patient did not share with (R19)."""
+    data = {
         "id": item.id,
         "his_item_no": item.his_item_no,
         "name": item.name,
@@ -62,6 +64,7 @@ def item_json(item):
         "status": "voided" if item.voided_at else "active",
         "void_reason": item.void_reason,
     }
+    return privacy.shown(data, item.sensitive, reveal)
 
 
 def visit_for(user, visit_id):
@@ -83,6 +86,7 @@ def visit_for(user, visit_id):
 def show(visit_id):
     visit = visit_for(g.user, visit_id)
     items = db.session.execute(db.select(Item).where(Item.visit_id == visit.id).order_by(Item.created_at)).scalars()
+    reveal = authz.reveals_sensitive(g.user, visit.patient_id)
     return jsonify(
         {
             "visit": {
@@ -96,8 +100,8 @@ def show(visit_id):
                 "postpay": visit.postpay,
                 "reasons": visit.reasons,
                 "bill_id": visit.bill_id,
-                "timeline": [service.event_json(e) for e in service.timeline(visit)],
-                "items": [item_json(i) for i in items],
+                "timeline": [service.event_json(e, reveal) for e in service.timeline(visit)],
+                "items": [item_json(i, reveal) for i in items],
             }
         }
     )
@@ -119,11 +123,12 @@ def stream(visit_id):
     try:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(pushes.channel(visit.id))  # before the replay, so nothing falls in between
-        missed = [service.event_json(e) for e in service.events_after(visit.id, last)]
+        reveal = authz.reveals_sensitive(g.user, visit.patient_id)
+        missed = [service.event_json(e, reveal) for e in service.events_after(visit.id, last)]
     except BaseException:
         slot.release()
         raise
-    live = Live(visit.id, pubsub, slot, cfg["POSTPAY_SSE_HEARTBEAT_SECONDS"])
+    live = Live(visit.id, pubsub, slot, cfg["POSTPAY_SSE_HEARTBEAT_SECONDS"], reveal)
     body = live.events(missed, last, cfg["POSTPAY_SSE_MAX_SECONDS"])
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(body, mimetype="text/event-stream", headers=headers)
@@ -136,8 +141,10 @@ def _frame(event):
 class Live:
     """One open stream: its subscription, its slot, and the access check at each heartbeat."""
 
-    def __init__(self, visit_id, pubsub, slot, heartbeat):
+    def __init__(self, visit_id, pubsub, slot, heartbeat, reveal):
         self.visit_id, self.pubsub, self.slot, self.heartbeat = visit_id, pubsub, slot, heartbeat
+        #: R19: whether this viewer sees sensitive details; checked again at each heartbeat.
+        self.reveal = reveal
         # What the checks need once the view has returned and its context is gone.
         self.app, self.environ = current_app._get_current_object(), dict(request.environ)
         self.request_id = g.get("request_id", "-")
@@ -168,9 +175,10 @@ class Live:
                     yield ": keep-alive\n\n"
                     continue
                 event = json.loads(message["data"])
+                sensitive = event.pop("sensitive", False)
                 if event["id"] > last:
                     last = event["id"]
-                    yield _frame(event)
+                    yield _frame(privacy.event_shown(event, sensitive, self.reveal))
         finally:
             self.pubsub.close()
             self.slot.release()
@@ -183,7 +191,9 @@ class Live:
             g.request_id = self.request_id
             try:
                 _, find_caller = AUTHENTICATORS["bearer"]
-                visit_for(find_caller(), self.visit_id)
+                user = find_caller()
+                visit = visit_for(user, self.visit_id)
+                self.reveal = authz.reveals_sensitive(user, visit.patient_id)
             except DomainError as e:
                 return e
         return None
