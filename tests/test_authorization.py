@@ -39,6 +39,7 @@ ROUTES = {
     "billing.show": ("GET", "/api/v1/bills/{bill}", None, "view"),
     "payments.create": ("POST", "/api/v1/payments", {"bill_ids": ["{bill}"]}, "pay"),
     "payments.show": ("GET", "/api/v1/payments/{payment}", None, None),
+    "payments.cancel": ("DELETE", "/api/v1/payments/{payment}", None, None),
     "billing.dispute": ("POST", "/api/v1/bills/{bill}/disputes", {"item_ids": ["{item}"], "reason": "未做"}, "pay"),
     "family.revoke": ("DELETE", "/api/v1/family/bindings/{binding}", None, None),
     "insurance.create": ("POST", "/api/v1/insurance-settlements", {"bill_ids": ["{bill}"]}, "pay"),

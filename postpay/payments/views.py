@@ -82,6 +82,18 @@ def show(payment_id):
     return jsonify({"payment": payment_json(payment)})
 
 
+@route(
+    bp,
+    "/api/v1/payments/<payment_id>",
+    ["DELETE"],
+    "Cancel one's own pending WeChat payment: the order is closed and the bills are free again",
+    answers={204: None},
+)
+def cancel(payment_id):
+    service.cancel(g.user, payment_id, dt.datetime.now(dt.timezone.utc))
+    return "", 204
+
+
 def _notified():
     """One delivery, to either notify URL: the one handler, and the answer WeChat reads."""
     inputs.check_raw_json(request.get_data())  # too deep, NUL: 400/422 before anything parses it
