@@ -13,7 +13,7 @@ from postpay.clock import utcnow
 from postpay.errors import Conflict, Invalid, NotFound, Upstream
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceSettlement
-from postpay.payments import channels
+from postpay.payments import channels, reserve
 from postpay.payments.channels import wechat
 from postpay.payments.models import Payment, PaymentKind, PaymentStatus, digest
 from postpay.payments.reserve import MISSING_BILL, NotPayable
@@ -38,7 +38,7 @@ def create(user, bill_ids, key, now):
             db.session.rollback()
             payment = by_key(user, key)  # a twin request with this key got there first
             if payment is None:
-                raise NotPayable() from None
+                raise reserve.not_payable(sorted(set(bill_ids)), user) from None
         else:
             return wechat.place(payment)
     if payment.request_digest != digest(bill_ids):

@@ -48,9 +48,9 @@ def reserve_bills(user, bill_ids, key, now):
     """A pending payment holding ``bill_ids`` (flushed, not committed), one order per hospital.
     Raises NotFound, Forbidden, NotPayable, Invalid (TOO_MANY_HOSPITALS)."""
     bills = reserve.lock_bills(user, bill_ids)
-    reserve.check_due(bills)
+    reserve.check_due(bills, user)
     hospitals = {h.id: h for h in Hospital.query.filter(Hospital.id.in_({b.hospital_id for b in bills}))}
-    reserve.check_free(bill_ids)
+    reserve.check_free(bill_ids, user)
     by_hospital = {}
     for bill in bills:
         by_hospital.setdefault(bill.hospital_id, []).append(bill)
