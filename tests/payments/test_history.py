@@ -1,0 +1,69 @@
+"""The payer's payment history with refunds (issue 18, part 1): newest first, paged by cursor,
+in a constant number of SQL queries."""
+
+import pytest
+
+from postpay.payments.models import Refund
+from tests.conftest import bearer, count_statements, run_jobs
+
+
+def _list(client, token, **args):
+    query = "&".join("%s=%s" % kv for kv in args.items())
+    return client.get("/api/v1/payments?" + query, headers=bearer(token))
+
+
+def test_a_void_after_payment_shows_its_refund_processing_then_succeeded(app, client, family, due_bill, pay, his):
+    bill = due_bill(family["mum_patient"], "Y1", 30000)
+    payment = pay(family["son"], [bill], key="hist-key-0001").get_json()["payment"]
+    client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"])
+    assert his.open("/his/v1/visits/Y1/items/1/void", json={"reason": "检查未做"}).status_code == 200
+    run_jobs(app)
+    (shown,) = _list(client, family["son"]).get_json()["payments"]
+    assert shown["id"] == payment["id"] and shown["channel"] == "wechat" and shown["status"] == "paid"
+    assert shown["bills"] == [
+        {
+            "id": bill,
+            "patient": {"id": family["mum_patient"]["id"], "name": "孙*"},
+            "hospital": shown["bills"][0]["hospital"],
+            "amount_fen": 30000,
+        }
+    ]
+    (refund,) = shown["refunds"]
+    assert (refund["amount_fen"], refund["status"], refund["reason"], refund["succeeded_at"]) == (
+        30000,
+        "processing",
+        "检查未做",
+        None,
+    )
+    with app.app_context():
+        out_refund_no = Refund.query.one().out_refund_no
+    client.post("/sandbox/wechatpay/refunds/%s/complete" % out_refund_no, json={"status": "SUCCESS"})
+    refund = _list(client, family["son"]).get_json()["payments"][0]["refunds"][0]
+    assert refund["status"] == "succeeded" and refund["succeeded_at"] is not None
+    assert _list(client, family["mum"]).get_json() == {"payments": [], "next_cursor": None}  # the payer's list only
+
+
+def test_pages_newest_first_with_a_cursor_in_constant_queries(app, client, family, due_bill, pay):
+    ids = []
+    for n in range(5):
+        bill = due_bill(family["son_patient"], "Y%d" % (10 + n), 1000 + n)
+        ids.append(pay(family["son"], [bill], key="hist-page-%04d" % n).get_json()["payment"]["id"])
+    first = _list(client, family["son"], limit=2).get_json()
+    assert [p["id"] for p in first["payments"]] == ids[::-1][:2] and first["next_cursor"]
+    second = _list(client, family["son"], limit=2, cursor=first["next_cursor"]).get_json()
+    third = _list(client, family["son"], limit=2, cursor=second["next_cursor"]).get_json()
+    assert [p["id"] for p in second["payments"] + third["payments"]] == ids[::-1][2:]
+    assert third["next_cursor"] is None
+    assert len(_list(client, family["son"]).get_json()["payments"]) == 5  # 20 by default
+    one = count_statements(app, lambda: _list(client, family["son"], limit=1))
+    five = count_statements(app, lambda: _list(client, family["son"], limit=5))
+    assert one == five <= 7, (one, five)
+    print("GET /api/v1/payments: %d SQL statements at any page size" % five)
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=x", "cursor=nonsense", "cursor=2026-11-30T10:00:00", "limit=-1"]
+)
+def test_bad_paging_gets_the_error_format(client, family, query):
+    resp = client.get("/api/v1/payments?" + query, headers=bearer(family["son"]))
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] in ("VALIDATION_ERROR", "BAD_CURSOR")
