@@ -67,3 +67,24 @@ def test_pages_newest_first_with_a_cursor_in_constant_queries(app, client, famil
 def test_bad_paging_gets_the_error_format(client, family, query):
     resp = client.get("/api/v1/payments?" + query, headers=bearer(family["son"]))
     assert resp.status_code == 422 and resp.get_json()["error"]["code"] in ("VALIDATION_ERROR", "BAD_CURSOR")
+
+
+@pytest.mark.parametrize("outcome", ["SUCCESS", "ABNORMAL"])
+def test_the_payer_gets_a_subscribe_message_when_a_refund_ends(app, client, family, due_bill, pay, his, outcome):
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-p-son", "template_id": "TPL_REFUND_RESULT"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_REFUND_RESULT"]}, headers=bearer(family["son"]))
+    bill = due_bill(family["mum_patient"], "Y9", 30000)
+    payment = pay(family["son"], [bill], key="hist-key-0009").get_json()["payment"]
+    client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"])
+    assert his.open("/his/v1/visits/Y9/items/1/void", json={"reason": "检查未做"}).status_code == 200
+    run_jobs(app)
+    with app.app_context():
+        out_refund_no = Refund.query.one().out_refund_no
+    client.post("/sandbox/wechatpay/refunds/%s/complete" % out_refund_no, json={"status": outcome})
+    run_jobs(app)
+    messages = client.get("/sandbox/wechat/messages?openid=o-p-son").get_json()["messages"]
+    assert [m["template_id"] for m in messages] == ["TPL_REFUND_RESULT"]
+    data = messages[0]["data"]
+    assert data["amount2"]["value"] == "300.00元" and data["thing4"]["value"] == "检查未做"
+    assert data["phrase3"]["value"] == ("退款成功" if outcome == "SUCCESS" else "退款失败")
+    assert client.get("/sandbox/wechat/messages?openid=o-p-mum").get_json()["messages"] == []  # the payer only

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_HOSPITALS = 10
 REFUND_JOB = "postpay.payments.channels.wechat.refund_job"
+REFUND_MESSAGE_JOB = "postpay.visits.messages.send_refund_messages"
 
 
 def reserve_bills(user, bill_ids, key, now):
@@ -343,3 +344,4 @@ def apply_refund(resource):
         owed.transition(RefundStatus.failed)
         alert("REFUND_FAILED", refund=owed.id, status=resource.get("refund_status"))
     db.session.flush()
+    pushes.after_commit(queue.enqueue, REFUND_MESSAGE_JOB, owed.id)  # the payer is told either way
