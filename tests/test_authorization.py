@@ -37,6 +37,7 @@ ROUTES = {
     "visits.show": ("GET", "/api/v1/visits/{visit}", None, "accompany"),
     "visits.stream": ("GET", "/api/v1/visits/{visit}/events", None, "accompany"),
     "billing.show": ("GET", "/api/v1/bills/{bill}", None, "view"),
+    "billing.list_bills": ("GET", "/api/v1/bills?status=paid&patient_id={patient}", None, "view"),
     "payments.create": ("POST", "/api/v1/payments", {"bill_ids": ["{bill}"]}, "pay"),
     "payments.show": ("GET", "/api/v1/payments/{payment}", None, None),
     "payments.cancel": ("DELETE", "/api/v1/payments/{payment}", None, None),

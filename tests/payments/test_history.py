@@ -88,3 +88,46 @@ def test_the_payer_gets_a_subscribe_message_when_a_refund_ends(app, client, fami
     assert data["amount2"]["value"] == "300.00元" and data["thing4"]["value"] == "检查未做"
     assert data["phrase3"]["value"] == ("退款成功" if outcome == "SUCCESS" else "退款失败")
     assert client.get("/sandbox/wechat/messages?openid=o-p-mum").get_json()["messages"] == []  # the payer only
+
+
+def test_paid_bills_of_own_and_viewable_relatives_paged_in_constant_queries(app, client, family, due_bill, pay):
+    paid = []
+    for n, patient in enumerate([family["son_patient"], family["mum_patient"], family["mum_patient"]]):
+        bill = due_bill(patient, "YB%d" % n, 1000 + n)
+        payment = pay(family["son"], [bill], key="hist-bills-%04d" % n).get_json()["payment"]
+        client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"])
+        paid.append(bill)
+    due_bill(family["mum_patient"], "YB9", 999)  # due, not paid: not listed
+    son = client.get("/api/v1/bills?status=paid", headers=bearer(family["son"])).get_json()
+    assert [b["id"] for b in son["bills"]] == paid[::-1] and son["next_cursor"] is None
+    assert son["bills"][0]["patient"]["name"] == "孙*" and son["bills"][0]["amount_fen"] == 1002
+    mum = client.get("/api/v1/bills?status=paid", headers=bearer(family["mum"])).get_json()["bills"]
+    assert [b["id"] for b in mum] == paid[:0:-1]  # her own only: she has no binding to her son
+    url = "/api/v1/bills?status=paid&patient_id=%s&limit=1" % family["mum_patient"]["id"]
+    first = client.get(url, headers=bearer(family["son"])).get_json()
+    second = client.get(url + "&cursor=" + first["next_cursor"], headers=bearer(family["son"])).get_json()
+    assert [b["id"] for b in first["bills"] + second["bills"]] == paid[:0:-1] and second["next_cursor"] is None
+    one = count_statements(app, lambda: client.get("/api/v1/bills?limit=1", headers=bearer(family["son"])))
+    three = count_statements(app, lambda: client.get("/api/v1/bills?limit=3", headers=bearer(family["son"])))
+    assert one == three <= 4, (one, three)
+    print("GET /api/v1/bills: %d SQL statements at any page size" % three)
+
+
+@pytest.mark.parametrize("query", ["status=due", "status=x", "limit=0", "cursor=bad"])
+def test_bad_bill_list_input_gets_the_error_format(client, family, query):
+    resp = client.get("/api/v1/bills?" + query, headers=bearer(family["son"]))
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] in ("VALIDATION_ERROR", "BAD_CURSOR")
+
+
+def test_a_bill_shows_its_payments_refunds_and_no_receipt_yet(app, client, family, due_bill, pay, his):
+    bill = due_bill(family["mum_patient"], "YS1", 30000)
+    payment = pay(family["son"], [bill], key="hist-show-0001").get_json()["payment"]
+    unpaid = client.get("/api/v1/bills/" + bill, headers=bearer(family["mum"])).get_json()["bill"]
+    assert (unpaid["payments"], unpaid["refunds"], unpaid["receipt"]) == ([], [], None)
+    client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"])
+    assert his.open("/his/v1/visits/YS1/items/1/void", json={"reason": "检查未做"}).status_code == 200
+    run_jobs(app)
+    shown = client.get("/api/v1/bills/" + bill, headers=bearer(family["mum"])).get_json()["bill"]
+    assert [(p["id"], p["channel"], p["amount_fen"]) for p in shown["payments"]] == [(payment["id"], "wechat", 30000)]
+    assert [(r["amount_fen"], r["status"]) for r in shown["refunds"]] == [(30000, "processing")]
+    assert shown["receipt"] is None
