@@ -1,4 +1,5 @@
-"""One error format for every error: ``{"error": {"code", "message"}}``.
+"""One error format for every error: ``{"error": {"code", "message"}}``, and ``details``
+(an object) when the error says more, e.g. which bills hold up a payment.
 
 Messages are Chinese: patients and staff read them.
 """
@@ -21,11 +22,12 @@ class DomainError(Exception):
     code = "BAD_REQUEST"
     message = "请求有误"
 
-    def __init__(self, message=None, code=None, status=None):
+    def __init__(self, message=None, code=None, status=None, details=None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
+        self.details = details
 
 
 class BadRequest(DomainError):
@@ -77,8 +79,11 @@ HTTP_CODES = {
 }
 
 
-def error_response(status, code, message):
-    resp = jsonify({"error": {"code": code, "message": message}})
+def error_response(status, code, message, details=None):
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    resp = jsonify({"error": error})
     resp.status_code = status
     return resp
 
@@ -86,7 +91,7 @@ def error_response(status, code, message):
 def register(app):
     @app.errorhandler(DomainError)
     def domain_error(e):
-        return error_response(e.status, e.code, e.message)
+        return error_response(e.status, e.code, e.message, e.details)
 
     @app.errorhandler(HTTPException)
     def http_error(e):

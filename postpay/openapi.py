@@ -10,6 +10,24 @@ from wechat.sandbox import SPEC as SANDBOX
 
 bp = Blueprint("openapi", __name__)
 
+#: A bill in BILL_NOT_PAYABLE's ``details``: why it cannot be paid now, until when, and who holds it.
+HELD_BILL = {
+    "type": "object",
+    "required": ["id", "reason", "until"],
+    "properties": {
+        "id": {"type": "string"},
+        "reason": {
+            "type": "string",
+            "enum": ["PENDING_PAYMENT", "INSURANCE_QUOTE", "PAID", "MICROPAY_UNRESOLVED", "NOT_DUE"],
+        },
+        "until": {"type": ["string", "null"]},
+        "held_by": {
+            "type": "object",
+            "required": ["relationship", "name"],
+            "properties": {"relationship": {"type": "string"}, "name": {"type": ["string", "null"]}},
+        },
+    },
+}
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -17,7 +35,11 @@ ERROR = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string", "pattern": "^[A-Z0-9_]+$"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string", "pattern": "^[A-Z0-9_]+$"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "properties": {"bills": {"type": "array", "items": HELD_BILL}}},
+            },
         }
     },
 }

@@ -2,12 +2,15 @@
 
 import datetime as dt
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from postpay import authz
-from postpay.api import INT, STR, iso, loose, obj, route
+from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
 from postpay.billing import disputes, service
 from postpay.billing.outstanding import outstanding as outstanding_list
+from postpay.errors import Invalid
+from postpay.payments import history
+from postpay.payments.views import REFUND, page_limit
 from postpay.security import mask_id_number
 from postpay.visits.views import ITEM, item_json
 
@@ -61,14 +64,79 @@ def outstanding():
     return jsonify({"bills": outstanding_list(g.user, dt.datetime.now(dt.timezone.utc))})
 
 
-@route(bp, "/<bill_id>", ["GET"], "One bill with its items and their disputes", answers={200: loose(bill=BILL)})
+PAID_BILL = loose(
+    id=STR,
+    patient=loose(id=STR, name=STR),
+    hospital=loose(id=STR, name=STR),
+    visit_day=STR,
+    amount_fen=INT,
+    paid_at=NULLABLE_STR,
+)
+
+
+@route(
+    bp,
+    "",
+    ["GET"],
+    "Paid bills of the account's patient and of relatives it may view, newest paid first",
+    query={
+        "status": {"type": "string", "enum": ["paid"]},
+        "patient_id": STR,
+        "cursor": STR,
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    },
+    answers={200: loose(bills={"type": "array", "items": PAID_BILL}, next_cursor=NULLABLE_STR)},
+    read_only=True,
+)
+def list_bills():
+    if request.args.get("status", "paid") != "paid":
+        raise Invalid("status 目前只支持 paid", code="VALIDATION_ERROR")
+    args = request.args
+    bills, next_cursor = history.paid_bills(g.user, args.get("patient_id"), args.get("cursor"), page_limit())
+    return jsonify({"bills": bills, "next_cursor": next_cursor})
+
+
+BILL_PAYMENT = loose(
+    id=STR,
+    channel={"type": "string", "enum": ["wechat", "medins"]},
+    status=STR,
+    amount_fen=INT,
+    paid_at=NULLABLE_STR,
+)
+
+
+@route(
+    bp,
+    "/<bill_id>",
+    ["GET"],
+    "One bill with its items and their disputes, its payments, refunds and receipt",
+    answers={
+        200: loose(
+            bill=BILL
+            | {
+                "properties": BILL["properties"]
+                | {
+                    "payments": {"type": "array", "items": BILL_PAYMENT},
+                    "refunds": {"type": "array", "items": REFUND},
+                    "receipt": {"type": ["object", "null"]},
+                }
+            }
+        )
+    },
+)
 def show(bill_id):
     bill = service.bill_for(g.user, bill_id, "view")
     now = dt.datetime.now(dt.timezone.utc)
     found = {d.item_id: dispute_json(d) for d in disputes.for_bill(bill.id)}
     relationship = "self" if bill.patient_id == g.user.patient_id else "relative"
     reveal = authz.reveals_sensitive(g.user, bill.patient_id)
-    return jsonify({"bill": bill_json(bill, relationship, now, found, reveal)})
+    payments, refunds = history.of_bill(bill.id)
+    shown = bill_json(bill, relationship, now, found, reveal) | {
+        "payments": payments,
+        "refunds": refunds,
+        "receipt": None,
+    }
+    return jsonify({"bill": shown})
 
 
 def dispute_json(dispute):

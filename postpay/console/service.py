@@ -22,6 +22,8 @@ from postpay.errors import Invalid, NotFound
 from postpay.extensions import db
 from postpay.family import service as family
 from postpay.family.models import Binding
+from postpay.insurance.models import InsuranceRefund
+from postpay.payments.models import Refund
 from postpay.security import blind_index
 from postpay.visits.models import Visit
 
@@ -50,6 +52,22 @@ def patient_or_404(patient_id):
     if patient is None:
         raise NotFound("未找到该患者", code="PATIENT_NOT_FOUND")
     return patient
+
+
+def bill_refunds(bill_ids):
+    """bill id -> its refunds, WeChat and medical-insurance (6203) alike, oldest first, each as
+    ``{"kind", "amount_fen", "status", "reason", "created_at"}``; two queries."""
+    found = {}
+    if not bill_ids:
+        return found
+    rows = [("wechat", r) for r in Refund.query.filter(Refund.bill_id.in_(bill_ids))]
+    rows += [("medins", r) for r in InsuranceRefund.query.filter(InsuranceRefund.bill_id.in_(bill_ids))]
+    for kind, r in sorted(rows, key=lambda row: (row[1].created_at, row[1].id)):
+        found.setdefault(r.bill_id, []).append(
+            {"kind": kind, "amount_fen": r.amount_fen, "status": r.status.value, "reason": r.reason}
+            | {"created_at": r.created_at}
+        )
+    return found
 
 
 def patient_page(staff, patient):
@@ -88,6 +106,7 @@ def patient_page(staff, patient):
         "bills": bills,
         "has_phone": has_phone,
         "suspended": CreditRecord.query.filter_by(patient_id=patient.id, repaired_at=None).first() is not None,
+        "refunds": bill_refunds([b.id for b in bills]),
         "pending_disputes": {
             d.item_id: d
             for d in Dispute.query.filter(

@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 
 import requests
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import clients
@@ -40,6 +39,11 @@ NO_LOCATION = "0,0"
 
 class OnHold(DomainError):
     status, code, message = 409, "INPATIENT_HOLD", HOLD_REASON  # R14
+
+
+#: A quote not confirmed by then is withdrawn (``sweeps.poll_pending``): an abandoned quote
+#: keeps its bills from a cash payment this long at most.
+QUOTE_TIME = dt.timedelta(minutes=10)
 
 
 def _digest(bill_ids, mutual_aid_id):
@@ -105,7 +109,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         out_trade_no=trade_no("M", now),
         combined=False,
         order_request={},
-        expires_at=now + dt.timedelta(minutes=current_app.config["POSTPAY_ORDER_MINUTES"]),
+        expires_at=now + QUOTE_TIME,  # confirming gives the payer POSTPAY_ORDER_MINUTES to pay
     )
     order = PaymentOrder(
         payment=payment, hospital=hospital, mchid=hospital.mchid, out_trade_no=payment.out_trade_no, amount_fen=total

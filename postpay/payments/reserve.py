@@ -9,10 +9,14 @@ calls these steps in its own order, around its own checks.
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz
+from postpay.accounts.models import Patient, User
+from postpay.api import iso
 from postpay.billing.models import Bill, BillStatus
 from postpay.errors import DomainError, NotFound
 from postpay.extensions import db
-from postpay.payments.models import MICROPAY_OPEN, MicropayAttempt, PaymentBill
+from postpay.family.models import Binding, BindingStatus
+from postpay.payments.models import MICROPAY_OPEN, MicropayAttempt, Payment, PaymentBill, PaymentKind
+from postpay.security import mask_name
 
 #: The one answer for a bill that does not exist and for another family's.
 MISSING_BILL = "未找到该账单"
@@ -33,26 +37,100 @@ def lock_bills(user, bill_ids):
     return bills
 
 
-def check_due(bills):
+def check_due(bills, user=None):
     """Raises NotPayable unless every bill is due with something to pay."""
     if any(b.status != BillStatus.due or b.total_fen <= 0 for b in bills):
-        raise NotPayable()
+        raise not_payable([b.id for b in bills], user)
 
 
-def check_free(bill_ids):
+def check_free(bill_ids, user=None):
     """Raises NotPayable when a bill is already live in another payment or settlement."""
     taken = db.session.execute(
         db.select(PaymentBill.bill_id).where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
     ).first()
     if taken:
-        raise NotPayable()
+        raise not_payable(bill_ids, user)
     at_window = db.session.execute(  # a window micropay of the bill may still take the money
         db.select(MicropayAttempt.id).where(
             MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status.in_(MICROPAY_OPEN)
         )
     ).first()
     if at_window:
-        raise NotPayable()
+        raise not_payable(bill_ids, user)
+
+
+#: What the holder is to the asker, read from a binding the holder made to the asker.
+INVERSE = {"parent": "child", "child": "parent", "spouse": "spouse", "other": "other"}
+
+
+def not_payable(bill_ids, user=None):
+    """NotPayable saying, for each of ``bill_ids`` that cannot be paid now, why and until when:
+    ``{"bills": [{"id", "reason", "until", "held_by"?}]}``. ``held_by`` (``{"relationship", "name"}``,
+    masked) names another family member whose pending payment or quote holds the bill; ``user``
+    is the asker. Read only when refusing, in a few queries whatever the number of bills."""
+    bills = db.session.execute(
+        db.select(Bill.id, Bill.status, Bill.total_fen).where(Bill.id.in_(bill_ids)).order_by(Bill.id)
+    ).all()
+    live = {
+        row.bill_id: row
+        for row in db.session.execute(
+            db.select(PaymentBill.bill_id, Payment.kind, Payment.expires_at, Payment.payer_user_id)
+            .join(Payment, Payment.id == PaymentBill.payment_id)
+            .where(PaymentBill.bill_id.in_(bill_ids), PaymentBill.live.is_(True))
+        )
+    }
+    at_window = set(
+        db.session.execute(
+            db.select(MicropayAttempt.bill_id).where(
+                MicropayAttempt.bill_id.in_(bill_ids), MicropayAttempt.status.in_(MICROPAY_OPEN)
+            )
+        ).scalars()
+    )
+    holders = _holders(user, {row.payer_user_id for row in live.values()} - {user.id if user else None})
+    held = []
+    for bill in bills:
+        entry = {"id": bill.id, "until": None}
+        if bill.status == BillStatus.paid:
+            entry["reason"] = "PAID"
+        elif bill.id in live:
+            share = live[bill.id]
+            entry["reason"] = "PENDING_PAYMENT" if share.kind == PaymentKind.cash else "INSURANCE_QUOTE"
+            entry["until"] = iso(share.expires_at)
+            if share.payer_user_id in holders:
+                entry["held_by"] = holders[share.payer_user_id]
+        elif bill.id in at_window:
+            entry["reason"] = "MICROPAY_UNRESOLVED"
+        elif bill.status != BillStatus.due or bill.total_fen <= 0:
+            entry["reason"] = "NOT_DUE"
+        else:
+            continue
+        held.append(entry)
+    return NotPayable(details={"bills": held})
+
+
+def _holders(user, payer_ids):
+    """payer user id -> {"relationship", "name"} for the other accounts holding bills ``user`` asked for."""
+    if user is None or not payer_ids:
+        return {}
+    payers = db.session.execute(
+        db.select(User.id, User.patient_id, Patient.name)
+        .outerjoin(Patient, Patient.id == User.patient_id)
+        .where(User.id.in_(payer_ids))
+    ).all()
+    patient_ids = {p.patient_id for p in payers if p.patient_id} | {user.patient_id}
+    bindings = db.session.execute(
+        db.select(Binding.user_id, Binding.relative_patient_id, Binding.relationship).where(
+            Binding.status == BindingStatus.active,
+            Binding.user_id.in_(payer_ids | {user.id}),
+            Binding.relative_patient_id.in_(patient_ids - {None}),
+        )
+    ).all()
+    mine = {b.relative_patient_id: b.relationship for b in bindings if b.user_id == user.id}
+    theirs = {b.user_id: INVERSE[b.relationship] for b in bindings if b.relative_patient_id == user.patient_id}
+    return {
+        p.id: {"relationship": mine.get(p.patient_id) or theirs.get(p.id) or "other", "name": mask_name(p.name)}
+        for p in payers
+    }
 
 
 def take(payment, orders):
@@ -60,6 +138,7 @@ def take(payment, orders):
 
     Raises NotPayable when another payer took a bill first (the unique index of live shares).
     """
+    bill_ids = [bill.id for _, bills in orders for bill in bills]
     for order, bills in orders:
         for bill in bills:
             db.session.add(
@@ -69,4 +148,4 @@ def take(payment, orders):
         db.session.flush()
     except IntegrityError:  # another payer took a bill first
         db.session.rollback()
-        raise NotPayable() from None
+        raise not_payable(bill_ids) from None

@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import authz
 from postpay.clock import utcnow
-from postpay.errors import Invalid, NotFound
+from postpay.errors import Conflict, Invalid, NotFound, Upstream
 from postpay.extensions import db
-from postpay.payments import channels
+from postpay.insurance.models import InsuranceSettlement
+from postpay.payments import channels, reserve
 from postpay.payments.channels import wechat
-from postpay.payments.models import Payment, digest
+from postpay.payments.models import Payment, PaymentKind, PaymentStatus, digest
 from postpay.payments.reserve import MISSING_BILL, NotPayable
 
 
@@ -37,7 +38,7 @@ def create(user, bill_ids, key, now):
             db.session.rollback()
             payment = by_key(user, key)  # a twin request with this key got there first
             if payment is None:
-                raise NotPayable() from None
+                raise reserve.not_payable(sorted(set(bill_ids)), user) from None
         else:
             return wechat.place(payment)
     if payment.request_digest != digest(bill_ids):
@@ -52,9 +53,9 @@ def by_key(user, key):
     return Payment.query.filter_by(payer_user_id=user.id, idempotency_key=key).one_or_none()
 
 
-def payment_for(user, payment_id):
+def payment_for(user, payment_id, lock=False):
     """The payer's own payment. Raises NotFound for anyone else's."""
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id, with_for_update=lock)
     if payment is None or payment.payer_user_id != user.id:
         raise NotFound("未找到该支付")
     return payment
@@ -63,3 +64,34 @@ def payment_for(user, payment_id):
 def refresh(payment):
     """A pending payment asks its channel where it stands, and applies the answer."""
     return channels.of(payment).query(payment, utcnow())
+
+
+class AlreadyPaid(Conflict):
+    code, message = "ALREADY_PAID", "该支付已完成，不能取消"
+
+
+def cancel(user, payment_id, now):
+    """The payer gives up a pending cash payment: the WeChat order is closed, the bills are free.
+
+    Closing a closed payment again is a no-op. When WeChat says the order was paid (the payer
+    paid, the notification is late), the payment is applied as paid, once, and AlreadyPaid raised.
+    Raises NotFound, Conflict (SETTLEMENT_PAYMENT: cancel the settlement instead), AlreadyPaid,
+    Upstream (WeChat unreachable: the payment stays pending).
+    """
+    payment = payment_for(user, payment_id, lock=True)
+    if payment.kind == PaymentKind.medins:
+        settlement_id = db.session.execute(
+            db.select(InsuranceSettlement.id).where(InsuranceSettlement.payment_id == payment.id)
+        ).scalar_one()
+        raise Conflict(
+            "医保结算的支付请通过 DELETE /api/v1/insurance-settlements/%s 取消" % settlement_id,
+            code="SETTLEMENT_PAYMENT",
+        )
+    if payment.status == PaymentStatus.closed:
+        return payment
+    if payment.status == PaymentStatus.pending and wechat.close(payment, now):
+        return payment
+    db.session.refresh(payment)
+    if payment.status in (PaymentStatus.paid, PaymentStatus.refunded):
+        raise AlreadyPaid()
+    raise Upstream("微信支付订单关闭失败，请稍后重试")

@@ -5,9 +5,9 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 
 from postpay import clients, inputs
-from postpay.api import INT, STR, iso, loose, obj, route
-from postpay.errors import BadRequest
-from postpay.payments import notify, service
+from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
+from postpay.errors import BadRequest, Invalid
+from postpay.payments import history, notify, service
 
 bp = Blueprint("payments", __name__)
 
@@ -80,6 +80,63 @@ def create():
 def show(payment_id):
     payment = service.refresh(service.payment_for(g.user, payment_id))
     return jsonify({"payment": payment_json(payment)})
+
+
+@route(
+    bp,
+    "/api/v1/payments/<payment_id>",
+    ["DELETE"],
+    "Cancel one's own pending WeChat payment: the order is closed and the bills are free again",
+    answers={204: None},
+)
+def cancel(payment_id):
+    service.cancel(g.user, payment_id, dt.datetime.now(dt.timezone.utc))
+    return "", 204
+
+
+REFUND = loose(
+    id=STR,
+    amount_fen=INT,
+    status={"type": "string", "enum": ["processing", "succeeded", "failed"]},
+    reason=STR,
+    created_at=STR,
+    succeeded_at=NULLABLE_STR,
+)
+PAID_BILL = loose(id=STR, patient=loose(id=STR, name=STR), hospital=loose(id=STR, name=STR), amount_fen=INT)
+PAST_PAYMENT = loose(
+    id=STR,
+    channel={"type": "string", "enum": ["wechat", "medins"]},
+    status={"type": "string", "enum": ["pending", "paid", "closed", "refunded"]},
+    total_fen=INT,
+    created_at=STR,
+    paid_at=NULLABLE_STR,
+    bills={"type": "array", "items": PAID_BILL},
+    refunds={"type": "array", "items": REFUND},
+)
+
+
+def page_limit(default=20, most=100):
+    """The ``limit`` query argument: 1 to ``most``. Raises Invalid."""
+    text = request.args.get("limit")
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise Invalid("limit 应为1至%d的整数" % most)
+    return int(text)
+
+
+@route(
+    bp,
+    "/api/v1/payments",
+    ["GET"],
+    "The payments this account made, newest first, with their bills and refunds",
+    query={"cursor": STR, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+    answers={200: loose(payments={"type": "array", "items": PAST_PAYMENT}, next_cursor=NULLABLE_STR)},
+    read_only=True,
+)
+def list_payments():
+    payments, next_cursor = history.page(g.user, request.args.get("cursor"), page_limit())
+    return jsonify({"payments": payments, "next_cursor": next_cursor})
 
 
 def _notified():

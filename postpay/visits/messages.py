@@ -1,4 +1,5 @@
-"""WeChat subscribe messages for key visit events and due bills (R16), sent from RQ jobs.
+"""WeChat subscribe messages for key visit events, due bills (R16) and refunds' results, sent
+from RQ jobs.
 
 Each message spends one of the one-time quotas the mini-program reported for that
 user and template; errcode 43101 (the user refused or used it) drops the quota.
@@ -16,6 +17,7 @@ from postpay.billing import privacy
 from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
+from postpay.payments.models import Payment, PaymentOrder, Refund, RefundStatus
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 from wechat.miniprogram import WeChatError
 
@@ -120,6 +122,22 @@ def send_for_bill(bill_id):
     return _send("bill_due", "bill:%s" % bill.id, users, data, "pages/bills/index")
 
 
+def send_for_refund(refund_id):
+    """The payer learns how a WeChat refund ended: succeeded or failed (issue 18)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.order_id is None or refund.status not in (RefundStatus.succeeded, RefundStatus.failed):
+        return 0
+    order = db.session.get(PaymentOrder, refund.order_id)
+    payer = db.session.get(User, db.session.get(Payment, order.payment_id).payer_user_id)
+    data = {
+        "thing1": {"value": thing(order.hospital.name)},
+        "amount2": {"value": "%d.%02d元" % divmod(refund.amount_fen, 100)},
+        "phrase3": {"value": "退款成功" if refund.status == RefundStatus.succeeded else "退款失败"},
+        "thing4": {"value": thing(refund.reason or "退款")},
+    }
+    return _send("refund_result", "refund:%s" % refund.id, [payer], data, "pages/payments/index")
+
+
 def add_quota(user, template_ids):
     """The mini-program reports templates the user accepted in wx.requestSubscribeMessage."""
     allowed = set(current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].values())
@@ -145,4 +163,10 @@ def send_event_messages(event_id):
 def send_bill_due_messages(bill_id):
     """The job: subscribe messages for a bill that has become due."""
     send_for_bill(bill_id)
+    db.session.commit()
+
+
+def send_refund_messages(refund_id):
+    """The job: the payer is told a refund succeeded or failed."""
+    send_for_refund(refund_id)
     db.session.commit()

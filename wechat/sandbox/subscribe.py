@@ -15,6 +15,7 @@ TEMPLATES = {
     "TPL_VISIT_FINISHED": {"thing1": "thing", "thing2": "thing", "time3": "time"},
     "TPL_BILL_DUE": {"thing1": "thing", "amount2": "amount", "time3": "time"},
     "TPL_BILL_OVERDUE": {"thing1": "thing", "amount2": "amount", "thing3": "thing"},
+    "TPL_REFUND_RESULT": {"thing1": "thing", "amount2": "amount", "phrase3": "phrase", "thing4": "thing"},
 }
 MINIPROGRAM_STATES = ("developer", "trial", "formal")
 

@@ -291,6 +291,7 @@ def place(settlement, user, payer, now):
     Raises Upstream."""
     payment = settlement.payment
     if "med_ins" not in payment.order_request:
+        payment.expires_at = now + dt.timedelta(minutes=current_app.config["POSTPAY_ORDER_MINUTES"])  # quote: 10
         if settlement.own_pay_fen and settlement.cash_order_id is None:
             cash = PaymentOrder(
                 payment=payment,

@@ -42,15 +42,16 @@ log = logging.getLogger(__name__)
 
 MAX_HOSPITALS = 10
 REFUND_JOB = "postpay.payments.channels.wechat.refund_job"
+REFUND_MESSAGE_JOB = "postpay.visits.messages.send_refund_messages"
 
 
 def reserve_bills(user, bill_ids, key, now):
     """A pending payment holding ``bill_ids`` (flushed, not committed), one order per hospital.
     Raises NotFound, Forbidden, NotPayable, Invalid (TOO_MANY_HOSPITALS)."""
     bills = reserve.lock_bills(user, bill_ids)
-    reserve.check_due(bills)
+    reserve.check_due(bills, user)
     hospitals = {h.id: h for h in Hospital.query.filter(Hospital.id.in_({b.hospital_id for b in bills}))}
-    reserve.check_free(bill_ids)
+    reserve.check_free(bill_ids, user)
     by_hospital = {}
     for bill in bills:
         by_hospital.setdefault(bill.hospital_id, []).append(bill)
@@ -343,3 +344,4 @@ def apply_refund(resource):
         owed.transition(RefundStatus.failed)
         alert("REFUND_FAILED", refund=owed.id, status=resource.get("refund_status"))
     db.session.flush()
+    pushes.after_commit(queue.enqueue, REFUND_MESSAGE_JOB, owed.id)  # the payer is told either way
