@@ -43,16 +43,21 @@ def bound(user):
     return found, revealed
 
 
+def _active_binding(column, user, patient_id, *where):
+    """``column`` of the user's active binding to ``patient_id`` (and ``where``), as a query."""
+    return db.select(column).where(
+        Binding.user_id == user.id,
+        Binding.relative_patient_id == patient_id,
+        Binding.status == BindingStatus.active,
+        *where,
+    )
+
+
 def permissions(user, patient_id):
     """What ``user`` may do for ``patient_id``: a frozenset, empty for a stranger."""
     if patient_id and patient_id == user.patient_id:
         return ALL
-    query = db.select(Binding.permissions).where(
-        Binding.user_id == user.id,
-        Binding.relative_patient_id == patient_id,
-        Binding.status == BindingStatus.active,
-    )
-    granted = db.session.execute(query).scalar_one_or_none()
+    granted = db.session.execute(_active_binding(Binding.permissions, user, patient_id)).scalar_one_or_none()
     return frozenset(granted or ())
 
 
@@ -98,12 +103,7 @@ def reveals_sensitive(user, patient_id):
     """R19: the patient sees their own sensitive items; a relative only when the patient shared them."""
     if patient_id and patient_id == user.patient_id:
         return True
-    query = db.select(Binding.id).where(
-        Binding.user_id == user.id,
-        Binding.relative_patient_id == patient_id,
-        Binding.status == BindingStatus.active,
-        Binding.share_sensitive.is_(True),
-    )
+    query = _active_binding(Binding.id, user, patient_id, Binding.share_sensitive.is_(True))
     return db.session.execute(query.limit(1)).first() is not None
 
 
