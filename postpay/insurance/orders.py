@@ -1,5 +1,5 @@
 """Confirming a quoted settlement (R13): the payer's checks, then the medical-insurance
-channel places the orders (``channels/medins.py`` ``place``)."""
+channel places the orders (``channels/medins/orders.py`` ``place``)."""
 
 from postpay import authz
 from postpay.billing.models import Bill

@@ -3,7 +3,7 @@
 Who may pay what is settled in the database: the bills are locked in id order,
 and a bill is live in one payment only (a partial unique index), so of twenty
 payers racing for one bill exactly one gets a payment. The payment is committed
-before WeChat is asked for the order (``channels/wechat.py``).
+before WeChat is asked for the order (``channels/wechat/``).
 """
 
 from sqlalchemy.exc import IntegrityError
