@@ -5,7 +5,8 @@ import re
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
-_FORM = re.compile(r"^\d{17}[\dX]$")
+#: ASCII digits only: ``\d`` would let full-width and other Unicode digits through.
+_FORM = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def normalize(id_number):

@@ -134,7 +134,7 @@ VOID_OUT = loose(
     "Items voided on our side since a cursor (R12: confirmed at the window), oldest first",
     auth="his",
     query={"cursor": STR, "limit": INT},
-    answers={200: loose(voids={"type": "array", "items": VOID_OUT}, cursor=NULLABLE_STR)},
+    answers={200: loose(voids={"type": "array", "items": VOID_OUT}, next_cursor=NULLABLE_STR, cursor=NULLABLE_STR)},
 )
 def voids():
     try:
@@ -156,6 +156,8 @@ def voids():
                 }
                 for item, visit, paid in rows
             ],
+            # ``next_cursor`` as every other feed and list says; ``cursor`` kept for HIS already reading it.
+            "next_cursor": cursor,
             "cursor": cursor,
         }
     )

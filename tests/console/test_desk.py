@@ -170,6 +170,7 @@ def test_r12_confirming_a_paid_item_voids_it_tells_the_his_and_starts_the_refund
     assert his.open("/his/v1/voids?cursor=yesterday", method="GET").status_code == 422
     later = his.open("/his/v1/voids?cursor=" + voids["cursor"], method="GET").get_json()
     assert later["voids"] == [] and later["cursor"] == voids["cursor"]
+    assert voids["next_cursor"] == voids["cursor"]  # every feed names its cursor next_cursor
     assert his.at("HA01").open("/his/v1/voids", method="GET").get_json()["voids"] == []  # another hospital's
     twice = clerk.post("/console/disputes/%s/decision" % dispute, data={"decision": "confirm"})
     assert "已处理" in clerk.get(twice.headers["Location"]).text
