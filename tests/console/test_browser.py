@@ -5,7 +5,6 @@ saving a screenshot of each step under ``artifacts/browser/`` (git-ignored)."""
 
 import os
 import re
-import socket
 import threading
 
 import pytest
@@ -25,27 +24,11 @@ ARGS = [
 ARTIFACTS = os.environ.get(
     "POSTPAY_ARTIFACTS", os.path.join(os.path.dirname(__file__), "..", "..", "artifacts", "browser")
 )
-#: This branch's port range for live servers; the first free one is used.
-PORTS = range(int(os.environ.get("POSTPAY_BROWSER_PORT", "8100")), 8200)
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("chromium is not installed (apt-get install chromium); CI installs it", allow_module_level=True)
-
-
-def _free_port():
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in %s" % PORTS)
 
 
 @pytest.fixture
 def live(app):
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # a port of the system's choosing: no race
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield "http://127.0.0.1:%d" % server.server_port
