@@ -5,7 +5,7 @@ import os
 from flask import Flask
 from sqlalchemy import event
 
-from postpay import api, demo_commands, errors, inputs, jobs_commands, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
+from postpay import api, demo_commands, errors, front, inputs, jobs_commands, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
@@ -38,6 +38,7 @@ BLUEPRINTS = [
     console_bp,
     insurance_bp,
     openapi.bp,
+    front.bp,
 ]
 #: Each registers its command group (``flask --app app <group> ...``) in ``init_app``.
 COMMANDS = [
