@@ -10,7 +10,8 @@ With the in-process Redis of development, keep one worker.
 
 import os
 
-bind = "%s:%s" % (os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000"))
+PORT = os.environ.get("PORT", "8000")
+bind = "%s:%s" % (os.environ.get("HOST", "127.0.0.1"), PORT)
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2" if os.environ.get("REDIS_URL") else "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
@@ -36,3 +37,30 @@ def post_worker_init(worker):
         from postpay.schedule import start_inprocess_worker
 
         start_inprocess_worker(app)
+
+
+def _sandbox():  # as postpay.config reads the variable
+    return os.environ.get("POSTPAY_SANDBOX", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dev_port_file():
+    from postpay.config import DEV_PORT_FILE
+
+    instance = os.environ.get("POSTPAY_INSTANCE_PATH") or os.path.join(os.path.dirname(__file__), "instance")
+    return os.path.join(instance, DEV_PORT_FILE)
+
+
+def when_ready(server):
+    """With the sandbox on (development only), note the port in the instance folder: commands
+    run in another shell then reach this server's sandbox without being given PORT."""
+    if _sandbox():
+        with open(_dev_port_file(), "w") as f:
+            f.write(PORT)
+
+
+def on_exit(server):
+    if _sandbox():
+        try:
+            os.remove(_dev_port_file())
+        except OSError:
+            pass
