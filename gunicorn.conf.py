@@ -9,6 +9,11 @@ With the in-process Redis of development, keep one worker.
 """
 
 import os
+import tempfile
+
+#: Prometheus metrics of every worker, added up at /metrics (prometheus-client's multiprocess
+#: mode): a fresh folder per server unless the operator names one (then empty it at each start).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="postpay-metrics-"))
 
 PORT = os.environ.get("PORT", "8000")
 bind = "%s:%s" % (os.environ.get("HOST", "127.0.0.1"), PORT)
@@ -18,11 +23,18 @@ threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
-#: The path without its query string (%(U)s; never %(r)s, the request line, nor %(f)s, the
-#: Referer): a query may carry an identity number or a phone. The request id ties a line to
-#: the app's log lines.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
+#: No access log of gunicorn's own: the app writes one JSON line per request (postpay.lifecycle:
+#: method, route, path without its query, status, latency, request id), and gunicorn's own lines
+#: (start, stop, worker errors) are JSON objects through the same masking formatter.
+accesslog = None
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "postpay.lifecycle.MaskingFormatter"}},
+    "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False}},
+    "root": {"level": "INFO", "handlers": []},  # the app puts its own handler there
+}
 
 
 def post_worker_init(worker):
@@ -64,3 +76,10 @@ def on_exit(server):
             os.remove(_dev_port_file())
         except OSError:
             pass
+
+
+def child_exit(server, worker):
+    """A worker that ended: its live gauges (open streams) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

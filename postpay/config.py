@@ -174,6 +174,8 @@ def defaults(instance_path):
         "POSTPAY_STAFF_IP_WINDOW_SECONDS": 900,
         #: Medical-insurance orders' callback_url; empty: beside WECHATPAY_NOTIFY_URL (.../med-ins-notify).
         "WECHATPAY_MEDINS_NOTIFY_URL": "",
+        #: GET /metrics: the bearer token Prometheus sends; empty: answered on the loopback address only.
+        "POSTPAY_METRICS_TOKEN": "",
     }
 
 
