@@ -38,6 +38,7 @@ ERROR = {
             "properties": {
                 "code": {"type": "string", "pattern": "^[A-Z0-9_]+$"},
                 "message": {"type": "string"},
+                "field": {"type": "string", "description": "the request field at fault, e.g. bill_ids[0]"},
                 "details": {"type": "object", "properties": {"bills": {"type": "array", "items": HELD_BILL}}},
             },
         }
