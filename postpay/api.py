@@ -77,8 +77,23 @@ def parse_time(text):
     return moment.astimezone(dt.timezone.utc)
 
 
-def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False):
-    """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page).
+def idempotency_key(required=True):
+    """The ``Idempotency-Key`` request header, for ``route(headers=...)``."""
+    return {
+        "Idempotency-Key": {
+            "required": required,
+            "description": "the client's key for this request: a retry with the same key and body gets the "
+            "first answer, never a second payment; the same key with another body gets 422 IDEMPOTENCY_KEY_REUSED",
+            "schema": {"type": "string", "minLength": 8, "maxLength": 128},
+        }
+    }
+
+
+def route(
+    bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False, headers=None
+):
+    """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page);
+    ``headers``: request headers it reads, name -> {"required", "description", "schema"}.
 
     ``read_only``: a route that only reads runs its statements without a transaction (no
     BEGIN and COMMIT round trips on the busiest reads); any attempt to write raises.
@@ -93,6 +108,7 @@ def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth=
             "responses": answers or {200: None},
             "query": query or {},
             "auth": auth,
+            "headers": headers or {},
         }
 
         @functools.wraps(fn)

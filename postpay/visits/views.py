@@ -113,6 +113,13 @@ def show(visit_id):
     ["GET"],
     "Live visit events (Server-Sent Events); Last-Event-ID replays; ends with event: revoked when access ends",
     answers={200: "text/event-stream", 429: loose(error=loose(code=STR, message=STR))},
+    headers={
+        "Last-Event-ID": {
+            "required": False,
+            "description": "the id of the last event received: a reconnecting client gets the events after it",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        }
+    },
 )
 def stream(visit_id):
     visit = visit_for(g.user, visit_id)
