@@ -157,7 +157,8 @@ def test_the_front_page_leads_to_the_console_and_the_docs_which_render_offline(l
     assert page.locator("h1").inner_text() == "先诊疗后付费 · 亲情付"
     shot(page, "front")
     page.click("text=接口文档")
-    page.wait_for_selector(".opblock-summary-path")  # Swagger UI drew the operations from /openapi.json
+    # Swagger UI drew the operations from /openapi.json (1.7 MB of script: slow on a busy machine)
+    page.wait_for_selector(".opblock-summary-path", timeout=60000)
     assert page.get_by_text("/api/v1/auth/wechat-login", exact=True).count() >= 1
     shot(page, "docs")
     page.goto(live + "/")
