@@ -80,3 +80,13 @@ def work_in_thread(app, names):
             _ThreadWorker(queues, connection=queues[0].connection).work(burst=False, logging_level="WARNING")
 
     threading.Thread(target=run, name="rq-inprocess", daemon=True).start()
+
+
+def work_here(names):
+    """Development only (no REDIS_URL): a command queues into its own in-process Redis, which no
+    worker will ever read, so it runs those jobs itself before it exits. Returns how many ran
+    (succeeded, failed)."""
+    queues = [queue(name) for name in names]
+    worker = _ThreadWorker(queues, connection=queues[0].connection)
+    worker.work(burst=True, logging_level="WARNING")
+    return worker.successful_job_count, worker.failed_job_count
