@@ -3,11 +3,14 @@ day and the amount; a relative's names the patient, masked, and the relationship
 suspension and on repair, by SMS and subscribe message, each once; `jobs run-sweeps` delivers
 without a real Redis."""
 
+import datetime as dt
+
 import pytest
 
 from postpay.credit.jobs import send_credit_notices
 from postpay.credit.models import CreditEvent
-from tests.conftest import bearer, make_id_number, run_jobs
+from postpay.credit.service import reminder_sweep
+from tests.conftest import bearer, count_statements, make_id_number, run_jobs
 from tests.credit.test_credit import outbox, sweep
 
 MUM_PHONE, SON_PHONE = "13611112001", "13611112002"
@@ -25,7 +28,7 @@ def family(app, client, person, bind, signed, phone, his):
     visit = his.visit("T1", mum, registered_at="2026-11-20T08:00:00+08:00")
     his.items("T1", ("1", "exam", "CT", 1, 30000))
     his.event("T1", "visit_finished", at="2026-11-20T10:00:00+08:00")
-    return {"mum": mum_token, "son": son_token, "bill": visit["bill_id"]}
+    return {"mum": mum_token, "son": son_token, "bill": visit["bill_id"], "mum_patient": mum}
 
 
 def texts(client, phone, word="就诊费用"):
@@ -126,3 +129,22 @@ def test_run_sweeps_with_redis_only_queues_for_the_workers_R17(app, config, clie
     assert texts(client, SON_PHONE) == []
     run_jobs(app)
     assert len(texts(client, SON_PHONE)) == 1
+
+
+def test_the_reminder_sweep_reads_recipients_in_constant_queries_R17(app, client, his, family):
+    """A sweep over one overdue bill, then one over four more: the same number of statements (the
+    recipients of a whole batch are read at once)."""
+    now = dt.datetime.fromisoformat("2026-11-28T10:30:00+08:00")
+
+    def swept():
+        with app.app_context():
+            reminder_sweep(now)
+
+    one = count_statements(app, swept)
+    for day in range(21, 25):
+        no = "Q%d" % day
+        his.visit(no, family["mum_patient"], registered_at="2026-11-%02dT08:00:00+08:00" % day)
+        his.items(no, ("1", "exam", "CT", 1, 100 * day))
+        his.event(no, "visit_finished", at="2026-11-%02dT10:00:00+08:00" % day)
+    four = count_statements(app, swept)
+    assert one == four == 8
