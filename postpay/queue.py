@@ -87,6 +87,10 @@ def work_here(names):
     worker will ever read, so it runs those jobs itself before it exits. Returns how many ran
     (succeeded, failed)."""
     queues = [queue(name) for name in names]
-    worker = _ThreadWorker(queues, connection=queues[0].connection)
-    worker.work(burst=True, logging_level="WARNING")
-    return worker.successful_job_count, worker.failed_job_count
+
+    def counts():
+        return [sum(q.finished_job_registry.count for q in queues), sum(q.failed_job_registry.count for q in queues)]
+
+    before = counts()
+    _ThreadWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
+    return tuple(after - then for after, then in zip(counts(), before))
