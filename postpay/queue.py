@@ -93,4 +93,4 @@ def work_here(names):
 
     before = counts()
     _ThreadWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
-    return tuple(after - then for after, then in zip(counts(), before))
+    return tuple(after - then for after, then in zip(counts(), before, strict=True))
