@@ -80,3 +80,17 @@ def work_in_thread(app, names):
             _ThreadWorker(queues, connection=queues[0].connection).work(burst=False, logging_level="WARNING")
 
     threading.Thread(target=run, name="rq-inprocess", daemon=True).start()
+
+
+def work_here(names):
+    """Development only (no REDIS_URL): a command queues into its own in-process Redis, which no
+    worker will ever read, so it runs those jobs itself before it exits. Returns how many ran
+    (succeeded, failed)."""
+    queues = [queue(name) for name in names]
+
+    def counts():
+        return [sum(q.finished_job_registry.count for q in queues), sum(q.failed_job_registry.count for q in queues)]
+
+    before = counts()
+    _ThreadWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
+    return tuple(after - then for after, then in zip(counts(), before, strict=True))

@@ -88,12 +88,19 @@ def finalise_day_end(before_day, now):
 
 
 def set_hold(patient_id, held, at):
-    """R14: hold (admitted) or release (discharged) the patient's unpaid post-pay bills."""
+    """R14: hold (admitted) or release (discharged) the patient's unpaid post-pay bills. While held,
+    a bill's clock stops (no reminder, no arrears day, R17/R18); a due bill released at discharge
+    ``at`` is due 24 h later, and its reminder stages start again from then."""
     bills = db.session.execute(
         db.select(Bill).where(Bill.patient_id == patient_id, Bill.status.in_(UNPAID)).with_for_update()
     ).scalars()
     for bill in bills:
-        bill.hold_reason, bill.hold_since = (HOLD_REASON, at) if held else (None, None)
+        if held and bill.hold_reason is None:
+            bill.hold_reason, bill.hold_since = HOLD_REASON, at
+        elif not held and bill.hold_reason is not None:
+            if bill.status == BillStatus.due:
+                bill.due_at = bill.next_reminder_at = at + DUE_AFTER
+            bill.hold_reason, bill.hold_since = None, None
     db.session.flush()
 
 

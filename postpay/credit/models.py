@@ -21,11 +21,12 @@ class CreditRecord(db.Model):
 
 
 class Reminder(db.Model):
-    """R17: one reminder per bill, stage and recipient, claimed before it is sent (never twice)."""
+    """R17: one reminder per bill, due time, stage and recipient, claimed before it is sent (never
+    twice). A discharge moves a held bill's due time (R14), so its stages start again."""
 
     __tablename__ = "reminders"
     __table_args__ = (
-        db.UniqueConstraint("bill_id", "stage", "recipient", name="uq_reminders_once"),
+        db.UniqueConstraint("bill_id", "due_at", "stage", "recipient", name="uq_reminders_once"),
         # Each sweep looks for claimed reminders still unsent: only those, however long the history.
         db.Index(
             "ix_reminders_unsent",
@@ -39,11 +40,16 @@ class Reminder(db.Model):
     bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False, index=True)
     #: Days of arrears the stage stands for: 0 (overdue), 7, 20, 29.
     stage = db.Column(db.Integer, nullable=False)
+    #: The bill's due time the stage counts from.
+    due_at = db.Column(UTCDateTime, nullable=False)
     #: "sms:<phone blind index>" or "wx:<user id>".
     recipient = db.Column(db.String(80), nullable=False)
     #: Where an SMS goes (encrypted), or the account a subscribe message goes to.
     phone = db.Column(Encrypted("phone"))
     user_id = db.Column(db.String(32))
+    #: The binding of a relative it goes to (the text names the patient and the relationship);
+    #: None: the patient's own phone or account.
+    binding_id = db.Column(db.String(32))
     sent = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -56,7 +62,7 @@ class CreditEvent(db.Model):
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("ce"))
     patient_id = db.Column(db.String(32), db.ForeignKey("patients.id"), nullable=False, index=True)
     record_id = db.Column(db.String(32), db.ForeignKey("credit_records.id"), nullable=False)
-    #: suspended / repaired
+    #: suspended / repaired / lifted (a record an admission's held bills caused, R14)
     kind = db.Column(db.String(16), nullable=False)
     detail = db.Column(db.JSON, nullable=False, default=dict)
     at = db.Column(UTCDateTime, nullable=False, default=utcnow)

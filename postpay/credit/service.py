@@ -1,27 +1,28 @@
 """Credit (R3, R17, R18): reminders for overdue bills, malicious-arrears suspension at every
-hospital on the hub, and credit repair by payment. Every change of credit state is audited."""
+hospital on the hub, and credit repair by payment. Every change of credit state is audited and
+told (``postpay/credit/notices.py``). A bill held for an admission counts for neither (R14): its
+clock stops, and a discharge makes it due 24 h later (``postpay/billing/service.py`` ``set_hold``)."""
 
 import datetime as dt
 import logging
 
-import requests
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from postpay import clients, pushes, queue
-from postpay.accounts.models import User
+from postpay import pushes, queue
 from postpay.billing.models import Bill, BillStatus
 from postpay.clock import SHANGHAI, day_start, utcnow
-from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
+from postpay.credit.reminders import recipients
 from postpay.extensions import db
-from postpay.family.models import Binding, BindingStatus
-from postpay.security import blind_index, mask_phone, new_id
-from postpay.visits.messages import send_once, thing
-from wechat.sms import SmsError
+from postpay.security import blind_index, new_id
 
 log = logging.getLogger(__name__)
+
+NOTICES = "postpay.credit.jobs.send_credit_notices"
+#: Not held for an admission (R14): only such a bill's clock runs.
+RUNNING = Bill.hold_reason.is_(None)
 
 
 def is_suspended(patient_id):
@@ -35,16 +36,16 @@ def record_arrears(patient_id, bill_ids, now=None):
     record = CreditRecord(patient_id=patient_id, bill_ids=list(bill_ids), created_at=now or utcnow())
     db.session.add(record)
     db.session.flush()
-    db.session.add(
-        CreditEvent(
-            patient_id=patient_id,
-            record_id=record.id,
-            kind="suspended",
-            at=record.created_at,
-            detail={"bill_ids": list(bill_ids)},
-        )
+    event = CreditEvent(
+        patient_id=patient_id,
+        record_id=record.id,
+        kind="suspended",
+        at=record.created_at,
+        detail={"bill_ids": list(bill_ids)},
     )
+    db.session.add(event)
     db.session.flush()
+    pushes.after_commit(queue.enqueue_chunks, NOTICES, [event.id])
     log.warning("patient %s suspended for arrears: %s", patient_id, ",".join(bill_ids))
     return record
 
@@ -64,28 +65,34 @@ def repair_if_clear(patient_id, now):
     db.session.flush()  # the bill just paid must not count as overdue
     overdue = db.session.execute(
         db.select(Bill.id)
-        .where(Bill.patient_id == patient_id, Bill.status == BillStatus.due, Bill.due_at < now)
+        .where(Bill.patient_id == patient_id, Bill.status == BillStatus.due, Bill.due_at < now, RUNNING)
         .limit(1)
     ).first()
     if overdue:
         return False
+    events = [CreditEvent(patient_id=patient_id, record_id=r.id, kind="repaired", at=now) for r in records]
     for record in records:
         record.repaired_at = now
-        db.session.add(CreditEvent(patient_id=patient_id, record_id=record.id, kind="repaired", at=now))
+    db.session.add_all(events)
     db.session.flush()
+    pushes.after_commit(queue.enqueue_chunks, NOTICES, [e.id for e in events])
     log.info("patient %s: credit repaired", patient_id)
     return True
 
 
 def arrears_sweep(now, batch=1000):
     """R18: bills still unpaid 30 days after they became overdue suspend their patient, in batches
-    (one record per patient and batch, naming the bills, audited). Returns how many bills were counted."""
+    (one record per patient and batch, naming the bills, audited, told). A bill held for an
+    admission does not count (R14). Not in quiet hours: the record and its notice wait for the
+    morning. Returns how many bills were counted."""
+    if in_quiet_hours(now):
+        return 0
     cutoff = now - dt.timedelta(days=current_app.config["POSTPAY_ARREARS_DAYS"])
     counted = 0
     while True:
         rows = db.session.execute(
             db.select(Bill.id, Bill.patient_id)
-            .where(Bill.status == BillStatus.due, Bill.in_arrears.is_(False), Bill.due_at <= cutoff)
+            .where(Bill.status == BillStatus.due, Bill.in_arrears.is_(False), Bill.due_at <= cutoff, RUNNING)
             .order_by(Bill.due_at)
             .limit(batch)
             .with_for_update(skip_locked=True)
@@ -98,14 +105,22 @@ def arrears_sweep(now, batch=1000):
         ]
         db.session.add_all(records)
         db.session.flush()  # the records first: the events point at them
-        db.session.add_all(
+        events = [
             CreditEvent(
-                patient_id=r.patient_id, record_id=r.id, kind="suspended", at=now, detail={"bill_ids": r.bill_ids}
+                id=new_id("ce"),
+                patient_id=r.patient_id,
+                record_id=r.id,
+                kind="suspended",
+                at=now,
+                detail={"bill_ids": r.bill_ids},
             )
             for r in records
-        )
+        ]
+        db.session.add_all(events)
         db.session.execute(db.update(Bill).where(Bill.id.in_([r[0] for r in rows])).values(in_arrears=True))
+        notices = [e.id for e in events]  # read before the commit expires them
         db.session.commit()
+        queue.enqueue_chunks(NOTICES, notices)
         if records:
             log.warning("%d patient(s) suspended for arrears", len(records))
         counted += len(rows)
@@ -126,38 +141,6 @@ def _morning(now):
     return day_start(day, end)
 
 
-def _recipients(bills):
-    """For each bill: the contract phone, and each relative bound with ``pay`` (WeChat phone and account);
-    plus the patient's own accounts. Two queries for the whole batch."""
-    patient_ids = {b.patient_id for b in bills}
-    contracts = {}
-    for c in db.session.execute(
-        db.select(Contract).where(Contract.patient_id.in_(patient_ids)).order_by(Contract.signed_at)
-    ).scalars():
-        contracts[c.patient_id] = c.phone  # the latest contract wins
-    accounts = {}
-    own = db.select(User.id, User.patient_id.label("pid"), User.phone, db.literal(True).label("pays"))
-    bound = (
-        db.select(User.id, Binding.relative_patient_id.label("pid"), User.phone, Binding.permissions)
-        .join(Binding, Binding.user_id == User.id)
-        .where(Binding.status == BindingStatus.active)
-    )
-    for user_id, pid, phone, pays in (
-        db.session.execute(own.where(User.patient_id.in_(patient_ids))).all()
-        + db.session.execute(bound.where(Binding.relative_patient_id.in_(patient_ids))).all()
-    ):
-        relative = pays is not True
-        if relative and "pay" not in pays:
-            continue
-        accounts.setdefault(pid, []).append((user_id, phone if relative else None))
-    found = {}
-    for bill in bills:
-        phones = [contracts[bill.patient_id]] if bill.patient_id in contracts else []
-        phones += [phone for _, phone in accounts.get(bill.patient_id, []) if phone]
-        found[bill.id] = (list(dict.fromkeys(phones)), [u for u, _ in accounts.get(bill.patient_id, [])])
-    return found
-
-
 def _claim_all(rows):
     """Insert the reminders not yet claimed; returns the ids of those this sweep claimed."""
     if not rows:
@@ -166,7 +149,7 @@ def _claim_all(rows):
     statement = (
         insert(Reminder)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["bill_id", "stage", "recipient"])
+        .on_conflict_do_nothing(index_elements=["bill_id", "due_at", "stage", "recipient"])
         .returning(Reminder.id)
     )
     return [row[0] for row in db.session.execute(statement)]
@@ -180,7 +163,7 @@ def _requeue_unsent():
         db.session.execute(
             db.select(Reminder.id)
             .join(Bill, Bill.id == Reminder.bill_id)
-            .where(Reminder.sent.is_(False), Bill.status == BillStatus.due)
+            .where(Reminder.sent.is_(False), Bill.status == BillStatus.due, RUNNING, Bill.due_at == Reminder.due_at)
         )
         .scalars()
         .all()
@@ -194,14 +177,14 @@ def reminder_sweep(now, batch=2000):
     phone and every relative bound with ``pay`` (SMS), and to the patient's and those relatives'
     accounts (subscribe message). Each (bill, stage, recipient) is claimed in one batch insert before
     anything is sent; the sending is queued (``send_reminder``), and claimed reminders still unsent
-    are queued again. No SMS in quiet hours: the bills wait for the morning. Returns how many
-    reminders were queued."""
+    are queued again. No SMS in quiet hours: the bills wait for the morning. A bill held for an
+    admission gets none (R14); a discharge restarts its stages. Returns how many reminders were queued."""
     stages = sorted(current_app.config["POSTPAY_REMINDER_DAYS"])
     queued = 0 if in_quiet_hours(now) else _requeue_unsent()
     while True:
         bills = db.session.execute(
             db.select(Bill.id, Bill.patient_id, Bill.due_at)
-            .where(Bill.status == BillStatus.due, Bill.next_reminder_at <= now)
+            .where(Bill.status == BillStatus.due, Bill.next_reminder_at <= now, RUNNING)
             .order_by(Bill.next_reminder_at)
             .limit(batch)
         ).all()
@@ -213,23 +196,16 @@ def reminder_sweep(now, batch=2000):
             )
             db.session.commit()
             return queued
-        recipients, rows, updates = _recipients(bills), [], []
+        found, rows, updates = recipients({b.patient_id for b in bills}), [], []
         for bill in bills:
             stage = max([s for s in stages if s <= (now - bill.due_at).days], default=stages[0])
-            phones, users = recipients[bill.id]
+            phones, users = found[bill.patient_id]
+            claim = {"bill_id": bill.id, "due_at": bill.due_at, "stage": stage}
             rows += [
-                {
-                    "bill_id": bill.id,
-                    "stage": stage,
-                    "recipient": "sms:" + blind_index(p, "phone"),
-                    "phone": p,
-                    "user_id": None,
-                }
-                for p in phones
+                claim | {"recipient": "sms:" + blind_index(p, "phone"), "phone": p, "user_id": None, "binding_id": b}
+                for p, b in phones
             ]
-            rows += [
-                {"bill_id": bill.id, "stage": stage, "recipient": "wx:" + u, "phone": None, "user_id": u} for u in users
-            ]
+            rows += [claim | {"recipient": "wx:" + u, "phone": None, "user_id": u, "binding_id": b} for u, b in users]
             later = [s for s in stages if s > stage]
             updates.append({"b_id": bill.id, "next": bill.due_at + dt.timedelta(days=later[0]) if later else None})
         claimed = _claim_all(rows)
@@ -243,35 +219,3 @@ def reminder_sweep(now, batch=2000):
         queue.enqueue_chunks("postpay.credit.jobs.send_reminders", claimed)
         queued += len(claimed)
         pushes.flush()
-
-
-def send_reminder(reminder_id):
-    """Send one claimed reminder, once (a retried job finds it sent)."""
-    # One atomic claim, on every database: of two workers holding the same reminder (a re-queued
-    # one, issue 9), only the one whose UPDATE changed the row sends it.
-    still_due = db.select(Bill.id).where(Bill.id == Reminder.bill_id, Bill.status == BillStatus.due).exists()
-    claimed = db.session.execute(
-        db.update(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.sent.is_(False), still_due)
-        .values(sent=True)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()  # marked before sending: at most once, even if this worker dies now
-    if claimed != 1:
-        return False
-    reminder = db.session.get(Reminder, reminder_id)
-    bill = db.session.get(Bill, reminder.bill_id)
-    amount = "%d.%02d" % divmod(bill.total_fen, 100)
-    if reminder.phone:
-        try:
-            clients.sms_gateway().send(reminder.phone, "bill_overdue", [bill.hospital.name, amount])
-        except (SmsError, requests.RequestException) as e:
-            log.error("reminder to %s failed: %s", mask_phone(reminder.phone), e)
-            return False
-        return True
-    data = {
-        "thing1": {"value": thing(bill.hospital.name)},
-        "amount2": {"value": "%s元" % amount},
-        "thing3": {"value": "诊后付费用已逾期，请尽快缴费"},
-    }
-    return bool(send_once("bill_overdue", db.session.get(User, reminder.user_id), data, "pages/bills/index"))

@@ -177,11 +177,11 @@ def test_subscribe_send_refuses_what_wechat_refuses(app, client):
 def test_sms_outbox_keeps_messages_newest_last(app, client):
     gateway = SandboxSms(app.config["LIVE_URL"] + "/sandbox", "市一院")
     gateway.send("13512345678", "verify_code", ["123456", 5])
-    gateway.send("13512345678", "bill_overdue", ["南通市第一人民医院", "12.30"])
+    gateway.send("13512345678", "bill_overdue", ["您", "11月20日", "南通市第一人民医院", "12.30"])
     gateway.send("13500000000", "verify_code", ["654321", 5])
     messages = client.get("/sandbox/sms/outbox?phone=13512345678").get_json()["messages"]
     assert messages[0]["text"].startswith("【市一院】您的验证码为123456，用于签署")
-    assert messages[1]["text"].startswith("【市一院】您在南通市第一人民医院的就诊费用12.30元")
+    assert messages[1]["text"].startswith("【市一院】您于11月20日在南通市第一人民医院的就诊费用12.30元")
     assert len(messages) == 2
 
 
