@@ -10,7 +10,7 @@ import logging
 import requests
 from flask import current_app
 
-from postpay import clients
+from postpay import clients, counters
 from postpay.accounts.models import User
 from postpay.billing.models import Bill, BillStatus
 from postpay.contracts.models import Contract
@@ -124,10 +124,16 @@ def send_reminder(reminder_id):
     binding = db.session.get(Binding, reminder.binding_id) if reminder.binding_id else None
     template, params, line = stage_text(bill, reminder.stage, subject(binding, bill.patient))
     if reminder.phone:
-        return send_sms(reminder.phone, template, params)
+        sent = send_sms(reminder.phone, template, params)
+        if sent:
+            counters.count("reminders_sent", stage=reminder.stage, channel="sms")
+        return sent
     data = {
         "thing1": {"value": thing(bill.hospital.name)},
         "amount2": {"value": "%s元" % amount(bill.total_fen)},
         "thing3": {"value": thing(line)},
     }
-    return bool(send_once("bill_overdue", db.session.get(User, reminder.user_id), data, "pages/bills/index"))
+    sent = bool(send_once("bill_overdue", db.session.get(User, reminder.user_id), data, "pages/bills/index"))
+    if sent:
+        counters.count("reminders_sent", stage=reminder.stage, channel="subscribe")
+    return sent

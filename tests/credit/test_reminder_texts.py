@@ -53,6 +53,9 @@ def test_each_stage_has_its_own_text_naming_hospital_day_and_amount_R17(client, 
         assert sons[-1].startswith("【先诊疗后付费】您的母亲 朱*英于11月20日")
         assert "朱秀英" not in sons[-1]
     assert "逾期满30天将暂停" in texts(client, SON_PHONE)[2]
+    metrics = client.get("/metrics").get_data(as_text=True)  # two SMS per stage: the patient's and her son's
+    for stage in (0, 7, 20, 29):
+        assert 'postpay_reminders_sent_total{channel="sms",stage="%d"} 2.0' % stage in metrics
 
 
 def test_a_relative_s_overdue_message_names_the_day_R17(client, runner, family):
