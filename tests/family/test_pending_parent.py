@@ -44,6 +44,7 @@ def test_the_parent_consents_later_in_her_own_account_R8_R15(app, client, person
     with app.app_context():
         assert db.session.get(Binding, binding_id).consent_channel == "miniprogram"
         assert db.session.get(Patient, mum_patient["id"]).verified_by == "e_voucher"  # her own e-voucher now
+    assert mum_patient["verified_by"] == "e_voucher"
     me = client.get("/api/v1/me", headers=bearer(child_token)).get_json()["user"]
     assert [p["relationship"] for p in me["patients"]] == ["self", "parent"]
 
