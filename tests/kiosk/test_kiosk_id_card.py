@@ -119,3 +119,22 @@ def test_the_pending_list_costs_the_same_queries_for_one_or_many_R15(app, client
     assert len(answers[0]["pending_bindings"]) == 4
     assert many == one, (one, many)
     print("kiosk session with pending bindings: %d statements" % many)
+
+
+def test_a_platform_fault_is_not_a_refusal_and_stores_nobody_R8(app, client, kiosk, person):
+    elder = insured(client, "尤阿婆")
+    child_token, _ = person("o-k-fault")
+    from wechat.medins import generate_sm2_keypair
+
+    app.config["MEDINS_PLATFORM_PUBLIC_KEY"] = generate_sm2_keypair()[1]  # someone else signs the answer
+    app.extensions.pop("postpay_clients", None)  # clients are built once from the config
+    forged = kiosk.open("/kiosk/v1/sessions", json={"id_card": elder})
+    assert forged.status_code == 502 and forged.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+    asked = ask_binding(client, child_token, elder)
+    assert asked.status_code == 502 and asked.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+    app.config["POSTPAY_SANDBOX_URL"] = "http://127.0.0.1:9/sandbox"  # nothing listens there
+    app.extensions.pop("postpay_clients", None)
+    gone = kiosk.open("/kiosk/v1/sessions", json={"id_card": elder})
+    assert gone.status_code == 502 and gone.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+    with app.app_context():
+        assert Patient.query.filter_by(name="尤阿婆").count() == 0
