@@ -47,6 +47,8 @@ def test_a_card_the_platform_does_not_confirm_opens_nothing_R8(app, client, kios
     assert "人工窗口" in wrong_name.get_json()["error"]["message"]
     bad = kiosk.open("/kiosk/v1/sessions", json={"id_card": dict(elder, id_number=number[:17] + "Y")})
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "BAD_ID_NUMBER"
+    both = kiosk.open("/kiosk/v1/sessions", json={"id_card": elder, "ecode": "x"}).get_json()["error"]
+    assert both["message"] == "请求体应提供且只提供以下之一：ecode、id_card"
     for body in ({"id_card": elder, "ecode": "x"}, {}, {"id_card": {"name": "韩阿婆"}}, {"id_card": "x"}):
         resp = kiosk.open("/kiosk/v1/sessions", json=body)
         assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "VALIDATION_ERROR", body
