@@ -205,6 +205,7 @@ def describe(error):
         "minItems": lambda: "至少%d项" % value,
         "uniqueItems": lambda: "不能有重复项",
         "maxProperties": lambda: "字段过多",
+        "oneOf": lambda: "应提供且只提供以下之一：%s" % "、".join(r for sub in value for r in sub.get("required", [])),
     }.get(v, lambda: "不符合要求")
     return _path(at), what()
 

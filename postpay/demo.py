@@ -55,6 +55,7 @@ def load():
         patient = upsert_patient(name, number, birth, sex)
         patient.insured_region, patient.insurance_type, patient.insured_status = region, itype, "normal"
         patient.verified_at = patient.verified_at or utcnow()
+        patient.verified_by = patient.verified_by or "e_voucher"
         user = User.query.filter_by(openid=openid).one_or_none() or User(openid=openid)
         user.patient = patient
         db.session.add(user)

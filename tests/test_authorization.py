@@ -96,7 +96,7 @@ def world(client, person, bind, signed, his):
     assert settlement.status_code == 201, settlement.get_json()
     viewer_token, _ = person("o-z-viewer")
     companion_token, _ = person("o-z-companion")
-    stranger_token, _ = person("o-z-stranger")
+    stranger_token, stranger = person("o-z-stranger")
     binding = bind(viewer_token, elder_token, elder, permissions=["view"])
     bind(companion_token, elder_token, elder, permissions=["accompany"])
     ids = {
@@ -109,7 +109,13 @@ def world(client, person, bind, signed, his):
         "payment": paid.get_json()["payment"]["id"],
         "settlement": settlement.get_json()["settlement"]["id"],
     }
-    return {"ids": ids, "stranger": stranger_token, "viewer": viewer_token, "companion": companion_token}
+    return {
+        "ids": ids,
+        "stranger": stranger_token,
+        "viewer": viewer_token,
+        "companion": companion_token,
+        "stranger_card": {"name": stranger["name"], "id_number": stranger["id_number_plain"]},
+    }
 
 
 def _fill(value, ids):
@@ -170,3 +176,28 @@ def test_the_asking_relative_may_not_share_the_patients_sensitive_items_R19(clie
     resp = client.patch(url, json={"share_sensitive": True}, headers=bearer(world["viewer"]))
     assert resp.status_code == 403, resp.get_json()
     assert resp.get_json()["error"]["code"] == "PERMISSION_DENIED"
+
+
+#: Kiosk routes naming a binding (or a bill, a payment): endpoint -> (method, url, body). The kiosk
+#: session is a stranger's, opened with the stranger's own identity card (R8).
+KIOSK_ROUTES = {
+    "kiosk.consent": ("POST", "/kiosk/v1/bindings/{binding}/consent", {"session": "{session}"}),
+}
+
+
+def test_every_kiosk_route_naming_a_resource_is_in_this_table():
+    naming = {r.endpoint for r in _rules() if r.arguments and SPEC.get(r.endpoint, {}).get("auth") == "kiosk"}
+    assert naming <= set(KIOSK_ROUTES), "add %s to KIOSK_ROUTES" % sorted(naming - set(KIOSK_ROUTES))
+
+
+@pytest.mark.parametrize("endpoint", sorted(KIOSK_ROUTES))
+def test_a_strangers_kiosk_session_gets_the_same_404_as_for_nothing(client, world, kiosk, endpoint):
+    method, url, body = KIOSK_ROUTES[endpoint]
+    opened = kiosk.open("/kiosk/v1/sessions", json={"id_card": world["stranger_card"]})
+    assert opened.status_code == 201, opened.get_json()
+    answers = []
+    for ids in (world["ids"], MISSING):
+        ids = dict(ids, session=opened.get_json()["session"])
+        resp = kiosk.open(_fill(url, ids), method=method, json=_fill(body, ids))
+        answers.append((resp.status_code, resp.get_json()))
+    assert answers[0][0] == 404 and answers[0] == answers[1], answers

@@ -33,6 +33,10 @@ SM2_N = int(sm2.default_ecc_table["n"], 16)
 #: National codes (insutype, psn_insu_stas) and ours.
 INSURANCE_TYPES = {"310": "employee", "390": "resident"}
 INSURED_STATUS = {"1": "normal", "2": "suspended", "4": "terminated"}
+#: 1101's 就诊凭证类型 (mdtrt_cert_type): 医保电子凭证, 居民身份证.
+E_VOUCHER, ID_CARD = "01", "02"
+#: What ``person_info`` raises when 1101 itself refuses (infcode not 0): unknown person, wrong name.
+REFUSED_1101 = "1101"
 #: The platform's answer code for an unknown, expired or used authorization code.
 BAD_AUTH_CODE = "2001"
 #: China time, in which the platform writes its times.
@@ -193,11 +197,18 @@ class MedinsClient:
         }
         answer = self.call("/fsi/api/rsfComIfsService/callService", data)
         if str(answer.get("infcode")) != "0":
-            raise MedinsError("1101", str(answer.get("err_msg", "")))
+            raise MedinsError(REFUSED_1101, str(answer.get("err_msg", "")))
         try:
             return _person(answer["output"])
         except (KeyError, TypeError, IndexError):
             raise MedinsError("ANSWER", "1101 answer without baseinfo/insuinfo") from None
+
+    def person_by_id_card(self, id_number, name):
+        """1101 for a resident identity card (R8): ``mdtrt_cert_type`` 02 with the number as the
+        certificate and as ``certno``, and the name on the card; the platform answers only when the
+        name is the one it holds. Raises MedinsError (``REFUSED_1101`` for an unknown person or
+        another name)."""
+        return self.person_info(ID_CARD, id_number, id_number, name)
 
     def query_ecode(self, ec_qr_code):
         """The person behind an e-voucher QR code scanned at a kiosk (R8): decoded to its
@@ -205,7 +216,7 @@ class MedinsClient:
         Raises MedinsError (code ``BAD_AUTH_CODE`` for an unknown or used code)."""
         data = {"ecQrCode": ec_qr_code, "orgCodg": self.org_code, "businessType": "01101"}
         found = self.call("/ec/query", data)
-        return self.person_info("01", found["ecToken"], found.get("idNo", ""), found.get("userName", ""))
+        return self.person_info(E_VOUCHER, found["ecToken"], found.get("idNo", ""), found.get("userName", ""))
 
 
 def _person(output):

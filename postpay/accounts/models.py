@@ -4,6 +4,11 @@ from postpay.clock import utcnow
 from postpay.extensions import UTCDateTime, db
 from postpay.security import Encrypted, new_id
 
+#: ``e_voucher``: the mini-program's 医保授权 or a kiosk's e-voucher QR (1101 with the voucher);
+#: ``window``: staff checked the identity card; ``kiosk_id_card``: a kiosk's card reader;
+#: ``relative``: a relative asked to bind this person (1101 with identity number and name).
+VERIFIED_BY = ("e_voucher", "window", "kiosk_id_card", "relative")
+
 
 class Patient(db.Model):
     """A person who visits hospitals. One identity number is one patient across all accounts."""
@@ -32,6 +37,8 @@ class Patient(db.Model):
     pay_auth_expires_at = db.Column(UTCDateTime)
     #: When the medical-insurance platform confirmed this identity; None: reported by a HIS only.
     verified_at = db.Column(UTCDateTime)
+    #: How the platform's confirmation was asked for (R8): one of VERIFIED_BY; None while unverified.
+    verified_by = db.Column(db.String(16))
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

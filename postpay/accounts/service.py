@@ -10,10 +10,10 @@ from postpay import authz, clients
 from postpay.accounts import identity
 from postpay.accounts.models import Patient, User
 from postpay.clock import utcnow
-from postpay.errors import BadRequest, Conflict, Unauthorized, Upstream
+from postpay.errors import BadRequest, Conflict, Invalid, Unauthorized, Upstream
 from postpay.extensions import db, redis
 from postpay.security import blind_index, decrypt, encrypt, new_token, token_digest
-from wechat.medins import BAD_AUTH_CODE, MedinsError
+from wechat.medins import BAD_AUTH_CODE, E_VOUCHER, REFUSED_1101, MedinsError
 from wechat.miniprogram import WeChatError
 
 log = logging.getLogger(__name__)
@@ -116,11 +116,12 @@ def verify_identity(user, auth_code):
 
     def ask():
         auth = clients.medins_user_query().query(auth_code, user.openid)
-        person = clients.medical_insurance().person_info("01", auth["pay_auth_no"], auth["id_number"], auth["name"])
+        medins = clients.medical_insurance()
+        person = medins.person_info(E_VOUCHER, auth["pay_auth_no"], auth["id_number"], auth["name"])
         return dict(person, pay_auth_no=auth["pay_auth_no"], pay_auth_expires_at=auth["pay_auth_expires_at"])
 
     person = _ask_medins("userQuery/1101", ask, "医保授权码无效或已过期，请重新授权", "INVALID_AUTH_CODE")
-    patient = record_verified_person(person)
+    patient = record_verified_person(person, "e_voucher")
     if user.patient_id and user.patient_id != patient.id:
         raise Conflict("本账号已实名认证为其他人", code="IDENTITY_CONFLICT")
     patient.pay_auth_no, patient.pay_auth_expires_at = person["pay_auth_no"], person["pay_auth_expires_at"]
@@ -136,16 +137,55 @@ def verify_with(call, code, bad_message, bad_code):
     Raises BadRequest (``bad_code``) for an unknown or used code, Upstream when the platform fails.
     """
     person = _ask_medins(call, lambda: getattr(clients.medical_insurance(), call)(code), bad_message, bad_code)
-    return record_verified_person(person)
+    return record_verified_person(person, "e_voucher")
 
 
-def _ask_medins(what, ask, bad_message, bad_code):
+def confirm_id_card(name, id_number):
+    """R8 without an e-voucher: ask 1101 whether this identity number is insured under this name
+    (the card was checked by staff or read by a kiosk). Returns the platform's person, or None when
+    the platform does not know the number or holds another name for it.
+
+    Raises Invalid (BAD_ID_NUMBER) for a number that fails GB 11643, Upstream when the platform
+    fails or cannot be reached (logged with its code only: never the number or the name).
+    """
+    try:
+        identity.parse(id_number)
+    except ValueError as e:
+        raise Invalid(str(e), code="BAD_ID_NUMBER") from None
+    number = identity.normalize(id_number)
+    try:
+        person = _ask_medins("1101/id-card", lambda: clients.medical_insurance().person_by_id_card(number, name))
+    except MedinsError:  # 1101 itself refused: no such insured person, or another name
+        log.info("medins 1101 did not confirm an identity card")
+        return None
+    if identity.normalize(person["id_number"]) != number:
+        log.error("medins 1101 answered for another identity number")
+        raise Upstream()
+    return person
+
+
+def verify_id_card(name, id_number, by, refused_message, refused_code):
+    """``confirm_id_card`` and store the verified person (``verified_by`` = ``by``); returns the patient.
+
+    Raises Invalid (``refused_code``) when the platform does not confirm the name and number, as
+    ``confirm_id_card`` otherwise.
+    """
+    person = confirm_id_card(name.strip(), id_number)
+    if person is None:
+        raise Invalid(refused_message, code=refused_code)
+    return record_verified_person(person, by)
+
+
+def _ask_medins(what, ask, bad_message=None, bad_code=None):
     """``ask()``; BadRequest (``bad_code``) for a bad, used or expired code, Upstream for any
-    other refusal or an unreachable platform (logged with the platform's code only)."""
+    other refusal or an unreachable platform (logged with the platform's code only). Without
+    ``bad_code``, 1101's own refusal is let through as the MedinsError."""
     try:
         return ask()
     except MedinsError as e:
-        if e.code == BAD_AUTH_CODE:
+        if e.code == REFUSED_1101 and bad_code is None:
+            raise
+        if e.code == BAD_AUTH_CODE and bad_code:
             raise BadRequest(bad_message, code=bad_code) from None
         log.error("medins %s failed: %s", what, e.code)
         raise Upstream() from None
@@ -154,8 +194,10 @@ def _ask_medins(what, ask, bad_message, bad_code):
         raise Upstream() from None
 
 
-def record_verified_person(person):
-    """Store what the medical-insurance platform vouched for; returns the (verified) patient.
+def record_verified_person(person, by):
+    """Store what the medical-insurance platform vouched for, asked for ``by`` (one of
+    ``models.VERIFIED_BY``: the latest confirmation's, but a relative's request never replaces
+    another); returns the (verified) patient.
 
     Raises Upstream when the platform's identity number fails its check digit.
     """
@@ -169,6 +211,8 @@ def record_verified_person(person):
     patient.insurance_type = person["insurance_type"]
     patient.insured_status = person["insured_status"]
     patient.psn_no = person["psn_no"]
+    if by != "relative" or patient.verified_at is None:  # a relative's request confirms no card
+        patient.verified_by = by
     patient.verified_at = utcnow()
     db.session.flush()
     return patient

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from postpay import authz
 from postpay.accounts import service
+from postpay.accounts.models import VERIFIED_BY
 from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
 from postpay.openapi import ERROR
 from postpay.security import mask_id_number, mask_phone
@@ -23,6 +24,7 @@ PATIENT = loose(
     insurance_type={"type": ["string", "null"]},
     insured_status={"type": ["string", "null"]},
     verified=BOOL,
+    verified_by={"type": ["string", "null"], "enum": [*VERIFIED_BY, None]},
 )
 USER = loose(id=STR, has_phone=BOOL, phone={"type": ["string", "null"]}, patients={"type": "array", "items": PATIENT})
 
@@ -43,6 +45,7 @@ def patient_json(patient, relationship="self", permissions=authz.ALL):
         "insurance_type": patient.insurance_type,
         "insured_status": patient.insured_status,
         "verified": patient.verified_at is not None,
+        "verified_by": patient.verified_by,
     }
 
 

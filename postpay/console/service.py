@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from postpay.accounts import identity
 from postpay.accounts.models import Patient, User
-from postpay.accounts.service import find_patient
+from postpay.accounts.service import find_patient, verify_id_card
 from postpay.billing.models import Bill, BillStatus, Dispute, DisputeStatus, Item
 from postpay.console.auth import in_scope, scoped
 from postpay.contracts import eligibility
@@ -28,6 +28,7 @@ from postpay.security import blind_index
 from postpay.visits.models import Visit
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+NOT_CONFIRMED = "医保平台核验未通过：姓名与身份证号不一致，或该身份证号未参保，请核对身份证件"
 
 
 def lookup(text):
@@ -143,11 +144,22 @@ def sign_at_window(staff, patient, version, sms_code, signature_png, client_ip, 
     )
 
 
+def verify_at_window(staff, name, id_number, id_checked):
+    """R8 without an e-voucher: staff checked the identity card; 1101 confirms its name and number
+    and the person becomes a verified patient (``verified_by`` ``window``). Raises Invalid
+    (ID_CHECK_REQUIRED, BAD_NAME, BAD_ID_NUMBER, IDENTITY_NOT_CONFIRMED), Upstream."""
+    if not id_checked:
+        raise Invalid("请先核验患者身份证件", code="ID_CHECK_REQUIRED")
+    if not name.strip():
+        raise Invalid("请输入身份证上的姓名", code="BAD_NAME")
+    return verify_id_card(name, id_number, "window", NOT_CONFIRMED, "IDENTITY_NOT_CONFIRMED")
+
+
 def consent_at_window(staff, patient, binding_id, id_checked):
     """R15 at the window, once staff confirmed the ID check. Raises Invalid (ID_CHECK_REQUIRED), as family."""
     if not id_checked:
         raise Invalid("请先核验老人身份证件", code="ID_CHECK_REQUIRED")
-    return family.consent_at_window(binding_id, patient.id)
+    return family.consent_in_person(binding_id, patient.id, "window")
 
 
 def dispute_queue(staff):

@@ -65,6 +65,16 @@ def lookup():
     return redirect(url_for("console.patient", patient_id=patient.id))
 
 
+@page("/patients", ["POST"], "R8 without an e-voucher: confirm the identity card at the platform (1101), open the page")
+@require(*DESK)
+def verify():
+    name, number = request.form.get("name", "")[:64], request.form.get("id_number", "")[:32]
+    person = service.verify_at_window(g.staff, name, number, _checked())
+    audit(g.staff, "verify_identity", person.id, channel="window", id_number=mask_id_number(person.id_number))
+    flash("已通过医保平台核验身份：%s" % person.name, "ok")
+    return redirect(url_for("console.patient", patient_id=person.id))
+
+
 @page("/patients/<patient_id>", ["GET"], "The patient: contract, relatives, visits, bills, credit")
 @require(*DESK)
 def patient(patient_id):

@@ -4,11 +4,12 @@ import logging
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from postpay import authz, pushes, queue
 from postpay.accounts import identity
 from postpay.accounts.models import User
-from postpay.accounts.service import find_patient
+from postpay.accounts.service import confirm_id_card, find_patient, record_verified_person
 from postpay.clock import utcnow
 from postpay.errors import Conflict, DomainError, Invalid, NotFound
 from postpay.extensions import db, redis
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 #: Failed relative lookups an account may make per hour before it is slowed down.
 MAX_FAILED_MATCHES = 5
+
+
+NOT_FOUND = "未找到与姓名和身份证号匹配的参保人员，请核对后重试"
 
 
 class TooManyTries(DomainError):
@@ -39,22 +43,25 @@ def _check_room(user_id):
 
 
 def request_binding(user, name, id_number, relationship, permissions):
-    """Ask to bind a verified relative; pending until the relative consents.
+    """Ask to bind a relative; pending until the relative consents (R15), in their own account,
+    at a window or at a kiosk, never from the asker's.
 
-    A name and identity number that do not match one verified patient are refused
-    with one message (RELATIVE_NOT_FOUND) that does not say which part is wrong;
-    failed tries are limited per account (TOO_MANY_ATTEMPTS). Raises Forbidden
-    (NOT_VERIFIED), Invalid (CANNOT_BIND_SELF), Conflict (ALREADY_BOUND, TOO_MANY_RELATIVES).
+    The relative is a verified patient with this name and number or, for one who never used the
+    service (R8), the insured person 1101 confirms for them: then a verified patient with no
+    account is recorded (``verified_by`` ``relative``). Anything else is refused with one message
+    (RELATIVE_NOT_FOUND) that does not say which part is wrong; failed tries are limited per
+    account (TOO_MANY_ATTEMPTS). Raises Forbidden (NOT_VERIFIED), Invalid (CANNOT_BIND_SELF),
+    Conflict (ALREADY_BOUND, TOO_MANY_RELATIVES), Upstream (the platform failed).
     """
     own = authz.own_patient(user)
     failures_key = "family:match-failures:%s" % user.id
     if int(redis.get(failures_key) or 0) >= MAX_FAILED_MATCHES:
         raise TooManyTries()
-    relative = find_patient(id_number) if _well_formed(id_number) else None
-    if relative is None or relative.verified_at is None or relative.name != name.strip():
+    relative = _relative(name.strip(), id_number)
+    if relative is None:
         redis.incr(failures_key)
         redis.expire(failures_key, 3600, nx=True)
-        raise Invalid("未找到与姓名和身份证号匹配的已实名用户，请核对后重试", code="RELATIVE_NOT_FOUND")
+        raise Invalid(NOT_FOUND, code="RELATIVE_NOT_FOUND")
     if relative.id == own.id:
         raise Invalid("不能绑定本人", code="CANNOT_BIND_SELF")
     _check_room(user.id)
@@ -74,12 +81,17 @@ def request_binding(user, name, id_number, relationship, permissions):
     return binding
 
 
-def _well_formed(id_number):
+def _relative(name, id_number):
+    """The verified patient of this name and number; else the one 1101 confirms (R8); else None."""
     try:
         identity.parse(id_number)
     except ValueError:
-        return False
-    return True
+        return None
+    known = find_patient(id_number)
+    if known is not None and known.verified_at is not None and known.name == name:
+        return known
+    person = confirm_id_card(name, id_number)
+    return record_verified_person(person, "relative") if person else None
 
 
 def binding_for(user, binding_id):
@@ -149,22 +161,35 @@ def bindings_of(user):
     )
 
 
-def consent_at_window(binding_id, relative_patient_id):
-    """R15: the relative consents at a staffed window after an ID check (staff checked it), for an
-    elder who has no phone account of her own. Raises NotFound, Conflict (ELDER_HAS_PHONE,
-    TOO_MANY_RELATIVES, BINDING_STATE)."""
+def consent_in_person(binding_id, relative_patient_id, channel):
+    """R15 with R8: the relative consents in person, after an identity check: at a staffed window
+    (``channel`` ``window``, for an elder with no phone account of her own) or at a kiosk that
+    read her identity card or e-voucher (``kiosk``). Raises NotFound (not a pending binding of
+    this relative), Conflict (ELDER_HAS_PHONE at a window, TOO_MANY_RELATIVES, BINDING_STATE)."""
     binding = db.session.get(Binding, binding_id, with_for_update=True)
     if binding is None or binding.relative_patient_id != relative_patient_id:
         raise NotFound("未找到该绑定申请")
-    has_phone = db.session.execute(
-        db.select(User.id).where(User.patient_id == relative_patient_id, User.phone.isnot(None)).limit(1)
-    ).first()
-    if has_phone:
-        raise Conflict("该老人已有本人手机账号，请在本人小程序中确认", code="ELDER_HAS_PHONE")
+    if channel == "window":
+        has_phone = db.session.execute(
+            db.select(User.id).where(User.patient_id == relative_patient_id, User.phone.isnot(None)).limit(1)
+        ).first()
+        if has_phone:
+            raise Conflict("该老人已有本人手机账号，请在本人小程序中确认", code="ELDER_HAS_PHONE")
     _check_room(binding.user_id)
     binding.transition(BindingStatus.active)
     binding.consented_at = utcnow()
-    binding.consent_channel = "window"
+    binding.consent_channel = channel
     db.session.flush()
-    log.info("binding %s consented at the window", binding.id)
+    log.info("binding %s consented in person via %s", binding.id, channel)
     return binding
+
+
+def pending_for(patient_id):
+    """Bindings waiting for this patient's consent, oldest first, with the asker's own patient (two queries)."""
+    query = (
+        db.select(Binding)
+        .where(Binding.relative_patient_id == patient_id, Binding.status == BindingStatus.pending)
+        .options(selectinload(Binding.user).selectinload(User.patient))
+        .order_by(Binding.created_at, Binding.id)
+    )
+    return db.session.execute(query).scalars().all()

@@ -8,12 +8,28 @@ from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
 from postpay.contracts.views import CONTRACT, PHONE, SIGNING, contract_json, eligibility_json
 from postpay.errors import NotFound
+from postpay.family import service as family
+from postpay.family.views import BINDING, binding_json
 from postpay.kiosk import service
 from postpay.security import mask_id_number, mask_name
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk/v1")
 
 SESSION = {"type": "string", "minLength": 8, "maxLength": 64}
+#: Either the e-voucher QR code or the identity card the kiosk's reader read (R8).
+SESSION_BODY = {
+    "type": "object",
+    "properties": {
+        "ecode": {"type": "string", "minLength": 1, "maxLength": 256},
+        "id_card": obj(
+            ["name", "id_number"],
+            name={"type": "string", "minLength": 1, "maxLength": 64},
+            id_number={"type": "string", "minLength": 15, "maxLength": 18},
+        ),
+    },
+    "additionalProperties": False,
+    "oneOf": [{"required": ["ecode"]}, {"required": ["id_card"]}],
+}
 
 
 @authenticator("kiosk", "kiosk")
@@ -25,9 +41,9 @@ def signed_kiosk():
     bp,
     "/sessions",
     ["POST"],
-    "Identify the patient by the e-voucher QR code (R8)",
+    "Identify the patient by the e-voucher QR code or the identity card read by the kiosk (R8)",
     auth="kiosk",
-    body=obj(["ecode"], ecode={"type": "string", "minLength": 1, "maxLength": 256}),
+    body=SESSION_BODY,
     answers={
         201: loose(
             session=STR,
@@ -35,11 +51,12 @@ def signed_kiosk():
             patient={"type": "object"},
             eligibility={"type": "object"},
             commitment={"type": "object"},
+            pending_bindings={"type": "array", "items": BINDING},
         )
     },
 )
 def open_session():
-    token, patient = service.open_session(g.kiosk, g.body["ecode"])
+    token, patient = service.open_session(g.kiosk, g.body.get("ecode"), g.body.get("id_card"))
     version = commitment.current_version()
     return jsonify(
         {
@@ -51,8 +68,23 @@ def open_session():
                 "version": version,
                 "url": url_for("contracts.commitment_page", version=version, _external=True),
             },
+            "pending_bindings": [binding_json(b, "received") for b in family.pending_for(patient.id)],
         }
     ), 201
+
+
+@route(
+    bp,
+    "/bindings/<binding_id>/consent",
+    ["POST"],
+    "The session's patient consents to a relative's pending binding (R15, after the card or e-voucher)",
+    auth="kiosk",
+    body=obj(["session"], session=SESSION),
+    answers={200: loose(binding=BINDING)},
+)
+def consent(binding_id):
+    binding = service.consent(g.kiosk, g.body["session"], binding_id)
+    return jsonify({"binding": binding_json(binding, "received")})
 
 
 @route(

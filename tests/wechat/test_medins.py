@@ -176,3 +176,34 @@ def test_keys_whose_hex_starts_with_04_still_verify():
     assert public.startswith("04")
     envelope = medins.seal({"x": "1"}, APP_ID, SECRET, private)
     assert medins.unseal(envelope, SECRET, public) == {"x": "1"}
+
+
+def test_1101_by_identity_card_answers_only_for_the_name_the_platform_holds_R8(app, client):
+    """mdtrt_cert_type 02 (居民身份证): the number is the certificate, psn_name must be the holder's."""
+    elder = dict(PERSON, name="钱阿婆", id_number="320602194803120025")
+    assert client.post("/sandbox/medins/persons", json=elder).status_code == 201
+    platform = _clients(app)[0]
+    person = platform.person_by_id_card(elder["id_number"], "钱阿婆")
+    assert person["name"] == "钱阿婆" and person["id_number"] == elder["id_number"]
+    assert person["insurance_type"] == "resident" and person["psn_no"].startswith("320602")
+    for number, name, why in [
+        (elder["id_number"], "钱阿娣", "人员姓名与证件号码不匹配"),
+        ("320602194803120041", "钱阿婆", "未查询到该人员参保信息"),
+        (elder["id_number"], "", "证件号码与人员姓名必填"),
+    ]:
+        with pytest.raises(medins.MedinsError) as e:
+            platform.person_by_id_card(number, name)
+        assert e.value.code == medins.REFUSED_1101 and why in e.value.message
+
+
+def test_a_person_known_from_an_auth_code_is_known_by_identity_card_too_R8(app, client):
+    client.post("/sandbox/medins/auth-codes", json=PERSON)
+    assert _clients(app)[0].person_by_id_card(PERSON["id_number"], "王五")["name"] == "王五"
+
+
+@pytest.mark.parametrize(
+    "change", [{"insured_region": "3206"}, {"insurance_type": "x"}, {"name": 5}, {"insured_status": None}]
+)
+def test_the_persons_helper_refuses_bad_people(client, change):
+    resp = client.post("/sandbox/medins/persons", json=dict(PERSON) | change)
+    assert resp.status_code in (400, 422) and set(resp.get_json()["error"]) == {"code", "message"}

@@ -6,6 +6,11 @@ A payAuthNo or ecToken is kept under ``sbx:medins:cert:<no>`` as ``{"person", "e
 (the person in the platform's 1101 vocabulary, the expiry in epoch seconds), so the sandbox's
 settlement transactions can check it. 1101 reads it whatever the stated expiry: it is asked
 right after userQuery, and the expiry is what the settlement honours.
+
+1101 also answers for an identity card (mdtrt_cert_type 02, R8): the platform knows every insured
+person by identity number (``sbx:medins:person:<number>``, learnt from every helper that names a
+person, and from ``POST /sandbox/medins/persons`` for those who never used an e-voucher), and
+answers only when ``psn_name`` is the name it holds.
 """
 
 import datetime as dt
@@ -28,6 +33,11 @@ PAY_AUTH_TTL = 1800
 #: How far the god-portal timestamp may be from the sandbox's clock (the sandbox's choice).
 MAX_SKEW_MS = 300_000
 CERT_KEY = "sbx:medins:cert:%s"
+#: Every insured person the sandbox's platform knows, by identity number (1101 with 02, R8).
+PERSON_KEY = "sbx:medins:person:%s"
+PERSON_TTL = 30 * 86400
+#: 1101's 就诊凭证类型 (mdtrt_cert_type): 01 医保电子凭证, 02 居民身份证.
+E_VOUCHER, ID_CARD = "01", "02"
 #: Ours -> the national dictionary codes the platform speaks.
 TYPES = {"employee": platform.EMPLOYEE, "resident": platform.RESIDENT, "other": "999"}
 STATUS = dict(zip(("normal", "suspended", "terminated"), platform.INSURED_STATES, strict=True))
@@ -48,22 +58,15 @@ AUTH_CODE_BODY = dict(
 )
 
 
-def _mint(kind, answer_field):
-    body, err = body_fields(*PERSON["required"])
-    if err:
-        return err
+def _person(body):
+    """The person of a helper's body in the platform's 1101 vocabulary, or an error answer."""
     itype = TYPES.get(body["insurance_type"], body["insurance_type"])
     status = STATUS.get(body["insured_status"], body["insured_status"])
     if itype not in TYPES.values() or status not in STATUS.values():
-        return error(422, "VALIDATION_ERROR", "参保类型或参保状态不正确")
+        return None, error(422, "VALIDATION_ERROR", "参保类型或参保状态不正确")
     region = body["insured_region"]
     if not (region.isdigit() and len(region) == 6):
-        return error(422, "VALIDATION_ERROR", "参保地应为6位行政区划代码")
-    expires_in = body.get("pay_auth_expires_in", PAY_AUTH_TTL)
-    if kind != "auth" and "pay_auth_expires_in" in body:
-        return error(422, "VALIDATION_ERROR", "电子凭证码不接受 pay_auth_expires_in")
-    if type(expires_in) is not int or not 0 <= expires_in <= CERT_TTL:
-        return error(422, "VALIDATION_ERROR", "pay_auth_expires_in 应为0到86400的整数（秒）")
+        return None, error(422, "VALIDATION_ERROR", "参保地应为6位行政区划代码")
     # 人员编号: stable per person, as the platform's is.
     psn_no = region + "%016d" % (int(hashlib.sha256(body["id_number"].encode()).hexdigest(), 16) % 10**16)
     person = {
@@ -75,9 +78,44 @@ def _mint(kind, answer_field):
         "insutype": itype,
         "psn_insu_stas": status,
     }
+    # The platform knows every insured person, whether or not they ever used an e-voucher.
+    put(PERSON_KEY % person["certno"], person, PERSON_TTL)
+    return person, None
+
+
+def _mint(kind, answer_field):
+    body, err = body_fields(*PERSON["required"])
+    if err:
+        return err
+    expires_in = body.get("pay_auth_expires_in", PAY_AUTH_TTL)
+    if kind != "auth" and "pay_auth_expires_in" in body:
+        return error(422, "VALIDATION_ERROR", "电子凭证码不接受 pay_auth_expires_in")
+    if type(expires_in) is not int or not 0 <= expires_in <= CERT_TTL:
+        return error(422, "VALIDATION_ERROR", "pay_auth_expires_in 应为0到86400的整数（秒）")
+    person, err = _person(body)
+    if err:
+        return err
     code = new_code()
     put("sbx:medins:%s:%s" % (kind, code), {"person": person, "expires_in": expires_in}, CODE_TTL)
     return jsonify({answer_field: code}), 201
+
+
+@route(
+    "/medins/persons",
+    ["POST"],
+    "Sandbox: an insured person the platform knows, for 1101 by identity number and name (R8)",
+    body=PERSON,
+    answer={"type": "object", "properties": {"psn_no": STR}},
+    status=201,
+)
+def persons():
+    body, err = body_fields(*PERSON["required"])
+    if err:
+        return err
+    person, err = _person(body)
+    if err:
+        return err
+    return jsonify({"psn_no": person["psn_no"]}), 201
 
 
 @route(
@@ -205,7 +243,7 @@ def ec_query():
 @route(
     "/medins/api/fsi/api/rsfComIfsService/callService",
     ["POST"],
-    "Medical insurance: transaction 1101 (人员信息获取) for a payAuthNo or ecToken",
+    "Medical insurance: transaction 1101 (人员信息获取) for a payAuthNo, an ecToken or an identity card",
     body={"type": "object"},
 )
 def call_service():
@@ -215,12 +253,33 @@ def call_service():
     if data.get("infno") != "1101":
         return _sealed({"infcode": -1, "err_msg": "交易编号 %s 不支持" % data.get("infno")})
     given = (data.get("input") or {}).get("data") if isinstance(data.get("input"), dict) else None
-    if not isinstance(given, dict) or given.get("mdtrt_cert_type") != "01" or not given.get("mdtrt_cert_no"):
+    if not isinstance(given, dict) or given.get("mdtrt_cert_type") not in (E_VOUCHER, ID_CARD):
         return _sealed({"infcode": -1, "err_msg": "就诊凭证类型或编号不正确"})
-    raw = redis().get(CERT_KEY % given["mdtrt_cert_no"])
-    if raw is None:
-        return _sealed({"infcode": -1, "err_msg": "电子凭证无效"})
-    person = json.loads(raw)["person"]
+    if not isinstance(given.get("mdtrt_cert_no"), str) or not given["mdtrt_cert_no"]:
+        return _sealed({"infcode": -1, "err_msg": "就诊凭证类型或编号不正确"})
+    person = _by_id_card(given) if given["mdtrt_cert_type"] == ID_CARD else _by_voucher(given)
+    if isinstance(person, str):
+        return _sealed({"infcode": -1, "err_msg": person})
     base = {k: person[k] for k in ("psn_no", "psn_cert_type", "certno", "psn_name")}
     insu = {k: person[k] for k in ("insutype", "psn_insu_stas", "insuplc_admdvs")} | {"balc": "0.00"}
     return _sealed({"infcode": 0, "output": {"baseinfo": base, "insuinfo": [insu], "idetinfo": []}})
+
+
+def _by_voucher(given):
+    raw = redis().get(CERT_KEY % given["mdtrt_cert_no"])
+    return json.loads(raw)["person"] if raw is not None else "电子凭证无效"
+
+
+def _by_id_card(given):
+    """02 居民身份证: the number is the certificate; the platform answers only for the name it
+    holds (psn_name required, certno if given the same number). Returns the person or why not."""
+    number, name = given["mdtrt_cert_no"], given.get("psn_name")
+    if not isinstance(name, str) or not name or given.get("certno") not in ("", None, number):
+        return "凭证类型为居民身份证时，证件号码与人员姓名必填且须一致"
+    raw = redis().get(PERSON_KEY % number)
+    if raw is None:
+        return "未查询到该人员参保信息"
+    person = json.loads(raw)
+    if person["psn_name"] != name:
+        return "人员姓名与证件号码不匹配"
+    return person

@@ -1,0 +1,28 @@
+"""patients.verified_by: how the insurance platform's confirmation was asked for (R8)
+
+Revision ID: a7e3c91d5f20
+Revises: c7e1d4a9b352
+Create Date: 2026-11-30 18:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'a7e3c91d5f20'
+down_revision = 'c7e1d4a9b352'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('verified_by', sa.String(length=16), nullable=True))
+    # Every patient verified so far was verified through the e-voucher.
+    op.execute("UPDATE patients SET verified_by = 'e_voucher' WHERE verified_at IS NOT NULL")
+
+
+def downgrade():
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.drop_column('verified_by')
