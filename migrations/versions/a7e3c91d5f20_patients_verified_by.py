@@ -24,5 +24,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.drop_column('verified_by')
+    # Not a batch (SQLite would copy the table, and dropping the old one fails its foreign keys
+    # once patients have bills): SQLite 3.35+ and PostgreSQL drop a plain column in place.
+    op.execute("ALTER TABLE patients DROP COLUMN verified_by")
