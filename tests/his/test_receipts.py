@@ -5,7 +5,6 @@ the payer and relatives who may view the bill see it, and the patient and the pa
 import pytest
 
 from tests.conftest import bearer, run_jobs
-from tests.payments.conftest import due_bill, family, pay  # noqa: F401 (fixtures)
 
 URL = "https://einvoice.nt.example.cn/r/3206012600001234"
 

@@ -6,18 +6,8 @@ import pytest
 
 from postpay.payments.models import Refund
 from tests.conftest import count_statements, run_jobs
-from tests.console.conftest import due, flash, staff  # noqa: F401 (fixtures)
-from tests.payments.conftest import due_bill, family, pay  # noqa: F401 (fixtures)
-
-
-def feed(client, caller, cursor=None, limit=None):
-    """GET /his/v1/settlements signed by ``caller`` (a HisCaller); returns the answer JSON."""
-    args = [("cursor", cursor), ("limit", limit)]
-    query = "&".join("%s=%s" % (k, v) for k, v in args if v is not None)
-    path = "/his/v1/settlements" + ("?" + query if query else "")
-    resp = client.get(path, headers=caller.signed.headers("GET", path, b""))
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()
+from tests.console.conftest import flash
+from tests.his.conftest import feed
 
 
 def paid_by_wechat(client, payment):

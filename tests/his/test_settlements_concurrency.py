@@ -10,8 +10,7 @@ import pytest
 from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.payments import ledger
-from tests.his.test_settlements import feed
-from tests.payments.conftest import due_bill, family, pay  # noqa: F401 (fixtures)
+from tests.his.conftest import feed
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,7 @@ with its split and the cash part; and the payer told how the insurance refund en
 
 from postpay.payments.models import Refund
 from tests.conftest import bearer, run_jobs
-from tests.his.test_settlements import feed
-from tests.insurance.conftest import due_bill, family, ordered, quote, rule  # noqa: F401 (fixtures)
+from tests.his.conftest import feed
 
 
 def test_each_bill_gets_its_share_of_fund_accounts_and_cash(app, client, his, family, due_bill, ordered, rule):
