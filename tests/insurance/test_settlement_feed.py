@@ -2,7 +2,11 @@
 the pooled fund, the personal accounts and cash; a voided item's refunds, the insurance part (6203)
 with its split and the cash part; and the payer told how the insurance refund ended."""
 
-from postpay.payments.models import Refund
+from postpay.extensions import db
+from postpay.insurance.models import InsuranceRefund
+from postpay.payments.channels.medins.core import PAY_AUTH
+from postpay.payments.models import Payment, Refund
+from postpay.security import encrypt
 from tests.conftest import bearer, run_jobs
 from tests.his.conftest import feed
 
@@ -58,3 +62,25 @@ def test_a_voided_items_refunds_are_entries_and_the_payer_is_told_of_the_insuran
     assert [r["refund_id"] for r in back["refunds"]] == [insured["refund_id"], cash.id]
     messages = client.get("/sandbox/wechat/messages?openid=o-i-son").get_json()["messages"]
     assert sorted(m["data"]["amount2"]["value"] for m in messages) == ["40.00元", "60.00元"]
+
+
+def test_the_payer_is_told_when_an_insurance_refund_fails(app, client, his, family, due_bill, ordered, rule):
+    rule(fund_ratio_pct=60, psn_acct_balance_fen=0)
+    client.post("/sandbox/wechat/subscriptions", json={"openid": "o-i-son", "template_id": "TPL_REFUND_RESULT"})
+    client.post("/api/v1/subscriptions", json={"template_ids": ["TPL_REFUND_RESULT"]}, headers=bearer(family["son"]))
+    bill = due_bill(family["mum_patient"], "SI4", ("1", "exam", "CT检查", 1, 20000), ("2", "lab", "血常规", 1, 10000))
+    s = ordered(family["son"], [bill])["settlement"]
+    client.post("/sandbox/wechatpay/med-ins/orders/%s/pay" % s["out_trade_no"], json={})
+    with app.app_context():  # the payAuthNo kept is not the upload's: the platform refuses the 6203
+        payment = db.session.get(Payment, s["payment_id"])
+        payment.order_request = payment.order_request | {PAY_AUTH: encrypt("AUTH-NOT-THE-UPLOADS", PAY_AUTH)}
+        db.session.commit()
+    his.open("/his/v1/visits/SI4/items/2/void", json={"reason": "检查未做"})
+    run_jobs(app)
+    with app.app_context():
+        assert InsuranceRefund.query.one().status == "failed"
+    messages = client.get("/sandbox/wechat/messages?openid=o-i-son").get_json()["messages"]
+    assert [(m["data"]["amount2"]["value"], m["data"]["phrase3"]["value"]) for m in messages] == [
+        ("60.00元", "退款失败")
+    ]
+    assert [e["type"] for e in feed(client, his)["entries"]] == ["paid"]  # a failed refund is not in the feed
