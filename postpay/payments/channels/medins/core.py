@@ -187,23 +187,15 @@ def _book(settlement, payment, at, cash_tx):
     bill; the insurance part split between the fund and the personal accounts the same way."""
     shares = sorted(payment.bills, key=lambda s: s.bill_id)
     fund_total, ins_total = settlement.fund_pay_fen or 0, settlement.insurance_fen
-    cash_left, ins_left, fund_left, accounts_left = (
-        settlement.own_pay_fen,
-        ins_total,
-        fund_total,
-        ins_total - fund_total,
-    )
+    cash_left, ins_left, fund_left = settlement.own_pay_fen, ins_total, fund_total
     for n, share in enumerate(shares):
         last = n == len(shares) - 1
         cash = cash_left if last else settlement.own_pay_fen * share.amount_fen // settlement.fee_sum_fen
         insurance = ins_left if last else share.amount_fen - cash
-        fund = (
-            fund_left
-            if last
-            else max(min(insurance * fund_total // max(ins_total, 1), fund_left), insurance - accounts_left)
-        )
+        # The fund's part: in proportion, within what it has left, and at least what the accounts cannot pay.
+        in_proportion = min(insurance * fund_total // max(ins_total, 1), fund_left)
+        fund = fund_left if last else max(in_proportion, insurance - (ins_left - fund_left))
         cash_left, ins_left, fund_left = cash_left - cash, ins_left - insurance, fund_left - fund
-        accounts_left -= insurance - fund
         parts = ((fund, insurance - fund, settlement.pay_ord_id), (cash, cash_tx, settlement.cash_order_id))
         ledger.mark_settled(share.bill, payment.id, at, *parts)
     if settlement.cash_order is not None:
