@@ -72,6 +72,7 @@ def defaults(instance_path):
             "bill_overdue": "TPL_BILL_OVERDUE",
             "refund_result": "TPL_REFUND_RESULT",
             "credit_status": "TPL_CREDIT_STATUS",
+            "receipt_ready": "TPL_RECEIPT_READY",
         },
         #: Longest an SSE stream stays open before the client reconnects with Last-Event-ID.
         "POSTPAY_SSE_MAX_SECONDS": 300,

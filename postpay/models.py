@@ -1,7 +1,7 @@
 """Every model, imported once so the metadata (and the migrations) know every table."""
 
 from postpay.accounts.models import Patient, User
-from postpay.billing.models import Bill, Dispute, Item
+from postpay.billing.models import Bill, BillReceipt, Dispute, Item
 from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
@@ -9,13 +9,23 @@ from postpay.family.models import Binding
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.kiosk.models import KioskDevice
-from postpay.payments.models import LedgerEntry, MicropayAttempt, Payment, PaymentBill, PaymentOrder, Refund
+from postpay.payments.models import (
+    LedgerEntry,
+    MicropayAttempt,
+    Payment,
+    PaymentBill,
+    PaymentOrder,
+    Refund,
+    SettlementCounter,
+    SettlementEntry,
+)
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
     "AuditEntry",
     "StaffAccount",
     "Bill",
+    "BillReceipt",
     "Binding",
     "Contract",
     "CreditEvent",
@@ -34,6 +44,8 @@ __all__ = [
     "Patient",
     "Refund",
     "Reminder",
+    "SettlementCounter",
+    "SettlementEntry",
     "SubscriptionQuota",
     "User",
     "Visit",

@@ -183,3 +183,16 @@ class Dispute(Transitions, db.Model):
     decided_at = db.Column(UTCDateTime)
 
     item = db.relationship(Item)
+
+
+class BillReceipt(db.Model):
+    """The fiscal e-receipt (医疗收费电子票据) the HIS issued for a paid bill: one per bill."""
+
+    __tablename__ = "bill_receipts"
+
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), primary_key=True)
+    receipt_no = db.Column(db.String(32), nullable=False)
+    url = db.Column(db.String(512), nullable=False)
+    issued_at = db.Column(UTCDateTime, nullable=False)
+    amount_fen = db.Column(db.BigInteger, nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 
 from postpay import authz
 from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
-from postpay.billing import disputes, service
+from postpay.billing import disputes, receipts, service
 from postpay.billing.outstanding import outstanding as outstanding_list
 from postpay.errors import Invalid
 from postpay.payments import history
@@ -118,7 +118,7 @@ BILL_PAYMENT = loose(
                 | {
                     "payments": {"type": "array", "items": BILL_PAYMENT},
                     "refunds": {"type": "array", "items": REFUND},
-                    "receipt": {"type": ["object", "null"]},
+                    "receipt": receipts.RECEIPT | {"type": ["object", "null"]},
                 }
             }
         )
@@ -134,7 +134,7 @@ def show(bill_id):
     shown = bill_json(bill, relationship, now, found, reveal) | {
         "payments": payments,
         "refunds": refunds,
-        "receipt": None,
+        "receipt": receipts.of_bill(bill.id),
     }
     return jsonify({"bill": shown})
 

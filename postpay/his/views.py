@@ -3,8 +3,10 @@
 from flask import Blueprint, g, jsonify, request
 
 from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, parse_time, route
+from postpay.billing import receipts
 from postpay.billing.models import CATEGORIES
 from postpay.errors import Invalid
+from postpay.his import settlements
 from postpay.his.service import voided_since
 from postpay.his.signing import signed_caller
 from postpay.hospitals.models import Hospital
@@ -137,11 +139,7 @@ VOID_OUT = loose(
     answers={200: loose(voids={"type": "array", "items": VOID_OUT}, next_cursor=NULLABLE_STR, cursor=NULLABLE_STR)},
 )
 def voids():
-    try:
-        limit = max(1, min(int(request.args.get("limit", 200)), 500))
-    except ValueError:
-        raise Invalid("limit 应为整数", code="VALIDATION_ERROR") from None
-    rows, cursor = voided_since(g.hospital, request.args.get("cursor"), limit)
+    rows, cursor = voided_since(g.hospital, request.args.get("cursor"), _limit(200))
     return jsonify(
         {
             "voids": [
@@ -161,3 +159,67 @@ def voids():
             "cursor": cursor,
         }
     )
+
+
+def _limit(default, most=500):
+    """A feed's ``limit``: ``default`` when not given, at most ``most``."""
+    try:
+        return max(1, min(int(request.args.get("limit", default)), most))
+    except ValueError:
+        raise Invalid("limit 应为整数", code="VALIDATION_ERROR") from None
+
+
+SETTLEMENT_REFUND = loose(seq=INT, refund_id=STR, channel=STR, amount_fen=INT, cash_fen=INT, fund_fen=INT)
+AMOUNTS = loose(amount_fen=INT, cash_fen=INT, fund_fen=INT, account_fen=INT)
+SETTLEMENT = loose(
+    seq=INT,
+    type={"type": "string", "enum": ["paid", "refund"]},
+    bill_id=STR,
+    his_visit_nos={"type": "array", "items": STR},
+    channel=STR,
+    payment_id=NULLABLE_STR,
+    refund_id=NULLABLE_STR,
+    amounts=AMOUNTS,
+    transaction_ids={"type": "array", "items": STR},
+    paid_at=NULLABLE_STR,
+    refunded_at=NULLABLE_STR,
+    refunds={"type": "array", "items": SETTLEMENT_REFUND},
+)
+
+
+@route(
+    bp,
+    "/settlements",
+    ["GET"],
+    "Every payment and succeeded refund of this hospital's bills after a cursor, in order (issue 18)",
+    auth="his",
+    query={"cursor": STR, "limit": INT},
+    answers={200: loose(entries={"type": "array", "items": SETTLEMENT}, next_cursor=NULLABLE_STR)},
+)
+def settlement_feed():
+    entries, cursor = settlements.page(g.hospital, request.args.get("cursor"), _limit(100))
+    return jsonify({"entries": entries, "next_cursor": cursor})
+
+
+RECEIPT_IN = obj(
+    ["receipt_no", "url", "issued_at", "amount_fen"],
+    receipt_no={"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9._:-]+$"},
+    url={"type": "string", "maxLength": 512, "pattern": "^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"},
+    issued_at=TIME,
+    amount_fen=FEN,
+)
+
+
+@route(
+    bp,
+    "/bills/<bill_id>/receipt",
+    ["POST"],
+    "The fiscal e-receipt (医疗收费电子票据) issued for a paid bill; the same receipt again changes nothing",
+    auth="his",
+    body=RECEIPT_IN,
+    answers={200: loose(bill_id=STR, receipt=receipts.RECEIPT)},
+)
+def receipt(bill_id):
+    b = g.body
+    found = receipts.record(g.hospital, bill_id, b["receipt_no"], b["url"], parse_time(b["issued_at"]), b["amount_fen"])
+    return jsonify({"bill_id": bill_id, "receipt": receipts.receipt_json(found)})

@@ -1,13 +1,23 @@
-"""The one transition that marks a bill paid, and the money book behind it."""
+"""The one transition that marks a bill paid, and the money book behind it; with every booking, the
+entry the HIS reads in its settlement feed (``GET /his/v1/settlements``), in the same transaction."""
 
 import logging
+
+from sqlalchemy.dialects import postgresql, sqlite
 
 from postpay.billing.models import Bill, BillStatus, pay_due
 from postpay.clock import utcnow
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus
-from postpay.payments.models import LedgerEntry, PaymentBill, Refund, RefundStatus
+from postpay.payments.models import (
+    LedgerEntry,
+    PaymentBill,
+    Refund,
+    RefundStatus,
+    SettlementCounter,
+    SettlementEntry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +51,85 @@ def balance(bill_id):
     return paid(bill_id) - owed_wechat(bill_id) - owed_medins(bill_id)
 
 
-def book_refund(bill_id, channel, amount_fen, reference):
-    """A refund that went through: a negative ledger row."""
+def book_refund(bill_id, channel, amount_fen, reference, refund_id, at, fund_fen=0, account_fen=0):
+    """A refund that went through: a negative ledger row, and its entry in the HIS's feed (the
+    insurance part split as 6203 gave it back: ``fund_fen`` and ``account_fen``)."""
     db.session.add(
         LedgerEntry(bill_id=bill_id, kind="refund", channel=channel, amount_fen=-amount_fen, reference=reference)
     )
+    hospital_id = db.session.execute(db.select(Bill.hospital_id).where(Bill.id == bill_id)).scalar_one()
+    cash = amount_fen - fund_fen - account_fen
+    entry = _entry(bill_id, "refund", channel, [reference], None, at, cash, fund_fen, account_fen, refund_id)
+    announce(hospital_id, [entry])
+
+
+def _entry(bill_id, kind, channel, references, payment_id, at, cash_fen, fund_fen=0, account_fen=0, refund_id=None):
+    return dict(
+        bill_id=bill_id,
+        kind=kind,
+        channel=channel,
+        cash_fen=cash_fen,
+        fund_fen=fund_fen,
+        account_fen=account_fen,
+        transaction_ids=references,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        at=at,
+    )
+
+
+def announce(hospital_id, entries):
+    """Append ``entries`` to the hospital's settlement feed, numbered after its counter row. The upsert
+    locks that row until the commit: another booking at this hospital waits here, then takes the
+    next numbers, so numbers commit in order and a reader never passes one that commits later."""
+    n, counter = len(entries), SettlementCounter.__table__
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    last = db.session.execute(
+        insert(counter)
+        .values(hospital_id=hospital_id, last_seq=n)
+        .on_conflict_do_update(index_elements=[counter.c.hospital_id], set_={"last_seq": counter.c.last_seq + n})
+        .returning(counter.c.last_seq)
+    ).scalar_one()
+    rows = [dict(e, hospital_id=hospital_id, seq=last - n + k + 1) for k, e in enumerate(entries)]
+    db.session.execute(SettlementEntry.__table__.insert(), rows)
 
 
 def mark_paid(
     bill, amount_fen, channel, reference, payment_id=None, order_id=None, at=None, first=False, out_trade_no=None
 ):
-    """Book ``amount_fen`` for ``bill`` and mark it paid (once). Whatever was paid beyond the
-    bill's total, by a second payment or after a void, is refunded through ``order_id``.
-    ``out_trade_no``: a micropay's order number at WeChat, kept for the reconciliation.
+    """Book ``amount_fen`` for ``bill`` and mark it paid (once), with its entry in the HIS's feed.
+    Whatever was paid beyond the bill's total, by a second payment or after a void, is refunded
+    through ``order_id``. ``out_trade_no``: a micropay's order number at WeChat, kept for the
+    reconciliation.
 
     Returns the Refund owed, if any. A repeated (kind, reference) books nothing twice.
     """
+    at = at or utcnow()
+    booked, refund = _book_paid(bill, amount_fen, channel, reference, payment_id, order_id, at, first, out_trade_no)
+    if booked:
+        announce(bill.hospital_id, [_entry(bill.id, "paid", channel, [reference], payment_id, at, amount_fen)])
+    return refund
+
+
+def mark_settled(bill, payment_id, at, insurance, cash):
+    """A bill's share of an insurance settlement: ``insurance`` = (fund, personal accounts, payOrdId)
+    booked as ``medins``, ``cash`` = (amount, WeChat transaction id, cash order id) as ``wechat``;
+    one feed entry for both."""
+    fund, accounts, pay_ord_id = insurance
+    cash_fen, cash_tx, cash_order_id = cash
+    parts = [(fund + accounts, "medins", pay_ord_id, None), (cash_fen, "wechat", cash_tx, cash_order_id)]
+    booked = [
+        reference
+        for amount, channel, reference, order_id in parts
+        if amount and _book_paid(bill, amount, channel, reference, payment_id, order_id, at)[0]
+    ]
+    if booked:
+        parts = (cash_fen if cash_tx in booked else 0, *((fund, accounts) if pay_ord_id in booked else (0, 0)))
+        announce(bill.hospital_id, [_entry(bill.id, "paid", "medins", booked, payment_id, at, *parts)])
+
+
+def _book_paid(bill, amount_fen, channel, reference, payment_id, order_id, at, first=False, out_trade_no=None):
+    """``mark_paid`` without the feed entry: ``(booked, refund owed or None)``."""
     if not first:  # unless the caller already ruled out a second booking of this reference
         exists = db.session.execute(
             db.select(LedgerEntry.id).where(
@@ -64,7 +137,7 @@ def mark_paid(
             )
         ).first()
         if exists:
-            return None
+            return False, None
     was_due = bill.status == BillStatus.due
     db.session.add(
         LedgerEntry(
@@ -79,11 +152,11 @@ def mark_paid(
     )
     if bill.status == BillStatus.due:
         bill.transition(BillStatus.paid)
-        bill.paid_at = at or utcnow()
+        bill.paid_at = at
         if bill.in_arrears or bill.due_at < utcnow():
             repair_if_clear(bill.patient_id, utcnow())  # R18: paying every overdue bill lifts the suspension
     if was_due and amount_fen == bill.total_fen:
-        return None  # the plain case: exactly the bill, once
+        return True, None  # the plain case: exactly the bill, once
     db.session.flush()
     excess = balance(bill.id) - bill.total_fen
     if excess > 0 and order_id is not None:
@@ -91,8 +164,8 @@ def mark_paid(
         db.session.add(refund)
         db.session.flush()
         log.warning("bill %s overpaid by %s fen: refund %s", bill.id, excess, refund.id)
-        return refund
-    return None
+        return True, refund
+    return True, None
 
 
 def book_order(order_id, channel, reference, payment_id, at):
@@ -108,6 +181,7 @@ def book_order(order_id, channel, reference, payment_id, at):
         db.select(
             PaymentBill.bill_id, PaymentBill.amount_fen, Bill.status, Bill.total_fen, Bill.in_arrears, Bill.due_at
         )
+        .add_columns(Bill.hospital_id)
         .join(Bill, Bill.id == PaymentBill.bill_id)
         .where(PaymentBill.order_id == order_id)
         .with_for_update()
@@ -136,6 +210,8 @@ def book_order(order_id, channel, reference, payment_id, at):
                 for s in plain
             ],
         )
+        entries = [_entry(s.bill_id, "paid", channel, [reference], payment_id, at, s.amount_fen) for s in plain]
+        announce(plain[0].hospital_id, entries)  # an order is one hospital's
     refunds = []
     if rest:
         for bill in db.session.execute(db.select(Bill).where(Bill.id.in_(rest))).scalars():

@@ -1,5 +1,5 @@
-"""WeChat subscribe messages for key visit events, due bills (R16) and refunds' results, sent
-from RQ jobs.
+"""WeChat subscribe messages for key visit events, due bills (R16), refunds' results and ready
+e-receipts, sent from RQ jobs.
 
 Each message spends one of the one-time quotas the mini-program reported for that
 user and template; errcode 43101 (the user refused or used it) drops the quota.
@@ -14,10 +14,11 @@ from postpay import authz, clients, queue
 from postpay.accounts.models import User
 from postpay.api import iso
 from postpay.billing import privacy
-from postpay.billing.models import Bill
+from postpay.billing.models import Bill, BillReceipt
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
-from postpay.payments.models import Payment, PaymentOrder, Refund, RefundStatus
+from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus, InsuranceSettlement
+from postpay.payments.models import Payment, PaymentBill, PaymentOrder, Refund, RefundStatus
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 from wechat.miniprogram import WeChatError
 
@@ -115,7 +116,7 @@ def send_for_bill(bill_id):
     bill = db.session.get(Bill, bill_id)
     data = {
         "thing1": {"value": thing(bill.hospital.name)},
-        "amount2": {"value": "%d.%02d元" % divmod(bill.total_fen, 100)},
+        "amount2": {"value": yuan(bill.total_fen)},
         "time3": {"value": iso(bill.due_at)[:16].replace("T", " ")},
     }
     users = recipients(bill.patient_id, "pay")
@@ -128,14 +129,52 @@ def send_for_refund(refund_id):
     if refund is None or refund.order_id is None or refund.status not in (RefundStatus.succeeded, RefundStatus.failed):
         return 0
     order = db.session.get(PaymentOrder, refund.order_id)
-    payer = db.session.get(User, db.session.get(Payment, order.payment_id).payer_user_id)
+    succeeded = refund.status == RefundStatus.succeeded
+    return _refund_result(refund, order.payment_id, order.hospital.name, succeeded)
+
+
+def send_for_insurance_refund(refund_id):
+    """The payer learns how an insurance refund (6203) ended, as for a WeChat refund."""
+    refund = db.session.get(InsuranceRefund, refund_id)
+    if refund is None or refund.status not in (InsuranceRefundStatus.succeeded, InsuranceRefundStatus.failed):
+        return 0
+    settlement = db.session.get(InsuranceSettlement, refund.settlement_id)
+    succeeded = refund.status == InsuranceRefundStatus.succeeded
+    return _refund_result(refund, settlement.payment_id, settlement.hospital.name, succeeded)
+
+
+def _refund_result(refund, payment_id, hospital_name, succeeded):
+    payer = db.session.get(User, db.session.get(Payment, payment_id).payer_user_id)
     data = {
-        "thing1": {"value": thing(order.hospital.name)},
-        "amount2": {"value": "%d.%02d元" % divmod(refund.amount_fen, 100)},
-        "phrase3": {"value": "退款成功" if refund.status == RefundStatus.succeeded else "退款失败"},
+        "thing1": {"value": thing(hospital_name)},
+        "amount2": {"value": yuan(refund.amount_fen)},
+        "phrase3": {"value": "退款成功" if succeeded else "退款失败"},
         "thing4": {"value": thing(refund.reason or "退款")},
     }
     return _send("refund_result", "refund:%s" % refund.id, [payer], data, "pages/payments/index")
+
+
+def yuan(fen):
+    return "%d.%02d元" % divmod(fen, 100)
+
+
+def send_for_receipt(bill_id):
+    """The patient and whoever paid the bill learn its e-receipt is ready (once each, once for one
+    person who is both)."""
+    bill = db.session.get(Bill, bill_id)
+    receipt = db.session.get(BillReceipt, bill_id)
+    payers = db.select(Payment.payer_user_id).join(PaymentBill, PaymentBill.payment_id == Payment.id)
+    payers = payers.where(PaymentBill.bill_id == bill_id, Payment.paid_at.isnot(None))
+    users = db.session.execute(
+        db.select(User).where(db.or_(User.patient_id == bill.patient_id, User.id.in_(payers))).order_by(User.id)
+    ).scalars()
+    data = {
+        "thing1": {"value": thing(bill.hospital.name)},
+        "amount2": {"value": yuan(receipt.amount_fen)},
+        "character_string3": {"value": receipt.receipt_no},
+        "time4": {"value": iso(receipt.issued_at)[:16].replace("T", " ")},
+    }
+    return _send("receipt_ready", "receipt:%s" % bill_id, list(users), data, "pages/bills/index?id=%s" % bill_id)
 
 
 def add_quota(user, template_ids):
@@ -169,4 +208,16 @@ def send_bill_due_messages(bill_id):
 def send_refund_messages(refund_id):
     """The job: the payer is told a refund succeeded or failed."""
     send_for_refund(refund_id)
+    db.session.commit()
+
+
+def send_insurance_refund_messages(refund_id):
+    """The job: the payer is told an insurance refund succeeded or failed."""
+    send_for_insurance_refund(refund_id)
+    db.session.commit()
+
+
+def send_receipt_messages(bill_id):
+    """The job: the patient and the payer are told the bill's e-receipt is ready."""
+    send_for_receipt(bill_id)
     db.session.commit()

@@ -17,6 +17,12 @@ TEMPLATES = {
     "TPL_BILL_OVERDUE": {"thing1": "thing", "amount2": "amount", "thing3": "thing"},
     "TPL_REFUND_RESULT": {"thing1": "thing", "amount2": "amount", "phrase3": "phrase", "thing4": "thing"},
     "TPL_CREDIT_STATUS": {"phrase1": "phrase", "thing2": "thing", "time3": "time"},
+    "TPL_RECEIPT_READY": {
+        "thing1": "thing",
+        "amount2": "amount",
+        "character_string3": "character_string",
+        "time4": "time",
+    },
 }
 MINIPROGRAM_STATES = ("developer", "trial", "formal")
 

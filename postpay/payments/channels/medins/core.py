@@ -185,18 +185,21 @@ def _cash_transaction(settlement):
 
 
 def _book(settlement, payment, at, cash_tx):
-    """Each bill's share of the insurance and cash parts, in proportion, the remainders on the last bill."""
+    """Each bill's share of the insurance and cash parts, in proportion, the remainders on the last
+    bill; the insurance part split between the fund and the personal accounts the same way."""
     shares = sorted(payment.bills, key=lambda s: s.bill_id)
-    cash_left, ins_left = settlement.own_pay_fen, settlement.insurance_fen
+    fund_total, ins_total = settlement.fund_pay_fen or 0, settlement.insurance_fen
+    cash_left, ins_left, fund_left = settlement.own_pay_fen, ins_total, fund_total
     for n, share in enumerate(shares):
         last = n == len(shares) - 1
         cash = cash_left if last else settlement.own_pay_fen * share.amount_fen // settlement.fee_sum_fen
         insurance = ins_left if last else share.amount_fen - cash
-        cash_left, ins_left = cash_left - cash, ins_left - insurance
-        if insurance:
-            ledger.mark_paid(share.bill, insurance, "medins", settlement.pay_ord_id, payment.id, None, at)
-        if cash:
-            ledger.mark_paid(share.bill, cash, "wechat", cash_tx, payment.id, settlement.cash_order_id, at)
+        # The fund's part: in proportion, within what it has left, and at least what the accounts cannot pay.
+        in_proportion = min(insurance * fund_total // max(ins_total, 1), fund_left)
+        fund = fund_left if last else max(in_proportion, insurance - (ins_left - fund_left))
+        cash_left, ins_left, fund_left = cash_left - cash, ins_left - insurance, fund_left - fund
+        parts = ((fund, insurance - fund, settlement.pay_ord_id), (cash, cash_tx, settlement.cash_order_id))
+        ledger.mark_settled(share.bill, payment.id, at, *parts)
     if settlement.cash_order is not None:
         settlement.cash_order.transaction_id, settlement.cash_order.paid_at = cash_tx, at
     settlement.transition(SettlementStatus.settled)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 REFUND_JOB = "postpay.payments.channels.medins.refund_job"
 REFUND_SYNC_JOB = "postpay.payments.channels.medins.refund_sync_job"
+#: The payer is told how an insurance refund ended, as for a WeChat refund (issue 18).
+REFUND_MESSAGE_JOB = "postpay.visits.messages.send_insurance_refund_messages"
 #: The cash part of a refund goes through the WeChat channel (queued by name: channels never import each other).
 CASH_REFUND_JOB = "postpay.payments.channels.wechat.refund_job"
 
@@ -104,6 +106,7 @@ def refund(refund_id):
         owed.transition(InsuranceRefundStatus.failed)
         alert("MEDINS_REFUND_FAILED", refund=owed.id, code=e.code)
         db.session.flush()
+        pushes.after_commit(queue.enqueue, REFUND_MESSAGE_JOB, owed.id)
         return
     except requests.RequestException as e:
         log.error("insurance refund %s not sent: %s", owed.id, e)
@@ -113,9 +116,11 @@ def refund(refund_id):
     owed.fund_refd_fen = answer["fund_refd_fen"]
     owed.psn_acct_refd_fen = answer["psn_acct_refd_fen"]
     owed.mulaid_refd_fen = answer["mulaid_refd_fen"]
-    ledger.book_refund(owed.bill_id, "medins", owed.amount_fen, owed.trx_sn)
+    accounts = owed.psn_acct_refd_fen + owed.mulaid_refd_fen
+    ledger.book_refund(owed.bill_id, "medins", owed.amount_fen, owed.trx_sn, owed.id, now, owed.fund_refd_fen, accounts)
     db.session.flush()
     pushes.after_commit(queue.enqueue, REFUND_SYNC_JOB, owed.id)
+    pushes.after_commit(queue.enqueue, REFUND_MESSAGE_JOB, owed.id)
 
 
 def refund_job(refund_id):

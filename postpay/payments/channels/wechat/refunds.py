@@ -73,7 +73,8 @@ def apply_refund(resource):
     if resource.get("refund_status") == "SUCCESS":
         owed.transition(RefundStatus.succeeded)
         owed.settled_at = utcnow()
-        ledger.book_refund(owed.bill_id, "wechat", owed.amount_fen, resource.get("refund_id") or owed.id)
+        reference = resource.get("refund_id") or owed.id
+        ledger.book_refund(owed.bill_id, "wechat", owed.amount_fen, reference, owed.id, owed.settled_at)
     else:
         owed.transition(RefundStatus.failed)
         alert("REFUND_FAILED", refund=owed.id, status=resource.get("refund_status"))
