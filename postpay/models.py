@@ -4,7 +4,7 @@ from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, Dispute, Item
 from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
-from postpay.credit.models import CreditEvent, CreditRecord, Reminder
+from postpay.credit.models import CreditEvent, CreditExport, CreditRecord, Reminder
 from postpay.family.models import Binding
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
@@ -19,6 +19,7 @@ __all__ = [
     "Binding",
     "Contract",
     "CreditEvent",
+    "CreditExport",
     "CreditRecord",
     "Dispute",
     "Hospital",
