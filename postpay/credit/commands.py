@@ -15,7 +15,9 @@ def credit():
 
 @credit.command("export")
 @click.option("--since", required=True, type=MOMENT, help="records made or repaired from this time, with its offset")
-@click.option("--out", type=click.File("w", encoding="utf-8", lazy=True), default="-", help="a file (default stdout)")
+@click.option(
+    "--out", type=click.File("a", encoding="utf-8", lazy=True), default="-", help="appended to (default stdout)"
+)
 def credit_export(since, out):
     """Write the records made and repaired since --since, not exported before, as JSON lines
     for the city's credit platform: each record once, its repair once as a correction."""
