@@ -283,3 +283,21 @@ def test_a_refund_of_a_sensitive_item_names_no_item_to_the_paying_relative_R19(a
     messages = client.get("/sandbox/wechat/messages?openid=o-s-son").get_json()["messages"]
     assert len(messages) == 2 and "HIV" not in str(messages)
     assert sorted(m["data"]["thing4"]["value"] for m in messages) == ["血常规未做", "隐私项目退费"]
+
+
+def test_a_dispute_about_a_sensitive_item_shows_a_relative_no_reason_R19(client, family):
+    """The patient's own words about the item (and the window's answer) may name it."""
+    item = family["items"]["S-1-2"]
+    raised = client.post(
+        "/api/v1/bills/%s/disputes" % family["bill"],
+        json={"item_ids": [item], "reason": "HIV抗体检测没有做"},
+        headers=bearer(family["elder"]),
+    )
+    assert raised.status_code == 201, raised.get_json()
+
+    def dispute(token):
+        bill = client.get("/api/v1/bills/" + family["bill"], headers=bearer(token)).get_json()["bill"]
+        return next(i["dispute"] for i in bill["items"] if i["id"] == item)
+
+    assert (dispute(family["son"])["status"], dispute(family["son"])["reason"]) == ("pending", None)
+    assert dispute(family["elder"])["reason"] == "HIV抗体检测没有做"
