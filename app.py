@@ -25,6 +25,8 @@ from postpay.console import commands as console_commands
 from postpay.console import desks, sessions, views  # noqa: F401  (desks, views: pages on the console blueprint)
 from postpay.console.pages import bp as console_bp
 from postpay.contracts.views import bp as contracts_bp
+from postpay.credit import commands as credit_commands
+from postpay.credit.views import bp as credit_bp
 from postpay.extensions import db, init_redis, migrate
 from postpay.family.views import bp as family_bp
 from postpay.his import commands as his_commands
@@ -49,6 +51,7 @@ BLUEPRINTS = [
     payments_bp,
     console_bp,
     insurance_bp,
+    credit_bp,
     openapi.bp,
     front.bp,
     metrics.bp,
@@ -60,6 +63,7 @@ COMMANDS = [
     his_commands,
     console_commands,
     payments_commands,
+    credit_commands,
     jobs_commands,
     demo_commands,
 ]

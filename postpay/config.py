@@ -137,6 +137,8 @@ def defaults(instance_path):
         "POSTPAY_REMINDER_DAYS": [0, 7, 20, 29],
         #: R18: days overdue after which post-pay is suspended at every hospital.
         "POSTPAY_ARREARS_DAYS": 30,
+        #: The key agreed with the city's credit platform: identity numbers go out as HMAC-SHA256 under it.
+        "POSTPAY_CREDIT_EXPORT_KEY": "",
         #: No SMS in these local hours (Asia/Shanghai): from, to.
         "POSTPAY_QUIET_HOURS": "21:00-08:00",
         "WECHATPAY_MCHID": "",

@@ -4,7 +4,7 @@ from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, BillReceipt, Dispute, Item
 from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
-from postpay.credit.models import CreditEvent, CreditRecord, Reminder
+from postpay.credit.models import CreditEvent, CreditExport, CreditRecord, Reminder
 from postpay.family.models import Binding
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
@@ -29,6 +29,7 @@ __all__ = [
     "Binding",
     "Contract",
     "CreditEvent",
+    "CreditExport",
     "CreditRecord",
     "Dispute",
     "Hospital",

@@ -36,6 +36,7 @@ ROUTES = {
     "family.consent": ("POST", "/api/v1/family/bindings/{binding}/consent", {}, None),
     "visits.show": ("GET", "/api/v1/visits/{visit}", None, "accompany"),
     "visits.stream": ("GET", "/api/v1/visits/{visit}/events", None, "accompany"),
+    "credit.show": ("GET", "/api/v1/credit?patient_id={patient}", None, "view"),
     "billing.show": ("GET", "/api/v1/bills/{bill}", None, "view"),
     "billing.list_bills": ("GET", "/api/v1/bills?status=paid&patient_id={patient}", None, "view"),
     "payments.create": ("POST", "/api/v1/payments", {"bill_ids": ["{bill}"]}, "pay"),

@@ -36,6 +36,8 @@ BAD = [
     (["payments", "reconcile", "--date", "yesterday"], "for '--date'"),
     (["jobs", "run-sweeps", "--now", "soon"], "for '--now'"),
     (["jobs", "run-sweeps", "--now", "2026-11-22T23:59:00"], "give an offset"),
+    (["credit", "export", "--since", "yesterday"], "for '--since'"),
+    (["credit", "export", "--since", "2026-11-01T00:00:00"], "give an offset"),
     (["staff", "create", "wu", "--role", "window", "--hospital", "NOPE", "--password", "chuangkou-2026"], "未找到医院"),
     (["staff", "create", "wu", "--role", "window", "--hospital", "NT01", "--password", "short"], "密码至少8位"),
     (["staff", "create", "--role", "window", "--hospital", "NT01", "--password", "x" * 8], "give the USERNAME"),

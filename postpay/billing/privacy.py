@@ -2,6 +2,9 @@
 
 #: What a relative sees of a sensitive item, besides its amount.
 PRIVATE = {"name": "隐私项目", "category": "private"}
+#: The reason a refund of a sensitive item carries everywhere (the payer's history and messages, and
+#: WeChat Pay, which shows it to the payer): the HIS's reason may name the item.
+REFUND_REASON = "隐私项目退费"
 
 
 def is_sensitive(hospital, category, name, flagged=False):
@@ -17,8 +20,16 @@ def mentions(hospital, detail):
 
 
 def shown(data, sensitive, reveal):
-    """An item's JSON as a viewer sees it: a relative not shared with sees "隐私项目" (amounts kept)."""
-    return data if reveal or not sensitive else data | PRIVATE
+    """An item's JSON as a viewer sees it: a relative not shared with sees "隐私项目" (amounts kept),
+    and no void reason (the HIS's text may name the item)."""
+    if reveal or not sensitive:
+        return data
+    return data | PRIVATE | ({"void_reason": None} if "void_reason" in data else {})
+
+
+def refund_reason(sensitive, reason):
+    """The reason a refund of an item carries: the HIS's, or REFUND_REASON for a sensitive item."""
+    return REFUND_REASON if sensitive else reason
 
 
 def event_shown(data, sensitive, reveal):

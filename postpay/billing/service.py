@@ -6,6 +6,7 @@ import logging
 from flask import current_app
 
 from postpay import authz
+from postpay.billing import privacy
 from postpay.billing.models import UNPAID, Bill, BillStatus, Item
 from postpay.clock import SHANGHAI, utcnow
 from postpay.extensions import db
@@ -114,7 +115,7 @@ def void_item(item, reason):
     if bill is not None and item.deferred:
         if bill.status == BillStatus.paid:
             recompute_total(bill)
-            refund = request_for_item(bill, item, reason)
+            refund = request_for_item(bill, item, privacy.refund_reason(item.sensitive, reason))  # R19
         else:
             recompute_total(bill)
             if bill.status == BillStatus.due and bill.total_fen == 0:

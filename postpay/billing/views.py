@@ -48,7 +48,10 @@ def bill_json(bill, relationship, now, disputes_by_item=None, reveal=True):
         "overdue": bool(bill.due_at and bill.due_at < now),
         "status": bill.status.value,
         "hold": {"reason": bill.hold_reason, "since": iso(bill.hold_since)} if bill.hold_reason else None,
-        "items": [item_json(i, reveal) | {"dispute": disputes_by_item.get(i.id)} for i in bill.all_items],
+        "items": [
+            item_json(i, reveal) | {"dispute": _dispute_shown(disputes_by_item.get(i.id), i, reveal)}
+            for i in bill.all_items
+        ],
     }
 
 
@@ -137,6 +140,13 @@ def show(bill_id):
         "receipt": receipts.of_bill(bill.id),
     }
     return jsonify({"bill": shown})
+
+
+def _dispute_shown(dispute, item, reveal):
+    """R19: the reasons written about a sensitive item (the patient's, the window's) may name it."""
+    if dispute is None or reveal or not item.sensitive:
+        return dispute
+    return dispute | {"reason": None, "decision_reason": None}
 
 
 def dispute_json(dispute):

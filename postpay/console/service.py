@@ -18,6 +18,7 @@ from postpay.contracts import eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
 from postpay.credit.models import CreditRecord
+from postpay.credit.standing import standing
 from postpay.errors import Invalid, NotFound
 from postpay.extensions import db
 from postpay.family import service as family
@@ -106,7 +107,7 @@ def patient_page(staff, patient):
         "bindings": bindings,
         "bills": bills,
         "has_phone": has_phone,
-        "suspended": CreditRecord.query.filter_by(patient_id=patient.id, repaired_at=None).first() is not None,
+        "credit": standing(patient.id),
         "refunds": bill_refunds([b.id for b in bills]),
         "pending_disputes": {
             d.item_id: d

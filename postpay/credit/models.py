@@ -66,3 +66,17 @@ class CreditEvent(db.Model):
     kind = db.Column(db.String(16), nullable=False)
     detail = db.Column(db.JSON, nullable=False, default=dict)
     at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CreditExport(db.Model):
+    """What went to the city's credit platform (issue 19): a record once as ``record``, its repair
+    once as ``correction``. The unique pair is the claim: of two exports at once, one sends each line."""
+
+    __tablename__ = "credit_exports"
+    __table_args__ = (db.UniqueConstraint("record_id", "line", name="uq_credit_exports_once"),)
+
+    id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("cx"))
+    record_id = db.Column(db.String(32), db.ForeignKey("credit_records.id"), nullable=False)
+    #: record / correction
+    line = db.Column(db.String(16), nullable=False)
+    exported_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

@@ -87,7 +87,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
     if len({(b.patient_id, b.hospital_id) for b in bills}) != 1:
         raise Invalid("医保结算一次只能结算同一就诊人在同一医院的账单", code="ONE_PATIENT_ONE_HOSPITAL")
     check_payer(user, bills[0].patient_id, mutual_aid_id)
-    reserve.check_due(bills)
+    reserve.check_due(bills, user)
     if any(b.hold_reason for b in bills):
         raise OnHold()
     patient, hospital = bills[0].patient, bills[0].hospital
@@ -97,7 +97,7 @@ def _reserve(user, bill_ids, mutual_aid_id, key, now):
         raise Invalid("该就诊人没有正常参保的医保，只能自费支付", code="NOT_INSURED")
     pay_auth_no(patient, now)  # 409 PAY_AUTH_EXPIRED before the platform is asked
     _check_mutual_aid(patient, mutual_aid_id)
-    reserve.check_free(bill_ids)
+    reserve.check_free(bill_ids, user)  # the asker: a relative's hold is named (held_by)
     total = sum(b.total_fen for b in bills)
     payment = Payment(
         payer_user_id=user.id,

@@ -136,9 +136,11 @@ def _holders(user, payer_ids):
 def take(payment, orders):
     """Write the live shares of ``orders`` (``[(order, bills)]``) for ``payment`` and flush.
 
-    Raises NotPayable when another payer took a bill first (the unique index of live shares).
+    Raises NotPayable when another payer took a bill first (the unique index of live shares),
+    naming that payer to the asker (``held_by``) as the earlier checks do.
     """
     bill_ids = [bill.id for _, bills in orders for bill in bills]
+    payer_id = payment.payer_user_id
     for order, bills in orders:
         for bill in bills:
             db.session.add(
@@ -148,4 +150,4 @@ def take(payment, orders):
         db.session.flush()
     except IntegrityError:  # another payer took a bill first
         db.session.rollback()
-        raise not_payable(bill_ids) from None
+        raise not_payable(bill_ids, db.session.get(User, payer_id)) from None

@@ -231,3 +231,73 @@ def test_overdue_sms_and_messages_to_a_relative_name_no_item_R19(app, client, ru
     assert len(reminders) == 1 and "50.00元" in reminders[0] and "HIV" not in reminders[0]
     messages = client.get("/sandbox/wechat/messages?openid=o-s-son2").get_json()["messages"]
     assert messages and all("HIV" not in str(m["data"]) for m in messages)
+
+
+def _void(his, no, reason):
+    resp = his.open("/his/v1/visits/S-1/items/%s/void" % no, json={"reason": reason})
+    assert resp.status_code == 200, resp.get_json()
+
+
+def test_a_voided_sensitive_items_reason_stays_from_relatives_R19(client, his, family):
+    """The HIS's void reason may name the item: a relative sees none, the patient sees it."""
+    his.event("S-1", "visit_finished")
+    _void(his, "S-1-2", "HIV抗体检测未做")
+    bill = client.get("/api/v1/bills/" + family["bill"], headers=bearer(family["son"])).get_json()["bill"]
+    (hidden,) = [i for i in bill["items"] if i["his_item_no"] == "S-1-2"]
+    assert (hidden["name"], hidden["status"], hidden["void_reason"]) == ("隐私项目", "voided", None)
+    (visited,) = [i for i in _visit_items(client, family["son"], family["visit"]) if i["his_item_no"] == "S-1-2"]
+    assert visited["void_reason"] is None and "HIV" not in str(visited)
+    (own,) = [i for i in _visit_items(client, family["elder"], family["visit"]) if i["his_item_no"] == "S-1-2"]
+    assert own["void_reason"] == "HIV抗体检测未做"
+
+
+def test_a_refund_of_a_sensitive_item_names_no_item_to_the_paying_relative_R19(app, client, his, family):
+    """A refund's reason reaches the payer in the history, the bill, the refund message and WeChat Pay:
+    for a sensitive item it is "隐私项目退费", whatever the HIS wrote."""
+    from postpay.payments.models import Refund
+
+    for _ in range(2):  # one message a subscription
+        client.post("/sandbox/wechat/subscriptions", json={"openid": "o-s-son", "template_id": "TPL_REFUND_RESULT"})
+        client.post(
+            "/api/v1/subscriptions", json={"template_ids": ["TPL_REFUND_RESULT"]}, headers=bearer(family["son"])
+        )
+    his.event("S-1", "visit_finished")
+    paid = client.post(
+        "/api/v1/payments",
+        json={"bill_ids": [family["bill"]]},
+        headers=bearer(family["son"]) | {"Idempotency-Key": "sens-refund-01"},
+    )
+    assert paid.status_code == 201, paid.get_json()
+    client.post("/sandbox/wechatpay/orders/%s/pay" % paid.get_json()["payment"]["out_trade_no"])
+    _void(his, "S-1-1", "血常规未做")  # a plain item keeps the HIS's reason
+    _void(his, "S-1-2", "HIV抗体检测未做")
+    run_jobs(app)
+    with app.app_context():
+        for refund in Refund.query.all():
+            client.post("/sandbox/wechatpay/refunds/%s/complete" % refund.out_refund_no, json={"status": "SUCCESS"})
+    run_jobs(app)
+    (payment,) = client.get("/api/v1/payments", headers=bearer(family["son"])).get_json()["payments"]
+    assert sorted(r["reason"] for r in payment["refunds"]) == ["血常规未做", "隐私项目退费"]
+    bill = client.get("/api/v1/bills/" + family["bill"], headers=bearer(family["son"])).get_json()["bill"]
+    assert "HIV" not in str(bill)
+    messages = client.get("/sandbox/wechat/messages?openid=o-s-son").get_json()["messages"]
+    assert len(messages) == 2 and "HIV" not in str(messages)
+    assert sorted(m["data"]["thing4"]["value"] for m in messages) == ["血常规未做", "隐私项目退费"]
+
+
+def test_a_dispute_about_a_sensitive_item_shows_a_relative_no_reason_R19(client, family):
+    """The patient's own words about the item (and the window's answer) may name it."""
+    item = family["items"]["S-1-2"]
+    raised = client.post(
+        "/api/v1/bills/%s/disputes" % family["bill"],
+        json={"item_ids": [item], "reason": "HIV抗体检测没有做"},
+        headers=bearer(family["elder"]),
+    )
+    assert raised.status_code == 201, raised.get_json()
+
+    def dispute(token):
+        bill = client.get("/api/v1/bills/" + family["bill"], headers=bearer(token)).get_json()["bill"]
+        return next(i["dispute"] for i in bill["items"] if i["id"] == item)
+
+    assert (dispute(family["son"])["status"], dispute(family["son"])["reason"]) == ("pending", None)
+    assert dispute(family["elder"])["reason"] == "HIV抗体检测没有做"

@@ -69,3 +69,26 @@ def test_confirming_a_quote_gives_the_full_time_to_pay(client, family, due_bill)
     assert confirmed.status_code == 200, confirmed.get_json()
     expires = dt.datetime.fromisoformat(confirmed.get_json()["settlement"]["expires_at"])
     assert expires > now + dt.timedelta(minutes=29)
+
+
+def test_a_relatives_insurance_quote_is_named_when_paying_cash(client, family, due_bill, pay):
+    bill = due_bill(family["mum_patient"], "H7", 20000)
+    quote = client.post("/api/v1/insurance-settlements", json={"bill_ids": [bill]}, headers=bearer(family["son"]))
+    assert quote.status_code == 201, quote.get_json()
+    (held,) = pay(family["mum"], [bill], key="held-key-0008").get_json()["error"]["details"]["bills"]
+    assert held["reason"] == "INSURANCE_QUOTE" and held["until"] == quote.get_json()["settlement"]["expires_at"]
+    assert held["held_by"] == {"relationship": "child", "name": "孙*"}
+
+
+def test_a_relatives_payment_or_quote_is_named_when_asking_for_a_quote(client, family, due_bill, pay):
+    cash, quoted = due_bill(family["mum_patient"], "H8", 20000), due_bill(family["mum_patient"], "H9", 10000)
+    assert pay(family["son"], [cash], key="held-key-0009").status_code == 201
+    resp = client.post("/api/v1/insurance-settlements", json={"bill_ids": [cash]}, headers=bearer(family["mum"]))
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "BILL_NOT_PAYABLE"
+    (held,) = resp.get_json()["error"]["details"]["bills"]
+    assert (held["reason"], held["held_by"]) == ("PENDING_PAYMENT", {"relationship": "child", "name": "孙*"})
+    mine = client.post("/api/v1/insurance-settlements", json={"bill_ids": [quoted]}, headers=bearer(family["mum"]))
+    assert mine.status_code == 201, mine.get_json()
+    resp = client.post("/api/v1/insurance-settlements", json={"bill_ids": [quoted]}, headers=bearer(family["son"]))
+    (held,) = resp.get_json()["error"]["details"]["bills"]
+    assert (held["reason"], held["held_by"]) == ("INSURANCE_QUOTE", {"relationship": "parent", "name": "孙*"})
