@@ -120,6 +120,8 @@ def defaults(instance_path):
         "POSTPAY_ARREARS_DAYS": 30,
         #: No SMS in these local hours (Asia/Shanghai): from, to.
         "POSTPAY_QUIET_HOURS": "21:00-08:00",
+        #: Local time from which the day-before appointment reminders go out (R15).
+        "POSTPAY_BOOKING_REMINDER_AT": "10:00",
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

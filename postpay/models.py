@@ -2,6 +2,7 @@
 
 from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, Dispute, Item
+from postpay.booking.models import Appointment, AppointmentChange, Slot
 from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditRecord, Reminder
@@ -13,6 +14,9 @@ from postpay.payments.models import LedgerEntry, MicropayAttempt, Payment, Payme
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
+    "Appointment",
+    "AppointmentChange",
+    "Slot",
     "AuditEntry",
     "StaffAccount",
     "Bill",
