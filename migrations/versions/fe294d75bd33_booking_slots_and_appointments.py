@@ -1,5 +1,4 @@
-"""booking (R15): the slots a HIS publishes, appointments and their changes for the HIS feed; an item
-may have no visit (the registration fee, billed before the visit)
+"""booking (R15): the slots a HIS publishes, appointments and their changes for the HIS feed; an item may have no visit (the registration fee, billed before the visit)
 
 Revision ID: fe294d75bd33
 Revises: b8d2f4a6c019
