@@ -91,16 +91,19 @@ def test_twenty_bookers_for_the_last_place_exactly_one_gets_it_R15(app, person, 
         client = app.test_client()
         barrier.wait()
         body = {"patient_id": patient["id"], "hospital_id": nt01, "his_slot_id": "LAST"}
-        resp = client.post("/api/v1/appointments", json=body, headers=bearer(token) | {"Idempotency-Key": "race-key-01"})
+        headers = bearer(token) | {"Idempotency-Key": "race-key-01"}
+        resp = client.post("/api/v1/appointments", json=body, headers=headers)
         results.append((resp.status_code, (resp.get_json().get("error") or {}).get("code")))
 
     threads = [threading.Thread(target=go, args=p) for p in people]
     [t.start() for t in threads]
     [t.join(60) for t in threads]
     assert sorted(results, key=str) == sorted([(201, None)] + [(409, "SLOT_FULL")] * 19, key=str), results
-    shown = app.test_client().get(
-        "/api/v1/hospitals/%s/schedules?date=%s" % (nt01, day), headers=bearer(people[0][0])
-    ).get_json()
+    shown = (
+        app.test_client()
+        .get("/api/v1/hospitals/%s/schedules?date=%s" % (nt01, day), headers=bearer(people[0][0]))
+        .get_json()
+    )
     assert shown["slots"][0]["free"] == 0
 
 
@@ -112,12 +115,10 @@ def test_schedules_and_appointments_are_read_in_a_constant_number_of_queries(
     publish([slot("S1", day)], day)
     book(family["son"], family["elder_patient"]["id"], nt01, "S1")
 
+    urls = ("/api/v1/hospitals", "/api/v1/hospitals/%s/schedules?date=%s" % (nt01, day), "/api/v1/appointments")
+
     def reads():
-        return (
-            count_statements(app, lambda: client.get("/api/v1/hospitals", headers=headers)),
-            count_statements(app, lambda: client.get("/api/v1/hospitals/%s/schedules?date=%s" % (nt01, day), headers=headers)),
-            count_statements(app, lambda: client.get("/api/v1/appointments", headers=headers)),
-        )
+        return tuple(count_statements(app, lambda url=url: client.get(url, headers=headers)) for url in urls)
 
     few = reads()
     publish([slot("S%d" % n, day, hour=8 + n) for n in range(2, 10)], day)
