@@ -122,6 +122,8 @@ def defaults(instance_path):
         "POSTPAY_QUIET_HOURS": "21:00-08:00",
         #: Local time from which the day-before appointment reminders go out (R15).
         "POSTPAY_BOOKING_REMINDER_AT": "10:00",
+        #: The HIS's appointment feed shows changes this many seconds old, so none commits behind a cursor.
+        "POSTPAY_FEED_LAG_SECONDS": 5,
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

@@ -1,5 +1,9 @@
 """The HIS's feed of appointment changes (R15): ordered by (time, id) and resumable from a cursor,
-the same way as the voids feed (``postpay/his/service.py``)."""
+the same way as the voids feed (``postpay/his/service.py``).
+
+A change is stamped before its transaction commits, so a reader could pass a change that commits a
+moment later with an earlier stamp. The feed therefore shows only changes older than
+``POSTPAY_FEED_LAG_SECONDS`` (longer than any transaction of ours), and a cursor never skips one."""
 
 import datetime as dt
 
@@ -10,16 +14,16 @@ from postpay.errors import Invalid
 from postpay.extensions import db
 
 
-def changes_since(hospital, cursor, limit):
+def changes_since(hospital, cursor, limit, until):
     """Changes of the hospital's appointments after ``cursor`` (``<ISO time>,<change id>``), oldest
-    first, each with its appointment, slot and patient; returns ``(rows, next cursor)``. Raises Invalid
-    (BAD_CURSOR)."""
+    first, up to ``until``, each with its appointment, slot and patient; returns ``(rows, next cursor)``.
+    Raises Invalid (BAD_CURSOR)."""
     query = (
         db.select(AppointmentChange, Appointment, Slot, Patient)
         .join(Appointment, Appointment.id == AppointmentChange.appointment_id)
         .join(Slot, Slot.id == Appointment.slot_id)
         .join(Patient, Patient.id == Appointment.patient_id)
-        .where(AppointmentChange.hospital_id == hospital.id)
+        .where(AppointmentChange.hospital_id == hospital.id, AppointmentChange.at <= until)
     )
     if cursor:
         text, _, after_id = cursor.partition(",")

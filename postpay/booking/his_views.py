@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, parse_time, route
 from postpay.booking import feed, service
@@ -71,7 +71,7 @@ def publish():
     bp,
     "/appointments",
     ["GET"],
-    "Appointment changes (booked, paid, cancelled) since a cursor, oldest first (R15)",
+    "Appointment changes (booked, paid, cancelled) since a cursor, oldest first, settled ones only (R15)",
     auth="his",
     query={"cursor": STR, "limit": INT},
     answers={200: loose(changes={"type": "array", "items": CHANGE}, next_cursor=NULLABLE_STR)},
@@ -82,7 +82,8 @@ def changes():
         limit = max(1, min(int(request.args.get("limit", 200)), 500))
     except ValueError:
         raise Invalid("limit 应为整数", code="VALIDATION_ERROR") from None
-    rows, cursor = feed.changes_since(g.hospital, request.args.get("cursor"), limit)
+    until = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=current_app.config["POSTPAY_FEED_LAG_SECONDS"])
+    rows, cursor = feed.changes_since(g.hospital, request.args.get("cursor"), limit, until)
     return jsonify(
         {
             "changes": [
