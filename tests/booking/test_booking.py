@@ -161,3 +161,26 @@ def test_the_elder_and_the_son_are_reminded_the_day_before_once_R15(client, runn
     for phone in (ELDER_PHONE, SON_PHONE):
         (text,) = [t for t in outbox(client, phone) if "就诊提醒" in t]
         assert "钱*" in text and "14:00" in text and "南通市第一人民医院心内科" in text
+
+
+def test_a_pending_fee_payment_keeps_the_place_until_it_ends_R15(
+    app, client, runner, family, publish, hospital_id, book
+):
+    day = local_day(2)
+    publish([slot("S1", day)], day)
+    appointment = book(family["son"], family["elder_patient"]["id"], hospital_id(), "S1").get_json()["appointment"]
+    resp = client.post(
+        "/api/v1/payments",
+        json={"bill_ids": [appointment["bill_id"]]},
+        headers=bearer(family["son"]) | {"Idempotency-Key": "pending-key-0001"},
+    )
+    payment = resp.get_json()["payment"]
+    cancel = client.delete("/api/v1/appointments/%s" % appointment["id"], headers=bearer(family["son"]))
+    assert cancel.status_code == 409 and cancel.get_json()["error"]["code"] == "PAYMENT_PENDING"
+    sweep(runner, dt.datetime.now(CST) + dt.timedelta(minutes=16))  # the payment is still open: no release
+    shown = client.get("/api/v1/appointments/%s" % appointment["id"], headers=bearer(family["son"])).get_json()
+    assert shown["appointment"]["status"] == "held"
+    client.post("/sandbox/wechatpay/orders/%s/pay" % payment["out_trade_no"])  # paid late, but before release
+    sweep(runner, dt.datetime.now(CST) + dt.timedelta(minutes=17))
+    shown = client.get("/api/v1/appointments/%s" % appointment["id"], headers=bearer(family["son"])).get_json()
+    assert shown["appointment"]["status"] == "booked" and shown["appointment"]["paid_at"]
