@@ -47,6 +47,8 @@ def test_a_son_books_for_his_bound_mother_pays_the_fee_and_she_gets_an_sms_R15(
     bill = client.get("/api/v1/bills/%s" % appointment["bill_id"], headers=bearer(family["son"])).get_json()["bill"]
     assert (bill["status"], bill["amount_fen"], bill["due_at"]) == ("due", 1200, appointment["hold_until"])
     assert [(i["name"], i["amount_fen"]) for i in bill["items"]] == [("挂号费", 1200)]
+    (listed,) = client.get("/api/v1/bills/outstanding", headers=bearer(family["son"])).get_json()["bills"]
+    assert (listed["id"], listed["visit_ids"], [i["name"] for i in listed["items"]]) == (bill["id"], [], ["挂号费"])
     shown = client.get("/api/v1/hospitals/%s/schedules?date=%s" % (nt01, day), headers=bearer(family["son"]))
     assert [(s["his_slot_id"], s["capacity"], s["free"]) for s in shown.get_json()["slots"]] == [("S1", 2, 1)]
     pay_fee(client, family["son"], appointment["bill_id"])
