@@ -20,7 +20,7 @@ SLOT_IN = obj(
     start=TIME,
     end=TIME,
     capacity={"type": "integer", "minimum": 0, "maximum": 10000},
-    fee_fen={"type": "integer", "minimum": 0, "maximum": 10_000_000},
+    fee_fen={"type": "integer", "minimum": 1, "maximum": 10_000_000},
 )
 CHANGE = loose(
     appointment_id=STR,

@@ -9,6 +9,7 @@ import logging
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, pushes, queue
+from postpay.accounts.models import Patient
 from postpay.billing import service as billing
 from postpay.billing.models import Bill, BillStatus, Item
 from postpay.booking.models import (
@@ -168,25 +169,33 @@ def book(user, patient_id, hospital_id, his_slot_id, key, now):
 
 def _fee_bill(patient_id, slot, now):
     """A registration-fee bill, a new part of the day, due at once and until the hold ends (no reminder
-    stage: ``next_reminder_at`` stays empty; the sweep closes it unpaid long before any arrears)."""
+    stage: ``next_reminder_at`` stays empty; the sweep closes it unpaid long before any arrears). The
+    patient's row lock queues the patient's own bookings; a visit's bill taking the part meanwhile
+    moves this one to the next."""
+    db.session.execute(db.select(Patient.id).where(Patient.id == patient_id).with_for_update())
     last = db.session.execute(
         db.select(db.func.max(Bill.part)).where(
             Bill.patient_id == patient_id, Bill.hospital_id == slot.hospital_id, Bill.visit_day == slot.day
         )
     ).scalar()
-    bill = Bill(
-        patient_id=patient_id,
-        hospital_id=slot.hospital_id,
-        visit_day=slot.day,
-        part=(last or 0) + 1,
-        status=BillStatus.due,
-        total_fen=slot.fee_fen,
-        finalised_at=now,
-        due_at=now + HOLD,
-    )
-    db.session.add(bill)
-    db.session.flush()
-    return bill
+    for part in range((last or 0) + 1, (last or 0) + 6):
+        bill = Bill(
+            patient_id=patient_id,
+            hospital_id=slot.hospital_id,
+            visit_day=slot.day,
+            part=part,
+            status=BillStatus.due,
+            total_fen=slot.fee_fen,
+            finalised_at=now,
+            due_at=now + HOLD,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(bill)
+            return bill
+        except IntegrityError:
+            continue
+    raise Conflict("请稍后重试", code="BUSY")
 
 
 def appointment_for(user, appointment_id, permission):

@@ -130,3 +130,22 @@ def test_schedules_and_appointments_are_read_in_a_constant_number_of_queries(
         book(family["son"], family["son_patient"]["id"], nt01, "S%d" % n, key="book-key-1%03d" % n)
     assert reads() == few, few
     print("queries (hospitals, schedules, appointments):", few)
+
+
+def test_one_patient_booking_six_slots_of_a_day_at_once_gets_six_fee_bills_R15(app, family, publish, hospital_id):
+    day, nt01 = local_day(2), hospital_id()
+    publish([slot("P%d" % n, day, hour=8 + n) for n in range(6)], day)
+    results, barrier = [], threading.Barrier(6)
+
+    def go(n):
+        body = {"patient_id": family["elder_patient"]["id"], "hospital_id": nt01, "his_slot_id": "P%d" % n}
+        headers = bearer(family["son"]) | {"Idempotency-Key": "parts-key-%04d" % n}
+        barrier.wait()
+        resp = app.test_client().post("/api/v1/appointments", json=body, headers=headers)
+        results.append((resp.status_code, resp.get_json()))
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in range(6)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert [status for status, _ in results] == [201] * 6, results
+    assert len({body["appointment"]["bill_id"] for _, body in results}) == 6
