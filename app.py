@@ -21,6 +21,8 @@ from postpay import (
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
+from postpay.booking.his_views import bp as his_booking_bp
+from postpay.booking.views import bp as booking_bp
 from postpay.console import commands as console_commands
 from postpay.console import desks, sessions, views  # noqa: F401  (desks, views: pages on the console blueprint)
 from postpay.console.pages import bp as console_bp
@@ -52,6 +54,8 @@ BLUEPRINTS = [
     console_bp,
     insurance_bp,
     credit_bp,
+    booking_bp,
+    his_booking_bp,
     openapi.bp,
     front.bp,
     metrics.bp,

@@ -3,7 +3,7 @@ patient, bill, visit or payment asks here.
 
 - The account's own verified patient: everything.
 - A relative bound to the account by an active binding: what the binding grants
-  (``view``, ``accompany``, ``pay``; ``mutual_aid``: spend the relative's own personal
+  (``view``, ``accompany``, ``pay``, ``book`` (R15: appointments); ``mutual_aid``: spend the relative's own personal
   insurance account for 共济, which only the relative grants, by consenting to a binding
   that asks for it).
 - Anyone else: the patient does not exist for this account (404), so another
@@ -16,7 +16,7 @@ from postpay.errors import Forbidden, NotFound
 from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 
-ALL = frozenset({"view", "accompany", "pay", "mutual_aid"})
+ALL = frozenset({"view", "accompany", "pay", "mutual_aid", "book"})
 MISSING_PATIENT = "未找到该就诊人"
 #: Columns, not objects: this runs on every request that lists what an account may see.
 _BINDINGS = db.select(

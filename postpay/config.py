@@ -141,6 +141,10 @@ def defaults(instance_path):
         "POSTPAY_CREDIT_EXPORT_KEY": "",
         #: No SMS in these local hours (Asia/Shanghai): from, to.
         "POSTPAY_QUIET_HOURS": "21:00-08:00",
+        #: Local time from which the day-before appointment reminders go out (R15).
+        "POSTPAY_BOOKING_REMINDER_AT": "10:00",
+        #: The HIS's appointment feed shows changes this many seconds old, so none commits behind a cursor.
+        "POSTPAY_FEED_LAG_SECONDS": 5,
         "WECHATPAY_MCHID": "",
         "WECHATPAY_APIV3_KEY": "",
         "WECHATPAY_PRIVATE_KEY_PATH": "",

@@ -11,7 +11,8 @@ from flask import current_app
 from postpay.accounts import identity
 from postpay.accounts.models import User
 from postpay.accounts.service import upsert_patient
-from postpay.clock import today, utcnow
+from postpay.booking import service as booking
+from postpay.clock import day_start, today, utcnow
 from postpay.contracts import commitment
 from postpay.contracts.eligibility import active_contract
 from postpay.contracts.models import Channel, Contract, ContractStatus
@@ -70,7 +71,7 @@ def load():
             relative_patient_id=elder.patient_id,
             relationship="parent",
             # 张建国 consented at the window: his son may also spend his employee personal account (共济).
-            permissions=["accompany", "mutual_aid", "pay", "view"],
+            permissions=["accompany", "book", "mutual_aid", "pay", "view"],
             status=BindingStatus.active,
             consented_at=utcnow(),
             consent_channel="window",
@@ -83,6 +84,7 @@ def load():
         secret = existing.his_secret if existing else secrets.token_urlsafe(24)
         hospital, _ = upsert_hospital(code, name, mchid, secret, med_inst_no, city_id)
         yield "hospital %s %s (mchid %s)" % (hospital.code, hospital.name, hospital.mchid)
+        yield _schedules(hospital)
     if active_contract(elder.patient_id) is None:
         version = commitment.current_version()
         db.session.add(
@@ -101,6 +103,33 @@ def load():
     yield "contract: 张晓明 signed for 张建国 as guarantor (post-pay active)"
     db.session.commit()
     yield from _visits(elder.patient)
+
+
+#: (department, doctor, first hour, fee in fen): the demo's slots, four half hours a morning (R15).
+SCHEDULES = [("心内科", "王医生", 8, 1200), ("老年病科", "陈医生", 9, 1500)]
+
+
+def _schedules(hospital, days=3):
+    """The next ``days`` days' slots of the demo doctors (republishing them changes nothing)."""
+    count = 0
+    for offset in range(1, days + 1):
+        day = today() + dt.timedelta(days=offset)
+        for department, doctor, hour, fee in SCHEDULES:
+            slots = []
+            for n in range(4):
+                start = day_start(day, dt.time(hour)) + dt.timedelta(minutes=30 * n)
+                no = "%s-%s-%s%02d" % (hospital.code, day.strftime("%Y%m%d"), doctor[0], hour * 2 + n)
+                slots.append(
+                    {
+                        "his_slot_id": no,
+                        "start": start,
+                        "end": start + dt.timedelta(minutes=30),
+                        "capacity": 5,
+                        "fee_fen": fee,
+                    }
+                )
+            count += len(booking.publish(hospital, department, doctor, day, slots))
+    return "schedules %s: %d slots over the next %d days" % (hospital.code, count, days)
 
 
 def _visits(elder):

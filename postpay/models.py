@@ -2,6 +2,7 @@
 
 from postpay.accounts.models import Patient, User
 from postpay.billing.models import Bill, BillReceipt, Dispute, Item
+from postpay.booking.models import Appointment, AppointmentChange, Slot
 from postpay.console.models import AuditEntry, StaffAccount
 from postpay.contracts.models import Contract
 from postpay.credit.models import CreditEvent, CreditExport, CreditRecord, Reminder
@@ -22,6 +23,9 @@ from postpay.payments.models import (
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 
 __all__ = [
+    "Appointment",
+    "AppointmentChange",
+    "Slot",
     "AuditEntry",
     "StaffAccount",
     "Bill",

@@ -12,6 +12,7 @@ import time
 
 from postpay import queue
 from postpay.billing.service import day_end
+from postpay.booking.jobs import sweep as booking_sweep
 from postpay.credit.service import arrears_sweep, reminder_sweep
 from postpay.extensions import redis
 from postpay.payments.sweeps import close_expired, poll_pending, query_pending
@@ -27,6 +28,8 @@ SCHEDULE = [
     ("query_pending_orders", query_pending, 60),
     #: Medical-insurance orders WeChat stopped notifying about (after ~30 s): ask the platform (6301).
     ("poll_insurance_orders", poll_pending, 30),
+    #: R15: book paid appointments, release those unpaid after 15 minutes, the day-before reminders.
+    ("appointments", booking_sweep, 60),
 ]
 
 #: The queues a worker works.

@@ -3,6 +3,7 @@ by a stranger (404: another family's ids reveal nothing) and by a relative whose
 binding lacks the permission the route needs (403)."""
 
 import base64
+import datetime as dt
 
 import pytest
 
@@ -49,7 +50,17 @@ ROUTES = {
     "insurance.show": ("GET", "/api/v1/insurance-settlements/{settlement}", None, None),
     "insurance.confirm": ("POST", "/api/v1/insurance-settlements/{settlement}/confirm", {}, None),
     "insurance.cancel": ("DELETE", "/api/v1/insurance-settlements/{settlement}", None, None),
+    "booking.create": (
+        "POST",
+        "/api/v1/appointments",
+        {"patient_id": "{patient}", "hospital_id": "{hospital}", "his_slot_id": "Z-SLOT-2"},
+        "book",
+    ),
+    "booking.show": ("GET", "/api/v1/appointments/{appointment}", None, "view"),
+    "booking.cancel": ("DELETE", "/api/v1/appointments/{appointment}", None, "book"),
 }
+#: Routes with an id in the path that every logged-in account may read (no patient's data).
+PUBLIC = {"booking.schedules"}
 
 
 def test_every_route_naming_a_resource_is_in_this_table():
@@ -63,6 +74,7 @@ def test_every_route_naming_a_resource_is_in_this_table():
     for rule in _rules():
         if rule.arguments and SPEC.get(rule.endpoint, {}).get("auth") == "bearer":
             naming.add(rule.endpoint)
+    naming -= PUBLIC
     assert naming <= set(ROUTES), "add %s to ROUTES" % sorted(naming - set(ROUTES))
 
 
@@ -95,6 +107,22 @@ def world(client, person, bind, signed, his):
         "/api/v1/insurance-settlements", json={"bill_ids": [insured["bill_id"]]}, headers=bearer(elder_token)
     )
     assert settlement.status_code == 201, settlement.get_json()
+    tomorrow = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(days=1)).replace(hour=9, minute=0)
+    slots = [
+        {"his_slot_id": no, "start": tomorrow.isoformat(), "end": (tomorrow + dt.timedelta(minutes=30)).isoformat()}
+        | {"capacity": 5, "fee_fen": 1000}
+        for no in ("Z-SLOT-1", "Z-SLOT-2")
+    ]
+    body = {"department": "心内科", "doctor": "王医生", "date": tomorrow.date().isoformat(), "slots": slots}
+    assert his.open("/his/v1/schedules", json=body).status_code == 200
+    hospitals = client.get("/api/v1/hospitals", headers=bearer(elder_token)).get_json()["hospitals"]
+    hospital = next(h["id"] for h in hospitals if h["code"] == "NT01")
+    appointment = client.post(
+        "/api/v1/appointments",
+        json={"patient_id": elder["id"], "hospital_id": hospital, "his_slot_id": "Z-SLOT-1"},
+        headers=bearer(elder_token) | {"Idempotency-Key": "world-key-0002"},
+    )
+    assert appointment.status_code == 201, appointment.get_json()
     viewer_token, _ = person("o-z-viewer")
     companion_token, _ = person("o-z-companion")
     stranger_token, stranger = person("o-z-stranger")
@@ -109,6 +137,8 @@ def world(client, person, bind, signed, his):
         "item": item,
         "payment": paid.get_json()["payment"]["id"],
         "settlement": settlement.get_json()["settlement"]["id"],
+        "hospital": hospital,
+        "appointment": appointment.get_json()["appointment"]["id"],
     }
     return {
         "ids": ids,
@@ -158,6 +188,8 @@ MISSING = {
     "item": "it_doesnotexist00",
     "payment": "py_doesnotexist00",
     "settlement": "is_doesnotexist00",
+    "hospital": "hp_doesnotexist00",
+    "appointment": "ap_doesnotexist00",
 }
 
 

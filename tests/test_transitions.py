@@ -8,13 +8,25 @@ import itertools
 import pytest
 
 from postpay.billing.models import Bill, Dispute, pay_due
+from postpay.booking.models import Appointment
 from postpay.contracts.models import Contract
 from postpay.errors import Conflict
 from postpay.family.models import Binding
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.payments.models import MicropayAttempt, Payment, PaymentStatus, Refund, mark_paid
 
-MODELS = (Bill, Payment, Refund, Dispute, Contract, Binding, InsuranceSettlement, InsuranceRefund, MicropayAttempt)
+MODELS = (
+    Appointment,
+    Bill,
+    Payment,
+    Refund,
+    Dispute,
+    Contract,
+    Binding,
+    InsuranceSettlement,
+    InsuranceRefund,
+    MicropayAttempt,
+)
 MOVES = [
     pytest.param(model, start, to, id="%s:%s->%s" % (model.__name__, start.value, to.value))
     for model in MODELS

@@ -82,8 +82,9 @@ class Bill(Transitions, db.Model):
 
     @property
     def all_items(self):
-        """Every item of the bill's visits, deferred or paid now, in the order they came."""
-        return [item for visit in self.visits for item in visit.items]
+        """Every item of the bill's visits, deferred or paid now, in the order they came; then the
+        items of no visit (a registration fee, R15)."""
+        return [item for visit in self.visits for item in visit.items] + [i for i in self.items if i.visit_id is None]
 
 
 def pay_due(bill_ids, at):
@@ -125,7 +126,8 @@ class Item(db.Model):
     )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("it"))
-    visit_id = db.Column(db.String(32), db.ForeignKey("visits.id"), nullable=False, index=True)
+    #: None only for a registration fee (R15), billed before any visit.
+    visit_id = db.Column(db.String(32), db.ForeignKey("visits.id"), index=True)
     #: Set for deferred items only: the day bill they are on.
     bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), index=True)
     his_item_no = db.Column(db.String(64), nullable=False)

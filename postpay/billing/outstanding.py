@@ -62,6 +62,12 @@ ITEMS = (
     .where(Visit.bill_id.in_(db.bindparam("bills", expanding=True)))
     .order_by(Visit.registered_at, Visit.id, Item.created_at, Item.id)
 )
+#: The items of bills with no visit (a registration fee, R15): asked only when such a bill is listed.
+BARE_ITEMS = (
+    db.select(Item.bill_id, db.null(), *ITEM_COLUMNS[2:])
+    .where(Item.bill_id.in_(db.bindparam("bills", expanding=True)), Item.visit_id.is_(None))
+    .order_by(Item.created_at, Item.id)
+)
 
 
 def outstanding(user, now):
@@ -77,8 +83,11 @@ def outstanding(user, now):
     visits, items = defaultdict(list), defaultdict(list)
     patient_of = {b[0]: b[1] for b in bills}
     rows = db.session.execute(ITEMS, {"bills": [b[0] for b in bills]}).all()
+    bare = [b[0] for b in bills if b[0] not in {row[0] for row in rows}]
+    if bare:
+        rows += db.session.execute(BARE_ITEMS, {"bills": bare}).all()
     for bill_id, visit_id, *item in rows:
-        if visit_id not in visits[bill_id]:
+        if visit_id is not None and visit_id not in visits[bill_id]:
             visits[bill_id].append(visit_id)
         if item[0] is not None:
             items[bill_id].append(_item(item, patient_of[bill_id] in reveal))

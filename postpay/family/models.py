@@ -9,7 +9,8 @@ from postpay.statemachine import Transitions, unique_where
 
 #: ``mutual_aid`` (共济): the account may spend the relative's own personal insurance account.
 #: Only the relative (the account holder) grants it: by consenting to a binding that asks for it.
-PERMISSIONS = ("view", "accompany", "pay", "mutual_aid")
+#: ``book`` (R15): book appointments for the relative; ``pay`` does not imply it.
+PERMISSIONS = ("view", "accompany", "pay", "mutual_aid", "book")
 RELATIONSHIPS = ("parent", "spouse", "child", "other")
 
 

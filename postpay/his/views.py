@@ -5,6 +5,7 @@ from flask import Blueprint, g, jsonify, request
 from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, parse_time, route
 from postpay.billing import receipts
 from postpay.billing.models import CATEGORIES
+from postpay.booking import service as booking
 from postpay.errors import Invalid
 from postpay.his import settlements
 from postpay.his.service import voided_since
@@ -67,12 +68,15 @@ def item_json(item):
         doctor={"type": "string", "minLength": 1, "maxLength": 64},
         registered_at=TIME,
         exclusion=EXCLUSION,
+        appointment_id={"type": "string", "minLength": 1, "maxLength": 64},
     ),
     answers={200: loose(visit_id=STR, postpay=BOOL, reasons={"type": "array", "items": loose(code=STR, message=STR)})},
 )
 def register():
     data = dict(g.body, registered_at=parse_time(g.body["registered_at"]))
     visit = service.register_visit(g.hospital, data)
+    if data.get("appointment_id"):  # R15: the visit of a booked appointment
+        booking.link_visit(g.hospital, visit, data["appointment_id"])
     return jsonify({"visit_id": visit.id, "postpay": visit.postpay, "reasons": visit.reasons, "bill_id": visit.bill_id})
 
 
