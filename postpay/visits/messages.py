@@ -128,14 +128,19 @@ def send_for_refund(refund_id):
     if refund is None or refund.order_id is None or refund.status not in (RefundStatus.succeeded, RefundStatus.failed):
         return 0
     order = db.session.get(PaymentOrder, refund.order_id)
-    payer = db.session.get(User, db.session.get(Payment, order.payment_id).payer_user_id)
+    payer_id = db.session.get(Payment, order.payment_id).payer_user_id
+    # a kiosk's payment has no payer account: the patient (and who may pay for them) hear of it
+    if payer_id:
+        users = [db.session.get(User, payer_id)]
+    else:
+        users = recipients(db.session.get(Bill, refund.bill_id).patient_id, "pay")
     data = {
         "thing1": {"value": thing(order.hospital.name)},
         "amount2": {"value": "%d.%02d元" % divmod(refund.amount_fen, 100)},
         "phrase3": {"value": "退款成功" if refund.status == RefundStatus.succeeded else "退款失败"},
         "thing4": {"value": thing(refund.reason or "退款")},
     }
-    return _send("refund_result", "refund:%s" % refund.id, [payer], data, "pages/payments/index")
+    return _send("refund_result", "refund:%s" % refund.id, users, data, "pages/payments/index")
 
 
 def add_quota(user, template_ids):
