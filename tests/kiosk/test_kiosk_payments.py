@@ -10,7 +10,7 @@ from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, MicropayAttempt, Payment
 from tests.conftest import count_statements
-from tests.console.conftest import flash, staff  # noqa: F401  (the console's fixture)
+from tests.console.conftest import flash
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
