@@ -9,7 +9,7 @@ import pytest
 from postpay.billing.models import Bill
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, MicropayAttempt, Payment
-from tests.conftest import count_statements
+from tests.conftest import bearer, count_statements
 from tests.console.conftest import flash
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -27,7 +27,7 @@ def patient(person, signed):
     """A signed patient: ``(patient json with id_number_plain)``."""
     token, found = person("o-k-pay", name="陈阿婆", birth="19460203")
     assert signed(token, found["id"], "13655550101").status_code == 201
-    return found
+    return found | {"token": token}
 
 
 def open_session(client, kiosk, patient):
@@ -114,6 +114,8 @@ def test_pay_two_bills_with_the_payment_code_scanned_at_the_kiosk_R13(app, clien
         assert attempt.payment_id == payment["id"] and attempt.bill_id is None and attempt.status.value == "paid"
     assert poll(kiosk, session, payment["id"]).get_json()["payment"]["status"] == "paid"
     assert kiosk.open("/kiosk/v1/bills?session=%s" % session, method="GET").get_json()["bills"] == []
+    seen = client.get("/api/v1/bills/%s" % ids[0], headers=bearer(patient["token"])).get_json()["bill"]
+    assert [(p["id"], p["channel"], p["amount_fen"]) for p in seen["payments"]] == [(payment["id"], "micropay", 2000)]
 
 
 @pytest.mark.parametrize("kind", [{"never_confirm": True}, {"system_error": True}], ids=["userpaying", "systemerror"])
