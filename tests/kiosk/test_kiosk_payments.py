@@ -3,6 +3,7 @@ paid with the payment or face code scanned there (micropay, reversed when unreso
 native QR code; the same reserve and ledger as every other channel."""
 
 import datetime as dt
+import threading
 
 import pytest
 
@@ -252,3 +253,34 @@ def test_a_payment_needs_a_code_or_the_qr_method_and_a_live_session(client, kios
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "VALIDATION_ERROR"
     unsigned = client.get("/kiosk/v1/bills?session=%s" % session)
     assert unsigned.status_code == 401
+
+
+def test_kiosk_payment_calls_are_signed_query_and_all(client, kiosk, his, patient):
+    bill = due_bill(his, patient, "K-70", 2000)
+    session = open_session(client, kiosk, patient)
+    path = "/kiosk/v1/bills?session=%s" % session
+    headers = kiosk.headers("GET", "/kiosk/v1/bills?session=%s" % ("y" * 32), b"")
+    swapped = client.get(path, headers=headers)  # signed for another query
+    assert swapped.status_code == 401 and swapped.get_json()["error"]["code"] == "BAD_SIGNATURE"
+    body = b'{"session": "%s", "bill_ids": ["%s"], "method": "qr"}' % (session.encode(), bill.encode())
+    headers = kiosk.headers("POST", "/kiosk/v1/payments", body.replace(b"qr", b"xx"))
+    forged = client.post("/kiosk/v1/payments", data=body, headers=headers, content_type="application/json")
+    assert forged.status_code == 401
+    assert kiosk.open("/kiosk/v1/payments", data=body.decode()).status_code == 201
+
+
+def test_ten_kiosk_requests_racing_for_one_bill_exactly_one_takes_it_R11(app, client, kiosk, his, patient):
+    bill = due_bill(his, patient, "K-80", 2000)
+    session = open_session(client, kiosk, patient)
+    results, barrier = [], threading.Barrier(10)
+
+    def go():
+        barrier.wait()
+        results.append(pay(kiosk, session, [bill], method="qr").status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(10)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert sorted(results) == [201] + [409] * 9, results
+    with app.app_context():
+        assert Payment.query.filter_by(status="pending").count() == 1
