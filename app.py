@@ -5,7 +5,19 @@ import os
 from flask import Flask
 from sqlalchemy import event
 
-from postpay import api, demo_commands, errors, inputs, jobs_commands, lifecycle, models, openapi, posture  # noqa: F401  (models: every table)
+from postpay import (
+    api,
+    demo_commands,
+    errors,
+    front,
+    inputs,
+    jobs_commands,
+    lifecycle,
+    metrics,
+    models,  # noqa: F401  (every table)
+    openapi,
+    posture,
+)
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
@@ -38,6 +50,8 @@ BLUEPRINTS = [
     console_bp,
     insurance_bp,
     openapi.bp,
+    front.bp,
+    metrics.bp,
 ]
 #: Each registers its command group (``flask --app app <group> ...``) in ``init_app``.
 COMMANDS = [
@@ -77,6 +91,7 @@ def create_app(test_config=None):
     lifecycle.init_app(app)
     inputs.init_app(app)  # after lifecycle: a refused request still gets its request id
     errors.register(app)
+    metrics.init_app(app)
 
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

@@ -77,8 +77,23 @@ def parse_time(text):
     return moment.astimezone(dt.timezone.utc)
 
 
-def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False):
-    """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page).
+def idempotency_key(required=True):
+    """The ``Idempotency-Key`` request header, for ``route(headers=...)``."""
+    return {
+        "Idempotency-Key": {
+            "required": required,
+            "description": "the client's key for this request: a retry with the same key and body gets the "
+            "first answer, never a second payment; the same key with another body gets 422 IDEMPOTENCY_KEY_REUSED",
+            "schema": {"type": "string", "minLength": 8, "maxLength": 128},
+        }
+    }
+
+
+def route(
+    bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False, headers=None
+):
+    """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page);
+    ``headers``: request headers it reads, name -> {"required", "description", "schema"}.
 
     ``read_only``: a route that only reads runs its statements without a transaction (no
     BEGIN and COMMIT round trips on the busiest reads); any attempt to write raises.
@@ -93,6 +108,7 @@ def route(bp, rule, methods, summary, body=None, answers=None, query=None, auth=
             "responses": answers or {200: None},
             "query": query or {},
             "auth": auth,
+            "headers": headers or {},
         }
 
         @functools.wraps(fn)
@@ -137,26 +153,60 @@ def parse_body(schema):
     data = inputs.load_json(request.get_data())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "请求体"
-        raise Invalid("%s: %s" % (where, _describe(error)))
+        field, what = describe(error)
+        raise Invalid("%s%s" % (field + " " if field else "请求体", what), field=field)
     return data
 
 
-def _describe(error):
-    kinds = {
-        "type": "类型不正确",
-        "required": "缺少必填字段",
-        "additionalProperties": "含有未知字段",
-        "enum": "取值不在允许范围内",
-        "maxLength": "过长",
-        "minLength": "过短",
-        "pattern": "格式不正确",
-        "minimum": "超出允许范围",
-        "maximum": "超出允许范围",
-        "maxItems": "条目过多",
-        "minItems": "条目过少",
-    }
-    return "%s (%s)" % (kinds.get(error.validator, "不符合要求"), error.message[:120])
+#: JSON types in Chinese.
+TYPES = {
+    "string": "字符串",
+    "integer": "整数",
+    "number": "数字",
+    "boolean": "布尔值",
+    "array": "数组",
+    "object": "对象",
+    "null": "null",
+}
+
+
+def _path(parts):
+    """``["id_card", "name"]`` -> ``id_card.name``; ``["bill_ids", 0]`` -> ``bill_ids[0]``."""
+    out = ""
+    for part in parts:
+        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def describe(error):
+    """A jsonschema error as ``(field, what is wrong)``, in Chinese; never jsonschema's English."""
+    at, value, v = list(error.absolute_path), error.validator_value, error.validator
+    if v == "required":
+        missing = [name for name in value if isinstance(error.instance, dict) and name not in error.instance]
+        return _path(at + missing[:1]), "为必填项"
+    if v == "additionalProperties":
+        known = set(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in known) if isinstance(error.instance, dict) else []
+        return _path(at + unknown[:1]), "不是可用的字段"
+    if v == "type":
+        names = [TYPES.get(t, t) for t in (value if isinstance(value, list) else [value]) if t != "null"]
+        return _path(at), "应为%s" % "或".join(names)
+    what = {
+        "enum": lambda: "应为以下之一：%s" % "、".join(str(x) for x in value),
+        "const": lambda: "应为 %s" % value,
+        "maxLength": lambda: "最多%d个字符" % value,
+        "minLength": lambda: "不能为空" if value == 1 else "至少%d个字符" % value,
+        "pattern": lambda: "格式不正确",
+        "format": lambda: "格式不正确",
+        "minimum": lambda: "应不小于%s" % value,
+        "maximum": lambda: "应不大于%s" % value,
+        "exclusiveMinimum": lambda: "应大于%s" % value,
+        "maxItems": lambda: "最多%d项" % value,
+        "minItems": lambda: "至少%d项" % value,
+        "uniqueItems": lambda: "不能有重复项",
+        "maxProperties": lambda: "字段过多",
+    }.get(v, lambda: "不符合要求")
+    return _path(at), what()
 
 
 @event.listens_for(Session, "before_flush")

@@ -24,8 +24,25 @@ NANTONG = (
 )
 
 
+#: Development: the port ``make run``'s server listens on, written there by gunicorn.conf.py while
+#: it serves with the sandbox, so commands in another shell reach that sandbox without ``PORT``.
+DEV_PORT_FILE = "dev-server-port"
+
+
+def _port(instance_path):
+    """``PORT`` from the environment, else the development server's, else 8000."""
+    if os.environ.get("PORT"):
+        return os.environ["PORT"]
+    try:
+        with open(os.path.join(instance_path, DEV_PORT_FILE)) as f:
+            port = f.read().strip()
+    except OSError:
+        return "8000"
+    return port if port.isascii() and port.isdigit() else "8000"
+
+
 def defaults(instance_path):
-    port = os.environ.get("PORT", "8000")
+    port = _port(instance_path)
     return {
         "SECRET_KEY": None,
         "POSTPAY_DATA_KEY": None,
@@ -157,6 +174,8 @@ def defaults(instance_path):
         "POSTPAY_STAFF_IP_WINDOW_SECONDS": 900,
         #: Medical-insurance orders' callback_url; empty: beside WECHATPAY_NOTIFY_URL (.../med-ins-notify).
         "WECHATPAY_MEDINS_NOTIFY_URL": "",
+        #: GET /metrics: the bearer token Prometheus sends; empty: answered on the loopback address only.
+        "POSTPAY_METRICS_TOKEN": "",
     }
 
 

@@ -22,12 +22,14 @@ class DomainError(Exception):
     code = "BAD_REQUEST"
     message = "请求有误"
 
-    def __init__(self, message=None, code=None, status=None, details=None):
+    def __init__(self, message=None, code=None, status=None, details=None, field=None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
         self.details = details
+        #: The request field at fault, as ``bill_ids[0]`` or ``id_card.name`` (validation errors).
+        self.field = field
 
 
 class BadRequest(DomainError):
@@ -79,8 +81,10 @@ HTTP_CODES = {
 }
 
 
-def error_response(status, code, message, details=None):
+def error_response(status, code, message, details=None, field=None):
     error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
     if details is not None:
         error["details"] = details
     resp = jsonify({"error": error})
@@ -91,7 +95,7 @@ def error_response(status, code, message, details=None):
 def register(app):
     @app.errorhandler(DomainError)
     def domain_error(e):
-        return error_response(e.status, e.code, e.message, e.details)
+        return error_response(e.status, e.code, e.message, e.details, e.field)
 
     @app.errorhandler(HTTPException)
     def http_error(e):

@@ -1,6 +1,7 @@
 """Per-request plumbing: the request id in every log line and in ``X-Request-Id``,
-identity numbers and phones masked in every log line, one access-log line per request
-(the path, never the query string, which may carry personal data),
+identity numbers and phones masked in every log line, log lines as JSON objects, one
+access-log line per request (method, route, path, status, latency; the path, never the
+query string, which may carry personal data),
 and the headers every answer carries (nosniff, no-store)."""
 
 import logging
@@ -9,6 +10,7 @@ import time
 import uuid
 
 from flask import g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 
 from postpay.security import mask_text
 
@@ -45,22 +47,28 @@ class RequestContextFilter(MaskingFilter):
         return super().filter(record)
 
 
-class MaskingFormatter(logging.Formatter):
-    """The last net: the whole formatted line, masked."""
+class MaskingFormatter(JsonFormatter):
+    """One JSON object per line (time, level, logger, request_id, message, and a record's extra
+    fields: the access line's method, route, path, status and latency_ms); the last net: the
+    whole line, masked."""
+
+    def __init__(self):
+        super().__init__(FORMAT, rename_fields=RENAMED, json_ensure_ascii=False, timestamp=False)
 
     def format(self, record):
         return mask_text(super().format(record))
 
 
 _PLAIN = logging.Formatter()
-FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"
+RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
 def configure_logging(level):
     root = logging.getLogger()
     if not any(isinstance(f, RequestContextFilter) for h in root.handlers for f in h.filters):
         handler = logging.StreamHandler()
-        handler.setFormatter(MaskingFormatter(FORMAT))
+        handler.setFormatter(MaskingFormatter())
         handler.addFilter(RequestContextFilter())
         root.addHandler(handler)
     root.setLevel(level)
@@ -91,5 +99,14 @@ def init_app(app):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
+        rule = request.url_rule.rule if request.url_rule is not None else None  # the route, not the ids in it
+        fields = {"method": request.method, "route": rule, "path": request.path, "status": response.status_code}
+        log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed,
+            extra=fields | {"latency_ms": round(elapsed, 1)},
+        )
         return response

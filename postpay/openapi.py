@@ -1,6 +1,7 @@
 """``GET /openapi.json``: built from the routes' declarations (``postpay.api.SPEC``
 and the sandbox's ``SPEC``), walking Flask's URL map so no route is left out."""
 
+import copy
 import re
 
 from flask import Blueprint, current_app, jsonify
@@ -38,6 +39,7 @@ ERROR = {
             "properties": {
                 "code": {"type": "string", "pattern": "^[A-Z0-9_]+$"},
                 "message": {"type": "string"},
+                "field": {"type": "string", "description": "the request field at fault, e.g. bill_ids[0]"},
                 "details": {"type": "object", "properties": {"bills": {"type": "array", "items": HELD_BILL}}},
             },
         }
@@ -84,6 +86,7 @@ def _operation(rule, spec):
     op = {"operationId": rule.endpoint, "summary": spec["summary"], "tags": spec["tags"], "responses": responses}
     params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments]
     params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec["query"].items()]
+    params += [{"name": n, "in": "header", **h} for n, h in spec.get("headers", {}).items()]
     if params:
         op["parameters"] = params
     if spec["request"] is not None:
@@ -91,6 +94,25 @@ def _operation(rule, spec):
     if spec["auth"]:
         op["security"] = [{spec["auth"]: []}]
     return op
+
+
+#: Fields that carry a moment, by name: answered by ``postpay.api.iso``, read by ``parse_time``.
+_MOMENT = re.compile(r"(_at|^until|_until|_time)$")
+
+
+def _date_times(node):
+    """Mark the moments (``paid_at``, ``until``...) of every schema under ``node`` as date-time."""
+    if isinstance(node, dict):
+        properties = node.get("properties") or {}
+        for name, schema in properties.items():
+            kinds = schema.get("type") if isinstance(schema, dict) else None
+            if _MOMENT.search(name) and kinds in ("string", ["string", "null"]) and "format" not in schema:
+                properties[name] = {**schema, "format": "date-time"}  # a new dict: STR and the like are shared
+        for value in node.values():
+            _date_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _date_times(value)
 
 
 def build(app):
@@ -101,7 +123,12 @@ def build(app):
         if rule.endpoint == "static" or rule.endpoint not in specs:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(_path(rule), {})[method.lower()] = _operation(rule, specs[rule.endpoint])
+            op = _operation(rule, specs[rule.endpoint])
+            if len(rule.methods - {"HEAD", "OPTIONS"}) > 1:  # one view for GET and POST: an id for each
+                op["operationId"] = "%s_%s" % (rule.endpoint, method.lower())
+            paths.setdefault(_path(rule), {})[method.lower()] = op
+    paths = copy.deepcopy(paths)  # the routes' own schemas stay as declared
+    _date_times(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "先诊疗后付费 family-pay hub", "version": "1.0.0"},

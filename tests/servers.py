@@ -10,11 +10,14 @@ import tempfile
 import time
 
 #: Ports tried first (this workstation's share); any free port otherwise.
-PORTS = range(8340, 8400)
+PORTS = list(range(8340, 8400))
 
 
 def free_port():
-    for port in PORTS:
+    # Start at an offset of our own: two suites running at once (CI runs both backends
+    # side by side) would otherwise probe the same first port and race for it.
+    start = os.getpid() % len(PORTS)
+    for port in PORTS[start:] + PORTS[:start]:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

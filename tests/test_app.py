@@ -1,6 +1,7 @@
 """The app shell: config layering, one error format, request ids, body limit, OpenAPI coverage."""
 
 import logging
+import re
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_openapi_documents_every_route(app, client):
         if rule.endpoint == "static" or rule.endpoint == "boom":
             continue
         assert rule.endpoint in specs, "route %s has no OpenAPI description" % rule.rule
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)  # <path:path> -> {path}
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in doc["paths"][path], "%s %s missing from /openapi.json" % (method, path)
 

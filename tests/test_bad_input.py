@@ -1,5 +1,7 @@
 """Bad input on every JSON route of the API: always a 4xx in the error format, never a 500."""
 
+import re
+
 import pytest
 
 from app import BLUEPRINTS  # noqa: F401  (importing app registers every route)
@@ -52,7 +54,13 @@ def test_bad_bodies_get_a_clean_4xx(app, client, login, kiosk, his, endpoint, ca
         headers = bearer(login("o-bad")) if SPEC[endpoint]["auth"] else {}
         resp = client.open(path, method=method, headers=headers, **kwargs)
     assert resp.status_code == status, resp.get_json()
-    assert set(resp.get_json()["error"]) == {"code", "message"}
+    error = resp.get_json()["error"]
+    assert set(error) <= {"code", "message", "field"}
+    named = case in ("missing fields", "wrong types", "unknown field", "too long")
+    if named and error["code"] == "VALIDATION_ERROR" and not error["message"].startswith("请求体"):
+        # The field at fault, named in the body and in a message in Chinese (no jsonschema English).
+        assert error.get("field") and error["message"].startswith(error["field"] + " "), error
+        assert not re.search(r"is not|is a required|[Aa]dditional|too long|does not match", error["message"]), error
 
 
 @pytest.mark.parametrize("endpoint", AUTH_ROUTES)
@@ -64,3 +72,19 @@ def test_every_authenticated_route_refuses_without_a_token(app, client, endpoint
         return
     expected = {"bearer": "UNAUTHORIZED", "kiosk": "BAD_SIGNATURE", "his": "BAD_SIGNATURE"}[SPEC[endpoint]["auth"]]
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == expected
+
+
+@pytest.mark.parametrize(
+    "body, field, message",
+    [
+        ({}, "bill_ids", "bill_ids 为必填项"),
+        ({"bill_ids": "abc"}, "bill_ids", "bill_ids 应为数组"),
+        ({"bill_ids": [1]}, "bill_ids[0]", "bill_ids[0] 应为字符串"),
+        ({"bill_ids": []}, "bill_ids", "bill_ids 至少1项"),
+        ({"bill_ids": ["b"], "coupon": "x"}, "coupon", "coupon 不是可用的字段"),
+    ],
+)
+def test_validation_errors_name_the_field_in_chinese(client, login, body, field, message):
+    headers = bearer(login("o-fields")) | {"Idempotency-Key": "fields-key-0001"}
+    error = client.post("/api/v1/payments", json=body, headers=headers).get_json()["error"]
+    assert error == {"code": "VALIDATION_ERROR", "message": message, "field": field}

@@ -61,3 +61,19 @@ def test_hospital_add_sets_the_medins_codes_and_keeps_them_when_not_given(app, r
     with app.app_context():
         hospital = Hospital.query.filter_by(code="NT01").one()
         assert (hospital.med_inst_no, hospital.medins_city_id) == ("H32060200009", "320600")
+
+
+def test_hospital_list_shows_codes_and_merchant_ids_and_secrets_only_in_development(app, runner, hospitals):
+    listed = runner.invoke(args=["hospital", "list"])
+    assert listed.exit_code == 0
+    with app.app_context():
+        for hospital in Hospital.query:
+            assert "%s\t%s\tmchid=%s" % (hospital.code, hospital.name, hospital.mchid) in listed.output
+            assert hospital.his_secret not in listed.output
+            secret = hospital.his_secret
+    shown = runner.invoke(args=["hospital", "list", "--show-secrets"])
+    assert shown.exit_code == 0 and "his_secret=%s" % secret in shown.output
+    app.config["POSTPAY_SANDBOX"] = False  # as in production: the sandbox is off
+    refused = runner.invoke(args=["hospital", "list", "--show-secrets"])
+    assert refused.exit_code == 2 and secret not in refused.output
+    assert refused.output.count("\n") == 1 and "development only" in refused.output

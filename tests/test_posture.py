@@ -169,3 +169,27 @@ def test_a_server_on_the_generated_config_alone_refuses_to_start(tmp_path):
         "WECHATPAY_NOTIFY_URL",
         "MEDINS_USERQUERY_SECRET",
     ]
+
+
+def test_commands_reach_the_development_servers_sandbox_without_port(tmp_path):
+    """`make run` on another port: a command in another shell, without PORT, finds its sandbox."""
+    instance = tmp_path / "instance"
+    subprocess.run([sys.executable, "-m", "postpay.devkeys", str(instance)], cwd=ROOT, check=True)
+    proc, env = _gunicorn(instance, {"POSTPAY_SANDBOX": "1"})
+    try:
+        port_file = instance / "dev-server-port"
+        for _ in range(200):
+            if port_file.exists() and port_file.read_text():
+                break
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.1)
+        command_env = {k: v for k, v in env.items() if k != "PORT"}
+        asked = "from app import create_app; print(create_app().config['POSTPAY_SANDBOX_URL'])"
+        out = subprocess.run([sys.executable, "-c", asked], cwd=ROOT, env=command_env, capture_output=True, text=True)
+        url = out.stdout.strip().splitlines()[-1]
+        assert url == "http://127.0.0.1:%s/sandbox" % env["PORT"]
+        assert requests.get(url + "/sms/outbox?phone=13800000000", timeout=30).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert not port_file.exists()  # gone with the server

@@ -2,6 +2,7 @@
 in the app's log (what its handler writes, and every record), nor in gunicorn's access log."""
 
 import io
+import json
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 import requests
 
 from postpay.lifecycle import RequestContextFilter
+from postpay.security import mask_text
 from tests.conftest import bearer, make_id_number
 from tests.console.conftest import Staff
 from tests.servers import free_port
@@ -87,7 +89,7 @@ def _wait_listening(port, proc, seconds=60):
     raise RuntimeError("gunicorn did not come up")
 
 
-def test_gunicorns_access_log_drops_query_strings_and_masks_paths(config, tmp_path):
+def test_gunicorn_logs_json_lines_without_query_strings_and_with_masked_paths(config, tmp_path):
     """gunicorn itself, with the project's gunicorn.conf.py and the sandbox on."""
     id_number = make_id_number(birth="19660606")
     settings = {k: v for k, v in config.items() if k.isupper() and k not in ("TESTING", "POSTPAY_SANDBOX")}
@@ -125,9 +127,15 @@ def test_gunicorns_access_log_drops_query_strings_and_masks_paths(config, tmp_pa
     out.seek(0)
     err.seek(0)
     access, errors = out.read(), err.read()
-    assert '"GET /api/v1/me HTTP/1.1" 401' in access, access
-    assert '"GET /sandbox/sms/outbox HTTP/1.1" 200' in access
-    assert answers[0].headers["X-Request-Id"] in access  # a line ties to the app's lines
-    assert "GET /api/v1/me 401" in errors  # the app's own log went to stderr
+    lines = [json.loads(line) for line in errors.splitlines() if line.strip()]  # every line a JSON object
+    served = {
+        (e.get("method"), e.get("route"), e.get("status")): e for e in lines if e.get("logger") == "postpay.access"
+    }
+    me = served[("GET", "/api/v1/me", 401)]
+    assert me["request_id"] == answers[0].headers["X-Request-Id"] and me["latency_ms"] >= 0
+    assert served[("GET", "/api/v1/visits/<visit_id>", 401)]["path"] == "/api/v1/visits/" + mask_text(id_number)
+    assert ("GET", "/sandbox/sms/outbox", 200) in served
+    assert any(e.get("logger") == "gunicorn.error" and "Booting worker" in e["message"] for e in lines)
+    assert access == ""  # no plain-text access log of gunicorn's own
     for secret in (id_number, QUERY_PHONE):
-        assert secret not in access and secret not in errors, secret
+        assert secret not in errors, secret

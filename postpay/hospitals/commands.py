@@ -1,10 +1,12 @@
 """The ``hospital`` commands."""
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from postpay.cli import at_most
+from postpay.cli import Refused, at_most
 from postpay.extensions import db
+from postpay.hospitals.models import Hospital
 from postpay.hospitals.service import upsert_hospital
 
 
@@ -33,6 +35,20 @@ def hospital_add(code, name, mchid, his_secret, med_inst_no, medins_city_id):
     found, created = upsert_hospital(code, name, mchid, his_secret, med_inst_no, medins_city_id)
     db.session.commit()
     click.echo("%s hospital %s %s" % ("created" if created else "updated", found.code, found.name))
+
+
+@hospital.command("list")
+@click.option("--show-secrets", is_flag=True, help="also the HIS secrets (development only: the sandbox is on)")
+def hospital_list(show_secrets):
+    """Each hospital: code, name, merchant id, 定点医药机构编号 and med-ins city id."""
+    if show_secrets and not current_app.config["POSTPAY_SANDBOX"]:
+        raise Refused("--show-secrets is for development only (POSTPAY_SANDBOX=1); production secrets stay unseen")
+    for h in Hospital.query.order_by(Hospital.code):
+        fields = [h.code, h.name, "mchid=%s" % h.mchid, "med_inst_no=%s" % (h.med_inst_no or "-")]
+        fields.append("medins_city_id=%s" % (h.medins_city_id or "-"))
+        if show_secrets:
+            fields.append("his_secret=%s" % h.his_secret)
+        click.echo("\t".join(fields))
 
 
 def init_app(app):

@@ -7,7 +7,7 @@ import secrets
 from flask import Blueprint, g, jsonify, request
 
 from postpay import clients
-from postpay.api import INT, STR, iso, loose, obj, route
+from postpay.api import INT, STR, idempotency_key, iso, loose, obj, route
 from postpay.errors import BadRequest
 from postpay.insurance import orders, service
 from postpay.openapi import ERROR
@@ -118,6 +118,7 @@ def _now():
         geo_location=GEO,
     ),
     answers={201: loose(settlement=SETTLEMENT)},
+    headers=idempotency_key(required=False),
 )
 def create():
     key = request.headers.get("Idempotency-Key") or "auto-" + secrets.token_hex(12)

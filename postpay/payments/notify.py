@@ -5,7 +5,7 @@ medical-insurance channel. Each channel checks the resource against the order an
 
 import logging
 
-from postpay import clients
+from postpay import clients, counters
 from postpay.payments.channels import medins, wechat
 from wechat.pay import NotificationError
 
@@ -18,6 +18,7 @@ def handle(headers, body):
         event, resource = clients.wechat_pay().verify_notification(headers, body)
     except NotificationError as e:
         log.warning("notification refused: %s", e)
+        counters.count("notifications", outcome="refused")
         return 401
     kind = event.get("event_type", "")
     if kind.startswith("REFUND."):

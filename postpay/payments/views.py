@@ -5,7 +5,7 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 
 from postpay import clients, inputs
-from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
+from postpay.api import INT, NULLABLE_STR, STR, idempotency_key, iso, loose, obj, route
 from postpay.errors import BadRequest, Invalid
 from postpay.payments import history, notify, service
 
@@ -59,6 +59,7 @@ def payment_json(payment):
         },
     ),
     answers={201: loose(payment=PAYMENT, request_payment=REQUEST_PAYMENT)},
+    headers=idempotency_key(),
 )
 def create():
     key = request.headers.get("Idempotency-Key", "")

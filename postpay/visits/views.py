@@ -25,7 +25,7 @@ import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from postpay import authz, pushes
+from postpay import authz, counters, pushes
 from postpay.api import AUTHENTICATORS, INT, STR, iso, loose, obj, route
 from postpay.billing import privacy
 from postpay.billing.models import Item
@@ -113,6 +113,13 @@ def show(visit_id):
     ["GET"],
     "Live visit events (Server-Sent Events); Last-Event-ID replays; ends with event: revoked when access ends",
     answers={200: "text/event-stream", 429: loose(error=loose(code=STR, message=STR))},
+    headers={
+        "Last-Event-ID": {
+            "required": False,
+            "description": "the id of the last event received: a reconnecting client gets the events after it",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        }
+    },
 )
 def stream(visit_id):
     visit = visit_for(g.user, visit_id)
@@ -152,6 +159,7 @@ class Live:
     def events(self, missed, last, max_seconds):
         """Replay, then live events; a comment line keeps idle connections open; ends after
         max_seconds, when access ends (``event: revoked``) or when the slot is lost."""
+        counters.STREAMS.inc()  # down again in ``finally``, whatever ends the stream
         try:
             yield "retry: 3000\n\n"
             for event in missed:
@@ -180,6 +188,7 @@ class Live:
                     last = event["id"]
                     yield _frame(privacy.event_shown(event, sensitive, self.reveal))
         finally:
+            counters.STREAMS.dec()
             self.pubsub.close()
             self.slot.release()
 

@@ -7,7 +7,7 @@ import logging
 import requests
 from flask import current_app
 
-from postpay import authz, clients, pushes
+from postpay import authz, clients, counters, pushes
 from postpay.clock import from_rfc3339
 from postpay.errors import Conflict, Forbidden, NotFound
 from postpay.extensions import db
@@ -143,6 +143,7 @@ def apply(resource):
     if settlement.status == SettlementStatus.settled:
         if resource.get("mix_trade_no") != settlement.mix_trade_no:
             alert("SECOND_TRANSACTION", order=payment.out_trade_no, second=resource.get("mix_trade_no"))
+        counters.count("notifications", outcome="duplicate")
         return  # a duplicate delivery writes nothing
     expected = _expected(settlement)
     got = {k: resource.get(k) for k in expected}
@@ -165,6 +166,7 @@ def apply(resource):
         if cash_tx is None:
             return
     _book(settlement, payment, at, cash_tx)
+    counters.count("notifications", outcome="applied")
 
 
 def _cash_transaction(settlement):

@@ -17,7 +17,7 @@ import logging
 import requests
 from flask import current_app
 
-from postpay import authz, clients, pushes, queue
+from postpay import authz, clients, counters, pushes, queue
 from postpay.clock import SHANGHAI, from_rfc3339
 from postpay.errors import Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
@@ -254,6 +254,7 @@ def _apply(tx, appid, total, currency):
         log.info("cash part %s noted: it settles with its medical-insurance order", out_trade_no)
         return
     if order.transaction_id == transaction_id:
+        counters.count("notifications", outcome="duplicate")
         return  # already applied: a duplicate delivery writes nothing
     if order.transaction_id is not None:
         alert("SECOND_TRANSACTION", order=out_trade_no, first=order.transaction_id, second=transaction_id)
@@ -272,6 +273,7 @@ def _apply(tx, appid, total, currency):
     if not order.combined or _all_orders_paid(order.payment_id):
         _payment_paid(order.payment_id, order.status, at)
     db.session.expire_all()  # a caller holding these rows as objects reads them afresh
+    counters.count("notifications", outcome="applied")
     log.info("order %s paid (%s)", out_trade_no, transaction_id)
 
 
