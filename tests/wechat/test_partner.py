@@ -239,9 +239,10 @@ def native_order(no, **override):
 
 def test_a_native_order_answers_a_code_url_that_a_scan_pays_and_notifies(app, provider, inbox):
     sp = app.config["WECHATPAY_MCHID"]
-    code_url = provider.partner_native(native_order("PNTEST-1"))
+    order = native_order("PNTEST-1")
+    code_url = provider.partner_native(order)
     assert code_url.startswith("weixin://wxpay/bizpayurl?pr=")
-    assert provider.partner_native(native_order("PNTEST-1")) == code_url  # the same request: the same code
+    assert provider.partner_native(order) == code_url  # the same request again: the same code
     found = provider.partner_query("PNTEST-1", NT)
     assert (found["trade_type"], found["trade_state"], found["sub_mchid"]) == ("NATIVE", "NOTPAY", NT)
     scanned = requests.post(sandbox(app, "/native/scan"), json={"code_url": code_url}, timeout=5).json()
