@@ -187,6 +187,17 @@ class WeChatPay:
         body = {"sp_appid": self.appid, "sp_mchid": self.mchid, "notify_url": self.notify_url} | order
         return self.request("POST", "/v3/pay/partner/transactions/jsapi", body)["prepay_id"]
 
+    def partner_native(self, order):
+        """``/v3/pay/partner/transactions/native`` (Native下单, 服务商): ``order`` with sub_mchid,
+        description, out_trade_no, time_expire, attach and amount; sp_appid, sp_mchid and notify_url
+        are ours unless given. Returns the code_url to show as a QR code."""
+        body = {"sp_appid": self.appid, "sp_mchid": self.mchid, "notify_url": self.notify_url} | order
+        return self.request("POST", "/v3/pay/partner/transactions/native", body)["code_url"]
+
+    def native(self, order):
+        """``/v3/pay/transactions/native`` (direct): returns the code_url."""
+        return self.request("POST", "/v3/pay/transactions/native", order)["code_url"]
+
     def partner_query(self, out_trade_no, sub_mchid):
         path = "/v3/pay/partner/transactions/out-trade-no/%s?sp_mchid=%s&sub_mchid=%s"
         return self.request("GET", path % (out_trade_no, self.mchid, sub_mchid))

@@ -1,7 +1,7 @@
 """patients.verified_by: how the insurance platform's confirmation was asked for (R8)
 
 Revision ID: a7e3c91d5f20
-Revises: c7e1d4a9b352
+Revises: b8d2f4a6c019
 Create Date: 2026-11-30 18:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7e3c91d5f20'
-down_revision = 'c7e1d4a9b352'
+down_revision = 'b8d2f4a6c019'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 name the relative's binding; suspensions that only held bills caused are lifted
 
 Revision ID: c7e1d4a9b352
-Revises: b8d2f4a6c019
+Revises: c4e8a2f1d7b3
 Create Date: 2026-11-30 18:40:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "c7e1d4a9b352"
-down_revision = "b8d2f4a6c019"
+down_revision = "c4e8a2f1d7b3"
 branch_labels = None
 depends_on = None
 

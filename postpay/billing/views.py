@@ -101,7 +101,7 @@ def list_bills():
 
 BILL_PAYMENT = loose(
     id=STR,
-    channel={"type": "string", "enum": ["wechat", "medins"]},
+    channel={"type": "string", "enum": ["wechat", "medins", "micropay"]},
     status=STR,
     amount_fen=INT,
     paid_at=NULLABLE_STR,

@@ -61,13 +61,17 @@ def take_payment(bill_id):
     return redirect(url_for("console.patient", patient_id=bill.patient_id))
 
 
-@page("/micropay/<attempt_id>/settle", ["POST"], "Settle a window micropay whose outcome is unknown: query WeChat")
+@page(
+    "/micropay/<attempt_id>/settle",
+    ["POST"],
+    "Settle a micropay (window or kiosk) whose outcome is unknown: query WeChat",
+)
 @require(*DESK)
 def settle_micropay(attempt_id):
     attempt = db.session.get(MicropayAttempt, attempt_id)
     if attempt is None:
         raise NotFound("未找到该笔付款码支付")
-    bill = service.bill_in_scope(g.staff, attempt.bill_id)
+    bill = service.bill_in_scope(g.staff, window.bill_of(attempt))
     status = window.settle(attempt.id)
     audit(g.staff, "settle_micropay", bill.patient_id, bill.id, out_trade_no=attempt.out_trade_no, status=status.value)
     flash(SETTLED[status], "ok" if status != MicropayStatus.unknown else "error")

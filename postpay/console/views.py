@@ -10,7 +10,7 @@ from postpay.console.models import ROLE_LABELS
 from postpay.console.pages import bp, page
 from postpay.contracts import commitment
 from postpay.errors import Unauthorized
-from postpay.payments.channels.window import MODE_LABELS, pending_payment, unresolved
+from postpay.payments.channels.window import MODE_LABELS, pending_payment, unresolved_by_bill
 from postpay.security import mask_id_number, mask_phone
 
 STR = {"type": "string"}
@@ -82,9 +82,7 @@ def patient(patient_id):
     data = service.patient_page(g.staff, person)
     audit(g.staff, "view_patient", person.id)
     pending = {b.id: pending_payment(b.id) for b in data["bills"] if b.status.value == "due"}
-    unknown = {}
-    for attempt in unresolved([b.id for b in data["bills"] if b.status.value == "due"]):
-        unknown.setdefault(attempt.bill_id, []).append(attempt)
+    unknown = unresolved_by_bill([b.id for b in data["bills"] if b.status.value == "due"])
     return render_template(
         "console/patient.html",
         patient=person,

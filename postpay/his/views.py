@@ -32,12 +32,30 @@ ITEM_IN = obj(
     paid=BOOL,
     sensitive=BOOL,
 )
+VISIT_OUT = loose(
+    visit_id=STR,
+    his_visit_no=STR,
+    postpay=BOOL,
+    reasons={"type": "array", "items": loose(code=STR, message=STR)},
+    bill_id=NULLABLE_STR,
+)
 ITEM_OUT = loose(his_item_no=STR, item_id=STR, deferred=BOOL, pay_now_reason={"type": ["string", "null"]})
 
 
 @authenticator("his", "hospital")
 def signed_hospital():
     return signed_caller(Hospital, "X-Hospital-Id", "his", "his_secret")
+
+
+def visit_json(visit):
+    """What the HIS reads of a visit (its registration's answer, and GET)."""
+    return {
+        "visit_id": visit.id,
+        "his_visit_no": visit.his_visit_no,
+        "postpay": visit.postpay,
+        "reasons": visit.reasons,
+        "bill_id": visit.bill_id,
+    }
 
 
 def item_json(item):
@@ -70,14 +88,27 @@ def item_json(item):
         exclusion=EXCLUSION,
         appointment_id={"type": "string", "minLength": 1, "maxLength": 64},
     ),
-    answers={200: loose(visit_id=STR, postpay=BOOL, reasons={"type": "array", "items": loose(code=STR, message=STR)})},
+    answers={200: VISIT_OUT},
 )
 def register():
     data = dict(g.body, registered_at=parse_time(g.body["registered_at"]))
     visit = service.register_visit(g.hospital, data)
     if data.get("appointment_id"):  # R15: the visit of a booked appointment
         booking.link_visit(g.hospital, visit, data["appointment_id"])
-    return jsonify({"visit_id": visit.id, "postpay": visit.postpay, "reasons": visit.reasons, "bill_id": visit.bill_id})
+    return jsonify(visit_json(visit))
+
+
+@route(
+    bp,
+    "/visits/<his_visit_no>",
+    ["GET"],
+    "A visit as it stands: post-pay or not (R9; R6 auto jump after signing that day)",
+    auth="his",
+    answers={200: VISIT_OUT},
+)
+def visit(his_visit_no):
+    found = service.his_visit(g.hospital, his_visit_no)
+    return jsonify(visit_json(found))
 
 
 @route(

@@ -1,17 +1,20 @@
-"""The kiosk channel (``/kiosk/v1``, R6, R8, R10): sign and unsign at a self-service machine."""
+"""The kiosk channel (``/kiosk/v1``, R6, R8, R10, R11): sign, unsign and pay at a self-service machine."""
+
+import datetime as dt
 
 from flask import Blueprint, g, jsonify, request, url_for
 
-from postpay.api import INT, STR, authenticator, loose, obj, route
+from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose, obj, route
 from postpay.contracts import commitment, eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
 from postpay.contracts.views import CONTRACT, PHONE, SIGNING, contract_json, eligibility_json
-from postpay.errors import NotFound
+from postpay.errors import BadRequest, Invalid, NotFound
 from postpay.family import service as family
 from postpay.family.views import BINDING, binding_json
-from postpay.kiosk import service
+from postpay.kiosk import paying, service
 from postpay.security import mask_id_number, mask_name
+from postpay.visits.views import ITEM, item_json
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk/v1")
 
@@ -145,3 +148,125 @@ def cancel():
         raise NotFound("没有生效中的签约", code="NO_CONTRACT")
     contracts.cancel(contract, "kiosk:%s" % g.kiosk.id)
     return "", 204
+
+
+KIOSK_BILL = loose(
+    id=STR,
+    hospital={"type": "object"},
+    visit_day=STR,
+    amount_fen=INT,
+    due_at=NULLABLE_STR,
+    overdue=BOOL,
+    held=BOOL,
+    items={"type": "array", "items": ITEM},
+)
+KIOSK_PAYMENT = loose(
+    id=STR,
+    method={"type": "string", "enum": ["code", "qr"]},
+    status=STR,
+    total_fen=INT,
+    bill_ids={"type": "array", "items": STR},
+    code_url=NULLABLE_STR,
+    expires_at=STR,
+    paid_at=NULLABLE_STR,
+)
+
+
+def _session_patient():
+    token = request.args.get("session", "")
+    if not 8 <= len(token) <= 64:
+        raise BadRequest("缺少会话（session）", code="VALIDATION_ERROR")
+    return service.session_patient(g.kiosk, token)
+
+
+@route(
+    bp,
+    "/bills",
+    ["GET"],
+    "The session patient's due bills at this kiosk's hospital, oldest first (R11)",
+    auth="kiosk",
+    query={"session": SESSION},
+    answers={200: loose(bills={"type": "array", "items": KIOSK_BILL})},
+)
+def bills():
+    patient = _session_patient()
+    found, held = paying.due_bills(g.kiosk, patient)
+    now = dt.datetime.now(dt.timezone.utc)
+    return jsonify(
+        {
+            "bills": [
+                {
+                    "id": b.id,
+                    "hospital": {"code": g.kiosk.hospital.code, "name": g.kiosk.hospital.name},
+                    "visit_day": b.visit_day.isoformat(),
+                    "amount_fen": b.total_fen,
+                    "due_at": iso(b.due_at),
+                    "overdue": bool(b.due_at and b.due_at < now),
+                    "held": b.id in held,
+                    "items": [item_json(i) for i in b.items],
+                }
+                for b in found
+            ]
+        }
+    )
+
+
+def kiosk_payment_json(payment):
+    return {
+        "id": payment.id,
+        "method": "code" if payment.kind.value == "micropay" else "qr",
+        "status": payment.status.value,
+        "total_fen": payment.total_fen,
+        "bill_ids": sorted(b.bill_id for b in payment.bills),
+        "code_url": payment.code_url if payment.status.value == "pending" else None,
+        "expires_at": iso(payment.expires_at),
+        "paid_at": iso(payment.paid_at),
+    }
+
+
+@route(
+    bp,
+    "/payments",
+    ["POST"],
+    "Pay due bills at the kiosk: the payment code or face scanned here (micropay), or a QR code to scan",
+    auth="kiosk",
+    body=obj(
+        ["session", "bill_ids"],
+        session=SESSION,
+        bill_ids={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": 64},
+        },
+        auth_code={"type": "string", "minLength": 1, "maxLength": 128},
+        method={"type": "string", "enum": ["qr"]},
+    ),
+    answers={201: loose(payment=KIOSK_PAYMENT)},
+)
+def pay():
+    b = g.body
+    if ("auth_code" in b) == ("method" in b):
+        raise Invalid("请扫描付款码（auth_code），或选择扫码支付（method: qr），二选一", code="VALIDATION_ERROR")
+    patient = service.session_patient(g.kiosk, b["session"])
+    now = dt.datetime.now(dt.timezone.utc)
+    if "auth_code" in b:
+        payment = paying.pay_by_code(g.kiosk, patient, b["bill_ids"], b["auth_code"], request.remote_addr, now)
+    else:
+        payment = paying.pay_by_qr(g.kiosk, patient, b["bill_ids"], now)
+    return jsonify({"payment": kiosk_payment_json(payment)}), 201
+
+
+@route(
+    bp,
+    "/payments/<payment_id>",
+    ["GET"],
+    "A payment taken at this kiosk: poll it while the QR code is shown",
+    auth="kiosk",
+    query={"session": SESSION},
+    answers={200: loose(payment=KIOSK_PAYMENT)},
+)
+def show_payment(payment_id):
+    payment = paying.payment_of(g.kiosk, _session_patient(), payment_id)
+    return jsonify({"payment": kiosk_payment_json(payment)})

@@ -18,7 +18,7 @@ from postpay.security import mask_name
 
 #: The payer reads a refund as processing, succeeded or failed.
 REFUND_STATUS = {"requested": "processing", "processing": "processing", "succeeded": "succeeded", "failed": "failed"}
-CHANNEL = {PaymentKind.cash: "wechat", PaymentKind.medins: "medins"}
+CHANNEL = {PaymentKind.cash: "wechat", PaymentKind.medins: "medins", PaymentKind.micropay: "micropay"}
 
 
 def _after(cursor):

@@ -3,7 +3,7 @@
 sub-merchant (sub_mchid). Every request is signed as the provider. A hospital whose ``mchid``
 is ``WECHATPAY_MCHID`` is the provider itself (one hospital running its own merchant account)
 and is paid through the direct APIs. Both money channels place, query and close their JSAPI
-orders through these few functions."""
+orders (and the kiosk's native ones) through these few functions."""
 
 from flask import current_app
 
@@ -22,6 +22,20 @@ def jsapi_request(mchid, openid, order):
         return {"appid": cfg["WECHAT_APPID"], "mchid": mchid} | order | {"payer": {"openid": openid}}
     provider = {"sp_appid": cfg["WECHAT_APPID"], "sp_mchid": cfg["WECHATPAY_MCHID"], "sub_mchid": sub}
     return provider | order | {"payer": {"sp_openid": openid}}
+
+
+def native_request(mchid, order):
+    """A native (QR code) order for the hospital ``mchid``, as ``jsapi_request`` without a payer:
+    the one who scans the code pays."""
+    cfg, sub = current_app.config, sub_mchid(mchid)
+    if sub is None:
+        return {"appid": cfg["WECHAT_APPID"], "mchid": mchid} | order
+    return {"sp_appid": cfg["WECHAT_APPID"], "sp_mchid": cfg["WECHATPAY_MCHID"], "sub_mchid": sub} | order
+
+
+def place_native(client, request):
+    """The stored native request placed at WeChat: returns the code_url."""
+    return client.partner_native(request) if "sp_mchid" in request else client.native(request)
 
 
 def combine_sub_order(mchid, order):

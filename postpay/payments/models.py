@@ -37,8 +37,9 @@ TRANSITIONS = {
 class PaymentKind(str, enum.Enum):
     """Which channel a payment goes through."""
 
-    cash = "cash"  #: a WeChat Pay order
+    cash = "cash"  #: a WeChat Pay order (JSAPI, combine, or a kiosk's native QR code)
     medins = "medins"  #: a medical-insurance settlement (``insurance_settlements``)
+    micropay = "micropay"  #: a kiosk's micropay (付款码/刷脸) of several bills: one ``MicropayAttempt``
 
 
 def trade_no(prefix, now):
@@ -61,7 +62,9 @@ class Payment(Transitions, db.Model):
     )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("py"))
-    payer_user_id = db.Column(db.String(32), db.ForeignKey("users.id"), nullable=False, index=True)
+    #: The account that pays; None for a payment taken at a kiosk (``kiosk_id``).
+    payer_user_id = db.Column(db.String(32), db.ForeignKey("users.id"), index=True)
+    kiosk_id = db.Column(db.String(32), db.ForeignKey("kiosk_devices.id"))
     idempotency_key = db.Column(db.String(128), nullable=False)
     #: SHA-256 of the sorted bill ids: the same key with another body is refused.
     request_digest = db.Column(db.String(64), nullable=False)
@@ -79,6 +82,8 @@ class Payment(Transitions, db.Model):
     #: Exactly what was sent to WeChat, so a retry sends the same (never 商户订单号重复).
     order_request = db.Column(db.JSON, nullable=False)
     prepay_id = db.Column(db.String(64))
+    #: A native order's QR code content (the kiosk shows it), once placed.
+    code_url = db.Column(db.String(128))
     expires_at = db.Column(UTCDateTime, nullable=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     paid_at = db.Column(UTCDateTime)
@@ -86,6 +91,11 @@ class Payment(Transitions, db.Model):
 
     orders = db.relationship("PaymentOrder", back_populates="payment", order_by="PaymentOrder.out_trade_no")
     bills = db.relationship("PaymentBill", back_populates="payment")
+
+    @property
+    def placed(self):
+        """WeChat has the order (a JSAPI prepay_id or a native code_url)."""
+        return self.prepay_id is not None or self.code_url is not None
 
 
 def mark_paid(payment_id, status, at):
@@ -226,18 +236,22 @@ MICROPAY_OPEN = (MicropayStatus.paying, MicropayStatus.unknown)
 
 
 class MicropayAttempt(Transitions, db.Model):
-    """One window micropay (付款码支付) order at WeChat, written before WeChat is called, so a
-    payment whose outcome is unknown is never lost and its bill is never taken twice."""
+    """One micropay (付款码支付) order at WeChat, written before WeChat is called, so a payment
+    whose outcome is unknown is never lost and its bills are never taken twice: a window's for
+    one bill (``bill_id``), or a kiosk's for the bills of its payment (``payment_id``, whose live
+    shares hold the bills)."""
 
     TRANSITIONS, STATE_LABEL, STATE_ERROR = MICROPAY_TRANSITIONS, "付款码支付", "MICROPAY_STATE"
     __tablename__ = "micropay_attempts"
     __table_args__ = (
         db.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        db.CheckConstraint("(bill_id IS NULL) <> (payment_id IS NULL)", name="bill_or_payment"),
         db.Index("ix_micropay_attempts_bill_status", "bill_id", "status"),
     )
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("mp"))
-    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"), nullable=False)
+    bill_id = db.Column(db.String(32), db.ForeignKey("bills.id"))
+    payment_id = db.Column(db.String(32), db.ForeignKey("payments.id"), index=True)
     out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
     #: The hospital's merchant id (sub_mch_id, or the provider's own in direct mode).
     mchid = db.Column(db.String(32), nullable=False)

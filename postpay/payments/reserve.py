@@ -86,7 +86,7 @@ def not_payable(bill_ids, user=None):
             )
         ).scalars()
     )
-    holders = _holders(user, {row.payer_user_id for row in live.values()} - {user.id if user else None})
+    holders = _holders(user, {row.payer_user_id for row in live.values()} - {user.id if user else None, None})
     held = []
     for bill in bills:
         entry = {"id": bill.id, "until": None}
@@ -94,7 +94,7 @@ def not_payable(bill_ids, user=None):
             entry["reason"] = "PAID"
         elif bill.id in live:
             share = live[bill.id]
-            entry["reason"] = "PENDING_PAYMENT" if share.kind == PaymentKind.cash else "INSURANCE_QUOTE"
+            entry["reason"] = "INSURANCE_QUOTE" if share.kind == PaymentKind.medins else "PENDING_PAYMENT"
             entry["until"] = iso(share.expires_at)
             if share.payer_user_id in holders:
                 entry["held_by"] = holders[share.payer_user_id]

@@ -41,7 +41,7 @@ def query_pending(now, batch=200):
         Payment.status == PaymentStatus.pending,
         Payment.kind == PaymentKind.cash,
         Payment.created_at < now - QUERY_AFTER,
-        Payment.prepay_id.isnot(None),
+        Payment.prepay_id.isnot(None) | Payment.code_url.isnot(None),
     )
     return _query_each(_ids(stale, batch), now)
 

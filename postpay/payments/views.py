@@ -106,7 +106,7 @@ REFUND = loose(
 PAID_BILL = loose(id=STR, patient=loose(id=STR, name=STR), hospital=loose(id=STR, name=STR), amount_fen=INT)
 PAST_PAYMENT = loose(
     id=STR,
-    channel={"type": "string", "enum": ["wechat", "medins"]},
+    channel={"type": "string", "enum": ["wechat", "medins", "micropay"]},
     status={"type": "string", "enum": ["pending", "paid", "closed", "refunded"]},
     total_fen=INT,
     created_at=STR,

@@ -144,14 +144,19 @@ def send_for_insurance_refund(refund_id):
 
 
 def _refund_result(refund, payment_id, hospital_name, succeeded):
-    payer = db.session.get(User, db.session.get(Payment, payment_id).payer_user_id)
+    payer_id = db.session.get(Payment, payment_id).payer_user_id
+    # a kiosk's payment has no payer account: the patient (and who may pay for them) hear of it
+    if payer_id:
+        users = [db.session.get(User, payer_id)]
+    else:
+        users = recipients(db.session.get(Bill, refund.bill_id).patient_id, "pay")
     data = {
         "thing1": {"value": thing(hospital_name)},
         "amount2": {"value": yuan(refund.amount_fen)},
         "phrase3": {"value": "退款成功" if succeeded else "退款失败"},
         "thing4": {"value": thing(refund.reason or "退款")},
     }
-    return _send("refund_result", "refund:%s" % refund.id, [payer], data, "pages/payments/index")
+    return _send("refund_result", "refund:%s" % refund.id, users, data, "pages/payments/index")
 
 
 def yuan(fen):

@@ -20,6 +20,7 @@ from postpay.clock import local_date, utcnow
 from postpay.contracts import eligibility
 from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
+from postpay.visits.jump import jump_if_signed
 from postpay.visits.models import Visit, VisitEvent
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,13 @@ def visit_by_no(hospital, his_visit_no, lock=False):
     visit = db.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if visit is None:
         raise NotFound("未找到该就诊", code="VISIT_NOT_FOUND")
+    return visit
+
+
+def his_visit(hospital, his_visit_no, lock=False):
+    """The visit as the HIS touches it: a pay-as-you-go one signed for since turns post-pay (R6, R9)."""
+    visit = visit_by_no(hospital, his_visit_no, lock=lock)
+    jump_if_signed(visit)
     return visit
 
 
@@ -101,12 +109,13 @@ def register_visit(hospital, data):
 def _same_visit(visit, data):
     if identity.normalize(data["patient"]["id_number"]) != visit.patient.id_number:
         raise Conflict("该就诊号已登记给其他患者", code="VISIT_CONFLICT")
+    jump_if_signed(visit)
     return visit
 
 
 def add_items(hospital, his_visit_no, items):
     """Take in charges; answer which are deferred (R2, R4, R9). Raises NotFound, Invalid, Conflict."""
-    visit = visit_by_no(hospital, his_visit_no, lock=True)
+    visit = his_visit(hospital, his_visit_no, lock=True)
     bill = visit.bill
     answers = []
     for data in items:
@@ -173,7 +182,7 @@ def add_event(hospital, his_visit_no, type_, at, detail):
     finished (R11); ``admitted``/``discharged`` hold or release the unpaid bills (R14).
     Returns ``(event, created)``.
     """
-    visit = visit_by_no(hospital, his_visit_no, lock=True)
+    visit = his_visit(hospital, his_visit_no, lock=True)
     existing = db.session.execute(
         db.select(VisitEvent).where(VisitEvent.visit_id == visit.id, VisitEvent.type == type_, VisitEvent.at == at)
     ).scalar_one_or_none()

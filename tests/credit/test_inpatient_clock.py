@@ -3,6 +3,8 @@ day); at discharge it is due 24 h later and the reminder stages start again. A m
 suspensions that only held bills caused. Time moves through `jobs run-sweeps --now`."""
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
@@ -13,7 +15,12 @@ from postpay.extensions import db
 from tests.conftest import bearer
 from tests.credit.test_credit import MUM_PHONE, outbox, sweep
 
-BEFORE = "b8d2f4a6c019"  # the revision before the inpatient clock stopped
+#: The revision before the inpatient clock stopped, as its migration names it.
+BEFORE = re.search(
+    r"^down_revision = [\"']([0-9a-f]+)[\"']",
+    next((Path(__file__).parents[2] / "migrations" / "versions").glob("c7e1d4a9b352_*.py")).read_text(),
+    re.M,
+).group(1)
 
 
 @pytest.fixture

@@ -26,13 +26,16 @@ def test_signed_patient_registers_post_pay_with_a_day_bill_R9(his, signed_patien
     assert answer["postpay"] is True and answer["reasons"] == [] and answer["bill_id"]
 
 
-def test_unsigned_visit_stays_pay_as_you_go_for_its_whole_life_R9(client, his, person, phone, signed):
+def test_unsigned_visit_paid_out_of_pocket_stays_pay_as_you_go_for_its_whole_life_R9(client, his, person, signed):
     token, patient = person("o-h-unsigned")
     answer = his.visit("V2", patient)
     assert answer["postpay"] is False and [r["code"] for r in answer["reasons"]] == ["NO_CONTRACT"]
+    first = his.items("V2", ("V2-0", "exam", "挂号诊查", 1, 1200))[0]  # charged before signing
+    assert (first["deferred"], first["pay_now_reason"]) == (False, "PAYG")
     assert signed(token, patient["id"], PHONE).status_code == 201  # signs mid-visit
     answer = his.items("V2", ("V2-1", "lab", "血常规", 1, 2000))[0]
     assert (answer["deferred"], answer["pay_now_reason"]) == (False, "PAYG")
+    assert his.open("/his/v1/visits/V2", method="GET").get_json()["postpay"] is False
     assert his.visit("V3", patient)["postpay"] is True  # the next visit is post-pay
 
 

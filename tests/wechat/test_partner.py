@@ -223,3 +223,69 @@ def test_registering_a_sub_merchant_needs_a_merchant_id(app):
     for body in [{}, {"sub_mchid": "12"}, {"sub_mchid": "19000001x9"}, {"sub_mchid": 1900000109}, []]:
         resp = requests.post(sandbox(app, "/sub-merchants"), json=body, timeout=5)
         assert resp.status_code == 422 and resp.json()["error"]["code"] == "VALIDATION_ERROR", body
+
+
+# The partner native (QR code) order (issue 19, the kiosk's QR code): placed, checked and signed as the
+# JSAPI order is, paid by a scan of its code_url, notified signed and encrypted.
+
+NATIVE = "/v3/pay/partner/transactions/native"
+
+
+def native_order(no, **override):
+    order = partner_order(no, **override)
+    order.pop("payer")
+    return order
+
+
+def test_a_native_order_answers_a_code_url_that_a_scan_pays_and_notifies(app, provider, inbox):
+    sp = app.config["WECHATPAY_MCHID"]
+    order = native_order("PNTEST-1")
+    code_url = provider.partner_native(order)
+    assert code_url.startswith("weixin://wxpay/bizpayurl?pr=")
+    assert provider.partner_native(order) == code_url  # the same request again: the same code
+    found = provider.partner_query("PNTEST-1", NT)
+    assert (found["trade_type"], found["trade_state"], found["sub_mchid"]) == ("NATIVE", "NOTPAY", NT)
+    scanned = requests.post(sandbox(app, "/native/scan"), json={"code_url": code_url}, timeout=5).json()
+    assert scanned["delivered"] is True
+    event, resource = provider.verify_notification(*inbox.last())
+    assert event["event_type"] == "TRANSACTION.SUCCESS"
+    assert (resource["sp_mchid"], resource["sub_mchid"], resource["sp_appid"]) == (sp, NT, app.config["WECHAT_APPID"])
+    assert resource["out_trade_no"] == "PNTEST-1" and resource["amount"]["total"] == 500
+    assert resource["trade_type"] == "NATIVE"
+    with pytest.raises(pay.PayError) as e:  # the same number with another body
+        provider.partner_native(native_order("PNTEST-1", description="另一个"))
+    assert (e.value.status, e.value.code) == (400, "INVALID_REQUEST")
+
+
+def test_the_sandbox_refuses_native_orders_wechat_would_refuse(app, provider):
+    cases = [
+        (native_order("PNTEST-2", sub_mchid=STRANGER), 400, "INVALID_REQUEST"),
+        (native_order("PNTEST-2", sp_appid="wx-someone-else"), 400, "APPID_MCHID_NOT_MATCH"),
+        (native_order("PNTEST-2", description=""), 400, "PARAM_ERROR"),
+        (native_order("PNTEST-2", amount={"total": 0, "currency": "CNY"}), 400, "PARAM_ERROR"),
+        (native_order("PNTEST-2", out_trade_no="x" * 40), 400, "PARAM_ERROR"),
+    ]
+    for order, status, code in cases:
+        with pytest.raises(pay.PayError) as e:
+            provider.partner_native(order)
+        assert (e.value.status, e.value.code) == (status, code), order
+
+
+def test_a_native_order_must_be_signed_by_the_provider(app):
+    body = native_order("PNTEST-3") | {
+        "sp_appid": app.config["WECHAT_APPID"],
+        "sp_mchid": app.config["WECHATPAY_MCHID"],
+        "notify_url": "https://example.com/notify",
+    }
+    forged = raw_call(app, "POST", NATIVE, body, "1900000999")  # signed as another merchant
+    assert forged.status_code == 401 and forged.json()["code"] == "SIGN_ERROR"
+    other_path = raw_call(
+        app, "POST", NATIVE, body, app.config["WECHATPAY_MCHID"], sign_path="/v3/pay/partner/transactions/jsapi"
+    )
+    assert other_path.status_code == 401
+    assert raw_call(app, "POST", NATIVE, body, app.config["WECHATPAY_MCHID"]).status_code == 200
+
+
+def test_a_scan_of_an_unknown_code_pays_nothing(app):
+    resp = requests.post(sandbox(app, "/native/scan"), json={"code_url": "weixin://wxpay/bizpayurl?pr=nope"}, timeout=5)
+    assert resp.status_code == 404

@@ -83,9 +83,9 @@ def _save(order):
     redis().set("sbx:pay:order:" + order["no"], json.dumps(order, ensure_ascii=False), ex=7 * 86400)
 
 
-def _place(kind, body, no, amount, subs):
+def _place(kind, body, no, amount, subs, native=False):
     """One order per out_trade_no, also when the same request arrives twice at once: the
-    same request again gets the same prepay_id, another one 商户订单号重复."""
+    same request again gets the same prepay_id (a native order: code_url), another one 商户订单号重复."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     order = _load(no)
     if order is not None:
@@ -101,12 +101,16 @@ def _place(kind, body, no, amount, subs):
         "prepay_id": "wx%s" % secrets.token_hex(14),
         "transaction_id": None,
     }
+    if native:
+        order["code_url"] = "weixin://wxpay/bizpayurl?pr=%s" % secrets.token_urlsafe(9)
     if not redis().set("sbx:pay:order:" + no, json.dumps(order, ensure_ascii=False), ex=7 * 86400, nx=True):
         return _again(_load(no), digest)  # a twin request placed it a moment ago
     redis().set("sbx:pay:prepay:" + order["prepay_id"], no, ex=7 * 86400)  # for medical-insurance orders
+    if native:
+        redis().set("sbx:pay:code-url:" + order["code_url"], no, ex=7 * 86400)  # for the payer's scan
     for sub in subs:
         redis().set("sbx:pay:sub:" + sub["out_trade_no"], no, ex=7 * 86400)
-    return _signed({"prepay_id": order["prepay_id"]})
+    return _answer(order)
 
 
 def _again(order, digest):
@@ -116,7 +120,12 @@ def _again(order, digest):
         return _error(400, "ORDER_PAID", "该订单已支付")
     if order["state"] == "CLOSED":
         return _error(400, "ORDER_CLOSED", "订单已关闭")
-    return _signed({"prepay_id": order["prepay_id"]})
+    return _answer(order)
+
+
+def _answer(order):
+    """A placed order's answer: the code_url of a native order, else the prepay_id."""
+    return _signed({"code_url": order["code_url"]} if "code_url" in order else {"prepay_id": order["prepay_id"]})
 
 
 @route(V3 + "/pay/transactions/jsapi", ["POST"], "WeChat Pay: JSAPI order", body=OBJ)
@@ -189,7 +198,7 @@ def _partner_transaction(order, sub):
         "sub_mchid": sub["sub_mchid"],
         "out_trade_no": sub["out_trade_no"],
         "transaction_id": sub.get("transaction_id"),
-        "trade_type": "JSAPI",
+        "trade_type": "NATIVE" if "code_url" in order else "JSAPI",
         "trade_state": state,
         "trade_state_desc": {"SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭"}[state],
         "bank_type": "OTHERS" if state == "SUCCESS" else None,

@@ -1,4 +1,5 @@
-"""WeChat Pay notifications in the sandbox: the user pays (``/orders/{no}/pay``), the signed,
+"""WeChat Pay notifications in the sandbox: the user pays (``/orders/{no}/pay``, or scans a native
+order's code_url: ``/native/scan``), the signed,
 AES-256-GCM encrypted notification goes to the merchant, ``/renotify`` sends it again byte for byte."""
 
 import base64
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, jsonify, request
 
 from wechat.sandbox import rules, v3sign
-from wechat.sandbox.common import CST, OBJ, redis, route
+from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.pay import _combine_resource, _keys, _load, _save, _transaction
 
 
@@ -65,6 +66,27 @@ def _post(url, headers, body):
     answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
 )
 def user_pays(no):
+    return _pays(no)
+
+
+@route(
+    "/wechatpay/native/scan",
+    ["POST"],
+    "Sandbox: the user scans a native order's code_url and pays; the notification is sent",
+    body={"type": "object", "required": ["code_url"], "properties": {"code_url": STR, "tamper": OBJ}},
+    answer={"type": "object", "properties": {"delivered": {"type": "boolean"}, "status": {"type": "integer"}}},
+)
+def native_scan():
+    body = request.get_json(force=True, silent=True)
+    code_url = body.get("code_url") if isinstance(body, dict) else None
+    no = redis().get("sbx:pay:code-url:%s" % code_url) if isinstance(code_url, str) else None
+    if no is None:
+        return jsonify({"error": {"code": "ORDER_NOT_EXIST", "message": "二维码无效"}}), 404
+    return _pays(no.decode())
+
+
+def _pays(no):
+    """The user pays order ``no`` (a body's ``tamper`` alters the notified resource)."""
     order = _load(no)
     if order is None:
         return jsonify({"error": {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}}), 404

@@ -4,7 +4,9 @@ sub-merchants are ``SANDBOX_WECHATPAY_SUB_MCHIDS`` and those registered with
 ``POST /sandbox/wechatpay/sub-merchants``. Paying, notifying and refunding go through the
 same order store as the direct APIs (``pay.py``, ``pay_notify.py``, ``pay_refunds.py``).
 
-References: JSAPI下单 (服务商) ``/v3/pay/partner/transactions/jsapi``, 查询订单, 关闭订单."""
+References: JSAPI下单 (服务商) ``/v3/pay/partner/transactions/jsapi``, Native下单 (服务商)
+``/v3/pay/partner/transactions/native`` (answers ``code_url``; the payer scans it with
+``POST /sandbox/wechatpay/native/scan``), 查询订单, 关闭订单."""
 
 from flask import current_app, jsonify, request
 
@@ -44,6 +46,22 @@ def partner_jsapi():
         return _error(400, "INVALID_REQUEST", "受理关系不存在")
     sub = {"mchid": body["sp_mchid"], "sub_mchid": body["sub_mchid"], "out_trade_no": body["out_trade_no"]}
     return _place("partner", body, body["out_trade_no"], total, [sub | {"amount": total}])
+
+
+@route(PARTNER + "/native", ["POST"], "WeChat Pay: native (QR code) order by a service provider (服务商)", body=OBJ)
+def partner_native():
+    if not _merchant_ok():
+        return _error(401, "SIGN_ERROR", "签名错误")
+    body = request.get_json(force=True, silent=True) or {}
+    if (bad := rules.refusal("partner_native", body)) is not None:
+        return _signed(bad, 400)
+    if body.get("sp_appid") != current_app.config["SANDBOX_WECHAT_APPID"]:
+        return _error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配，请检查后再试")
+    if not sub_mchid_known(body.get("sub_mchid")):
+        return _error(400, "INVALID_REQUEST", "受理关系不存在")
+    total = body["amount"]["total"]
+    sub = {"mchid": body["sp_mchid"], "sub_mchid": body["sub_mchid"], "out_trade_no": body["out_trade_no"]}
+    return _place("partner", body, body["out_trade_no"], total, [sub | {"amount": total}], native=True)
 
 
 def _partner_order(no):

@@ -4,6 +4,10 @@
 - ``medins``: medical-insurance settlement with its cash part (kind ``medins``);
 - ``window``: cash, card and micropay taken by staff at the window (no ``Payment`` row).
 
+A kiosk pays through the same pieces: a native order (kind ``cash``, its ``code_url`` shown as a
+QR code) or a micropay of several bills (kind ``micropay``, through ``payments/micropay.py``,
+shared with the window).
+
 A channel offers the same small interface: ``place`` (ask the outside world for the order),
 ``apply`` (a confirmation: a notification or a query's answer), ``query(payment, now)``,
 ``close(payment, now)`` (commits; True when closed), ``may_go_on(payer, payment)`` (R15),
@@ -17,8 +21,10 @@ and never imports another channel (``.importlinter``): a refund's cash part is q
 from postpay.payments.channels import medins, wechat
 from postpay.payments.models import PaymentKind
 
-#: The channel of a payment, by its kind.
-CHANNELS = {PaymentKind.cash: wechat, PaymentKind.medins: medins}
+#: The channel of a payment, by its kind. A kiosk's micropay payment is taken at once by
+#: ``payments/micropay.py``; afterwards it is a WeChat Pay order like any other (a voided
+#: item's refund goes back through it), and the sweeps never touch it.
+CHANNELS = {PaymentKind.cash: wechat, PaymentKind.medins: medins, PaymentKind.micropay: wechat}
 
 
 def of(payment):

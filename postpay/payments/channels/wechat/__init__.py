@@ -125,6 +125,8 @@ def _order_request(payment, openid, expires):
 def may_go_on(payer, payment):
     """Whether ``payer`` may still pay for every bill of ``payment`` (R15: a binding revoked since).
     A payment covering bills of several patients fails as a whole when one of them is lost."""
+    if payer is None:
+        return True  # a kiosk's payment: the patient at the kiosk pays their own bills
     try:
         authz.require_all(payer, {share.bill.patient_id for share in payment.bills}, "pay")
     except (NotFound, Forbidden):
@@ -134,12 +136,14 @@ def may_go_on(payer, payment):
 
 def place(payment):
     """Ask WeChat for the prepay id, sending the stored request (idempotent at WeChat). Raises Upstream."""
-    if payment.prepay_id or payment.status != PaymentStatus.pending:
+    if payment.placed or payment.status != PaymentStatus.pending:
         return payment
     client = clients.wechat_pay()
     try:
         if payment.combined:
             payment.prepay_id = client.combine_jsapi(payment.order_request)
+        elif "payer" not in payment.order_request:  # a kiosk's native order: a QR code to scan
+            payment.code_url = merchant.place_native(client, payment.order_request)
         else:
             payment.prepay_id = merchant.place(client, payment.order_request)
     except (PayError, requests.RequestException) as e:
@@ -151,7 +155,7 @@ def place(payment):
 
 def query(payment, now=None):
     """A pending payment asks WeChat where it stands and applies what WeChat says."""
-    if payment.status != PaymentStatus.pending or payment.prepay_id is None:
+    if payment.status != PaymentStatus.pending or not payment.placed:
         return payment
     client = clients.wechat_pay()
     try:
@@ -197,7 +201,7 @@ def close(payment, now):
 
 def _close_at_wechat(payment):
     client = clients.wechat_pay()
-    if payment.prepay_id is None:
+    if not payment.placed:
         return  # never placed at WeChat
     if payment.combined:
         subs = [merchant.combine_sub_order(o.mchid, {"out_trade_no": o.out_trade_no}) for o in payment.orders]
