@@ -59,7 +59,7 @@ def all_specs():
             "request": None,
             "query": {},
             "auth": None,
-            "responses": {200: {"type": "object"}},
+            "responses": {200: {"type": "object", "additionalProperties": True}},
         },
     }
 
