@@ -77,7 +77,10 @@ def healthz():
 
 @route(bp, "/docs/", ["GET"], "Browsable API docs: Swagger UI reading /openapi.json", auth=None, answers={200: HTML})
 def docs():
-    return render_template("docs.html")
+    urls = [{"url": "/openapi.json?scope=api", "name": "接口"}]
+    if current_app.config["POSTPAY_SANDBOX"]:
+        urls.append({"url": "/openapi.json?scope=sandbox", "name": "沙箱"})
+    return render_template("docs.html", urls=urls)
 
 
 @route(bp, "/docs/start.js", ["GET"], "Starts Swagger UI on /openapi.json", auth=None, answers={200: JS})

@@ -29,3 +29,24 @@ def test_headers_and_moments_are_declared(client):
     refund = history["properties"]["payments"]["items"]["properties"]["refunds"]["items"]
     assert refund["properties"]["succeeded_at"]["format"] == "date-time"
     assert refund["properties"]["reason"].get("format") is None  # only moments
+
+
+def _untyped(node, where=""):
+    """Objects that say neither their properties nor, on purpose, additionalProperties."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") in ("object", ["object", "null"]) and not {"properties", "additionalProperties"} & set(
+            node
+        ):
+            found.append(where)
+        for key, value in node.items():
+            found += _untyped(value, "%s/%s" % (where, key))
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            found += _untyped(value, "%s/%d" % (where, n))
+    return found
+
+
+def test_every_object_has_its_properties_or_says_it_is_open(client):
+    doc = client.get("/openapi.json").get_json()
+    assert _untyped(doc["paths"]) == []

@@ -18,7 +18,7 @@ bp = Blueprint("billing", __name__, url_prefix="/api/v1/bills")
 
 BILL = loose(
     id=STR,
-    patient={"type": "object"},
+    patient=loose(id=STR, name=STR, id_number=STR, relationship=STR),  # id_number masked
     hospital_id=STR,
     visit_id={"type": ["string", "null"]},
     amount_fen=INT,

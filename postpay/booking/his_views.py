@@ -28,7 +28,7 @@ CHANGE = loose(
     reason=NULLABLE_STR,
     at=STR,
     his_slot_id=STR,
-    patient={"type": "object"},
+    patient=loose(name=STR, id_number=STR),  # the identity number masked
     status=STR,
     fee_fen=INT,
 )

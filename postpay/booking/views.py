@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 
 from postpay import authz
 from postpay.accounts.models import Patient
-from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
+from postpay.api import BOOL, INT, NULLABLE_STR, STR, iso, loose, obj, route
 from postpay.billing.models import Bill, BillStatus
 from postpay.booking import service
 from postpay.booking.models import Appointment, AppointmentStatus, Slot
@@ -21,14 +21,14 @@ bp = Blueprint("booking", __name__)
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
 SLOT = loose(
-    his_slot_id=STR, department=STR, doctor=STR, start=STR, end=STR, capacity=INT, free=INT, fee_fen=INT, bookable={}
+    his_slot_id=STR, department=STR, doctor=STR, start=STR, end=STR, capacity=INT, free=INT, fee_fen=INT, bookable=BOOL
 )
 APPOINTMENT = loose(
     id=STR,
     status={"type": "string", "enum": [s.value for s in AppointmentStatus]},
-    patient={"type": "object"},
-    hospital={"type": "object"},
-    slot={"type": "object"},
+    patient=loose(id=STR, name=STR, relationship=STR),  # the name masked for a relative
+    hospital=loose(id=STR, name=STR),
+    slot=SLOT,
     fee_fen=INT,
     bill_id=STR,
     hold_until=STR,
@@ -110,7 +110,7 @@ def hospitals():
     ["GET"],
     "A hospital's slots on a day, with the places still free (R15)",
     query={"date": STR},
-    answers={200: loose(hospital={"type": "object"}, date=STR, slots={"type": "array", "items": SLOT})},
+    answers={200: loose(hospital=loose(id=STR, code=STR, name=STR), date=STR, slots={"type": "array", "items": SLOT})},
     read_only=True,
 )
 def schedules(hospital_id):
@@ -183,7 +183,11 @@ def show(appointment_id):
     "/api/v1/appointments/<appointment_id>",
     ["DELETE"],
     "Cancel before the slot starts; a paid fee is refunded (R15)",
-    answers={200: loose(appointment=APPOINTMENT, refund={"type": ["object", "null"]})},
+    answers={
+        200: loose(
+            appointment=APPOINTMENT, refund={"anyOf": [loose(id=STR, amount_fen=INT, status=STR), {"type": "null"}]}
+        )
+    },
 )
 def cancel(appointment_id):
     now = dt.datetime.now(dt.timezone.utc)

@@ -94,7 +94,7 @@ def index():
     "/bindings/<binding_id>/consent",
     ["POST"],
     "The relative consents from their own verified account",
-    body={"type": "object", "maxProperties": 0},
+    body={"type": "object", "maxProperties": 0, "additionalProperties": False},
     answers={200: loose(binding=BINDING)},
 )
 def consent(binding_id):

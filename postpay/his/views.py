@@ -135,7 +135,7 @@ def items(his_visit_no):
         ["type", "at"],
         type={"type": "string", "enum": list(EVENT_TYPES)},
         at=TIME,
-        detail={"type": "object", "maxProperties": 20},
+        detail={"type": "object", "maxProperties": 20, "additionalProperties": True},  # free-form, shown as sent
     ),
     answers={200: loose(event_id=STR, seq=INT)},
 )

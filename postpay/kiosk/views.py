@@ -8,7 +8,7 @@ from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose,
 from postpay.contracts import commitment, eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
-from postpay.contracts.views import CONTRACT, PHONE, SIGNING, contract_json, eligibility_json
+from postpay.contracts.views import CONTRACT, PHONE, REASON, SIGNING, contract_json, eligibility_json
 from postpay.errors import BadRequest, Invalid, NotFound
 from postpay.family import service as family
 from postpay.family.views import BINDING, binding_json
@@ -51,9 +51,14 @@ def signed_kiosk():
         201: loose(
             session=STR,
             expires_in=INT,
-            patient={"type": "object"},
-            eligibility={"type": "object"},
-            commitment={"type": "object"},
+            patient=loose(name=STR, id_number=STR),  # both masked
+            eligibility=loose(
+                patient_id=STR,
+                eligible=BOOL,
+                reasons={"type": "array", "items": REASON},
+                contract={"anyOf": [CONTRACT, {"type": "null"}]},
+            ),
+            commitment=loose(version=STR, url=STR),
             pending_bindings={"type": "array", "items": BINDING},
         )
     },
@@ -152,7 +157,7 @@ def cancel():
 
 KIOSK_BILL = loose(
     id=STR,
-    hospital={"type": "object"},
+    hospital=loose(code=STR, name=STR),
     visit_day=STR,
     amount_fen=INT,
     due_at=NULLABLE_STR,

@@ -36,7 +36,8 @@ from postpay.visits.models import Visit
 
 bp = Blueprint("visits", __name__, url_prefix="/api/v1")
 
-EVENT = loose(id=INT, type=STR, at=STR, detail={"type": "object"})
+#: An event's detail is what the HIS sent with it (a room, a report's name...), free-form on purpose.
+EVENT = loose(id=INT, type=STR, at=STR, detail={"type": "object", "additionalProperties": True})
 ITEM = loose(
     id=STR,
     name=STR,
@@ -217,7 +218,7 @@ class Live:
         ["template_ids"],
         template_ids={"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "string", "maxLength": 64}},
     ),
-    answers={200: loose(quotas={"type": "object"})},
+    answers={200: loose(quotas={"type": "object", "additionalProperties": INT})},  # template id -> messages left
 )
 def subscriptions():
     return jsonify({"quotas": messages.add_quota(g.user, g.body["template_ids"])})

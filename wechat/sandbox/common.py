@@ -12,7 +12,9 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 SPEC = {}
 
 STR = {"type": "string"}
-OBJ = {"type": "object"}
+#: A body or answer in the real service's own wire format, documented by that service (docs/api.md
+#: names where); the sandbox checks it against its schemas in wechat/sandbox/schemas/.
+OBJ = {"type": "object", "additionalProperties": True, "description": "the real service's own wire format"}
 #: China Standard Time, in which WeChat Pay and the platform write their times.
 CST = dt.timezone(dt.timedelta(hours=8))
 

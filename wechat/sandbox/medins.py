@@ -23,7 +23,7 @@ import time
 from flask import current_app, jsonify, request
 
 from wechat.sandbox import envelope as platform
-from wechat.sandbox.common import CST, STR, body_fields, error, new_code, put, redis, route, take
+from wechat.sandbox.common import CST, OBJ, STR, body_fields, error, new_code, put, redis, route, take
 
 CODE_TTL = 300
 #: How long the sandbox keeps a payAuthNo or ecToken it minted, whatever validity it states.
@@ -226,7 +226,7 @@ def _sealed(data):
     "/medins/api/ec/query",
     ["POST"],
     "Medical insurance: decode an e-voucher QR code a kiosk scanned to its ecToken",
-    body={"type": "object"},
+    body=OBJ,
 )
 def ec_query():
     data, err = _opened()
@@ -244,7 +244,7 @@ def ec_query():
     "/medins/api/fsi/api/rsfComIfsService/callService",
     ["POST"],
     "Medical insurance: transaction 1101 (人员信息获取) for a payAuthNo, an ecToken or an identity card",
-    body={"type": "object"},
+    body=OBJ,
 )
 def call_service():
     data, err = _opened()

@@ -18,7 +18,7 @@ import time
 from flask import current_app, jsonify, request
 
 from wechat.sandbox import envelope, medins_fields
-from wechat.sandbox.common import redis, route
+from wechat.sandbox.common import OBJ, redis, route
 from wechat.sandbox.envelope import EMPLOYEE, fen, yuan
 from wechat.sandbox.medins import CERT_KEY
 
@@ -104,9 +104,7 @@ def _order_of(data):
 
 
 def _api(path, summary):
-    return route(
-        "/medins/api/org/local/api/hos/" + path, ["POST"], "Medical insurance: " + summary, body={"type": "object"}
-    )
+    return route("/medins/api/org/local/api/hos/" + path, ["POST"], "Medical insurance: " + summary, body=OBJ)
 
 
 def _cert_problem(data):

@@ -9,7 +9,7 @@ import time
 from flask import current_app, jsonify, request
 
 from wechat.sandbox import subscribe
-from wechat.sandbox.common import STR, append, body_fields, error, new_code, put, read_list, redis, route, take
+from wechat.sandbox.common import OBJ, STR, append, body_fields, error, new_code, put, read_list, redis, route, take
 
 API = "/wechat/api"
 CODE_TTL = 300
@@ -155,7 +155,7 @@ def getuserphonenumber():
     ["POST"],
     "WeChat: subscribeMessage.send",
     query={"access_token": STR},
-    body={"type": "object"},
+    body=OBJ,
 )
 def subscribe_send():
     if not _token_ok():
@@ -196,7 +196,7 @@ def accept_subscription():
     ["GET"],
     "Sandbox: subscribe messages sent to a user, oldest first",
     query={"openid": STR},
-    answer={"type": "object", "properties": {"messages": {"type": "array", "items": {"type": "object"}}}},
+    answer={"type": "object", "properties": {"messages": {"type": "array", "items": OBJ}}},
 )
 def messages():
     return jsonify({"messages": read_list("sbx:wx:msg:" + request.args.get("openid", ""))})
