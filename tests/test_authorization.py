@@ -215,6 +215,7 @@ def test_the_asking_relative_may_not_share_the_patients_sensitive_items_R19(clie
 #: session is a stranger's, opened with the stranger's own identity card (R8).
 KIOSK_ROUTES = {
     "kiosk.consent": ("POST", "/kiosk/v1/bindings/{binding}/consent", {"session": "{session}"}),
+    "kiosk.show_payment": ("GET", "/kiosk/v1/payments/{payment}?session={session}", None),
 }
 
 

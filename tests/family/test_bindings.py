@@ -30,7 +30,7 @@ def test_binding_is_pending_until_the_relative_consents_R15(client, person):
     assert ok.status_code == 200 and ok.get_json()["binding"]["status"] == "active"
     me = client.get("/api/v1/me", headers=bearer(child_token)).get_json()["user"]
     assert [(p["relationship"], p["permissions"]) for p in me["patients"]] == [
-        ("self", ["accompany", "mutual_aid", "pay", "view"]),
+        ("self", ["accompany", "book", "mutual_aid", "pay", "view"]),
         ("parent", ["pay", "view"]),
     ]
     assert me["patients"][1]["id_number"].count("*") == 8
