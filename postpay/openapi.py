@@ -68,14 +68,20 @@ def _path(rule):
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
 
 
+def _json(schema, example):
+    """A JSON media type, with its example when the route gives one."""
+    return {"application/json": {"schema": schema} | ({} if example is None else {"example": example})}
+
+
 def _operation(rule, spec):
     responses = {}
+    examples = spec.get("examples", {})
     for status, schema in spec["responses"].items():
         entry = {"description": "HTTP %s" % status}
         if isinstance(schema, str):
             entry["content"] = {schema: {"schema": {"type": "string"}}}
         elif schema is not None:
-            entry["content"] = {"application/json": {"schema": schema}}
+            entry["content"] = _json(schema, examples.get(status))
         responses[str(status)] = entry
     errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -90,7 +96,7 @@ def _operation(rule, spec):
     if params:
         op["parameters"] = params
     if spec["request"] is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["request"]}}}
+        op["requestBody"] = {"required": True, "content": _json(spec["request"], examples.get("request"))}
     if spec["auth"]:
         op["security"] = [{spec["auth"]: []}]
     return op

@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 
@@ -29,3 +30,44 @@ def test_headers_and_moments_are_declared(client):
     refund = history["properties"]["payments"]["items"]["properties"]["refunds"]["items"]
     assert refund["properties"]["succeeded_at"]["format"] == "date-time"
     assert refund["properties"]["reason"].get("format") is None  # only moments
+
+
+#: The main mini-program calls: (path, method, the statuses and "request" that carry an example).
+MAIN_CALLS = [
+    ("/api/v1/auth/wechat-login", "post", {"request", "200"}),
+    ("/api/v1/bills/outstanding", "get", {"200"}),
+    ("/api/v1/bills/{bill_id}", "get", {"200"}),
+    ("/api/v1/payments", "post", {"request", "201"}),
+    ("/api/v1/payments", "get", {"200"}),
+    ("/api/v1/payments/{payment_id}", "get", {"200"}),
+    ("/api/v1/family/bindings", "post", {"request", "201"}),
+    ("/api/v1/visits/{visit_id}", "get", {"200"}),
+]
+
+
+def _media(op):
+    """(where, JSON media type) of an operation's request body and answers."""
+    if "requestBody" in op:
+        yield "request", op["requestBody"]["content"]["application/json"]
+    for status, answer in op["responses"].items():
+        if "application/json" in answer.get("content", {}):
+            yield status, answer["content"]["application/json"]
+
+
+def test_the_main_calls_have_examples_and_every_example_fits_its_schema(client):
+    doc = client.get("/openapi.json").get_json()
+    for path, method, wanted in MAIN_CALLS:
+        op = doc["paths"][path][method]
+        assert {where for where, media in _media(op) if "example" in media} == wanted, (path, method)
+    checked = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for where, media in _media(op):
+                if "example" in media:
+                    validator = Draft202012Validator(
+                        media["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER
+                    )
+                    errors = [e.message for e in validator.iter_errors(media["example"])]
+                    assert errors == [], (path, method, where, errors)
+                    checked += 1
+    assert checked == 11

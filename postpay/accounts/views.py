@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from postpay import authz
+from postpay import authz, examples
 from postpay.accounts import service
 from postpay.accounts.models import VERIFIED_BY
 from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
@@ -63,6 +63,7 @@ def user_json(user):
     "/auth/wechat-login",
     ["POST"],
     "Log in with a wx.login code",
+    examples=examples.WECHAT_LOGIN,
     auth=None,
     body=obj(["code"], code=CODE),
     answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},

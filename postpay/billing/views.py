@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import authz
+from postpay import authz, examples
 from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
 from postpay.billing import disputes, receipts, service
 from postpay.billing.outstanding import outstanding as outstanding_list
@@ -60,6 +60,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None, reveal=True):
     "/outstanding",
     ["GET"],
     "Unpaid bills of the account and of relatives it may pay, overdue first",
+    examples=examples.OUTSTANDING,
     answers={200: loose(bills={"type": "array", "items": BILL})},
     read_only=True,
 )
@@ -113,6 +114,7 @@ BILL_PAYMENT = loose(
     "/<bill_id>",
     ["GET"],
     "One bill with its items and their disputes, its payments, refunds and receipt",
+    examples=examples.SHOW_BILL,
     answers={
         200: loose(
             bill=BILL

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, g, jsonify
 
+from postpay import examples
 from postpay.api import BOOL, STR, iso, loose, obj, route
 from postpay.family import service
 from postpay.family.models import PERMISSIONS, RELATIONSHIPS, BindingStatus
@@ -46,6 +47,7 @@ def binding_json(binding, side):
     "/bindings",
     ["POST"],
     "Ask to bind a verified relative (pending until they consent)",
+    examples=examples.BIND,
     body=obj(
         ["relative", "relationship", "permissions"],
         relative=obj(
