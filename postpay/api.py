@@ -37,6 +37,9 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 NULLABLE_STR = {"type": ["string", "null"]}
+#: What a patient is to the account that asks, the same word in every answer: its own (``self``) or a
+#: relative by the binding's relationship (postpay.family.models.RELATIONSHIPS).
+RELATIONSHIP = {"type": "string", "enum": ["self", "parent", "spouse", "child", "other"]}
 #: An answer that is a page, not JSON.
 HTML = "text/html"
 

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
-from postpay.api import HTML, SPEC
+from postpay.api import HTML, RELATIONSHIP, SPEC
 from wechat.sandbox import SPEC as SANDBOX
 
 bp = Blueprint("openapi", __name__)
@@ -25,7 +25,7 @@ HELD_BILL = {
         "held_by": {
             "type": "object",
             "required": ["relationship", "name"],
-            "properties": {"relationship": {"type": "string"}, "name": {"type": ["string", "null"]}},
+            "properties": {"relationship": RELATIONSHIP, "name": {"type": ["string", "null"]}},
         },
     },
 }
