@@ -121,6 +121,24 @@ def _date_times(node):
             _date_times(value)
 
 
+def _nullable_enums(node):
+    """``{"type": ["string", "null"], "enum": [..., None]}`` as ``anyOf`` an enum and null: the same
+    values, in the form client generators read as one optional enum (openapi-python-client makes
+    three identical enum classes of the first form)."""
+    if isinstance(node, dict):
+        kinds = node.get("type")
+        if isinstance(kinds, list) and "null" in kinds and None in node.get("enum", ()):
+            rest = [k for k in kinds if k != "null"]
+            values = [v for v in node.pop("enum") if v is not None]
+            node.pop("type")
+            node["anyOf"] = [{"type": rest[0] if len(rest) == 1 else rest, "enum": values}, {"type": "null"}]
+        for value in node.values():
+            _nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable_enums(value)
+
+
 def build(app):
     """The OpenAPI 3.1 document for every route ``app`` serves (except static files)."""
     specs = all_specs()
@@ -135,6 +153,7 @@ def build(app):
             paths.setdefault(_path(rule), {})[method.lower()] = op
     paths = copy.deepcopy(paths)  # the routes' own schemas stay as declared
     _date_times(paths)
+    _nullable_enums(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "先诊疗后付费 family-pay hub", "version": "1.0.0"},

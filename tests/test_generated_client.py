@@ -6,6 +6,7 @@ The generator runs once per test module, offline (``--path``, no post hooks, so 
 network), into a temporary directory that is put on ``sys.path``."""
 
 import datetime as dt
+import enum
 import importlib
 import json
 import subprocess
@@ -45,7 +46,8 @@ def api(client, workdir):
         )
         assert run.returncode == 0, run.stdout + run.stderr
         sys.path.insert(0, str(where))
-        names = ["client", "api.accounts.accounts_wechat_login", "api.billing.billing_outstanding"]
+        names = ["client", "api.accounts.accounts_wechat_login", "api.accounts.accounts_me"]
+        names += ["api.billing.billing_outstanding"]
         names += ["api.billing.billing_show", "api.payments.payments_create", "api.payments.payments_show"]
         names += ["models.accounts_wechat_login_body", "models.payments_create_body", "models.error"]
         workdir["modules"] = {n.rsplit(".", 1)[-1]: importlib.import_module("%s.%s" % (PACKAGE, n)) for n in names}
@@ -61,6 +63,7 @@ def test_the_generator_accepts_the_document_and_a_client_logs_in_sees_a_bill_and
     body = api["accounts_wechat_login_body"].AccountsWechatLoginBody(code=code)
     login = api["accounts_wechat_login"].sync(client=anonymous, body=body)
     assert login.token and login.expires_in > 0
+    assert login.user.patients == []  # not verified yet
 
     # setup as the other tests do it: a verified, signed patient with a finished visit's bill
     id_number = make_id_number()
@@ -69,6 +72,9 @@ def test_the_generator_accepts_the_document_and_a_client_logs_in_sees_a_bill_and
     bill_id = his_bill(his, {"name": "周生成", "id_number_plain": id_number}, "GEN-1", 4200)
 
     me = api["client"].AuthenticatedClient(base_url=live, token=login.token, raise_on_unexpected_status=True)
+    [own] = api["accounts_me"].sync(client=me).user.patients
+    assert (own.relationship, own.verified_by) == ("self", "e_voucher")
+    assert isinstance(own.verified_by, enum.Enum)  # a nullable enum reads as one optional enum
     outstanding = api["billing_outstanding"].sync(client=me)
     assert [(b.id, b.amount_fen, b.status) for b in outstanding.bills] == [(bill_id, 4200, "due")]
     assert isinstance(outstanding.bills[0].due_at, dt.datetime)  # format: date-time, parsed

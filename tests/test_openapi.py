@@ -71,3 +71,24 @@ def test_the_main_calls_have_examples_and_every_example_fits_its_schema(client):
                     assert errors == [], (path, method, where, errors)
                     checked += 1
     assert checked == 11
+
+
+def _schemas(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas(value)
+
+
+def test_a_nullable_enum_is_any_of_an_enum_and_null_as_generators_read_it(client):
+    doc = client.get("/openapi.json").get_json()
+    split = [s for s in _schemas(doc["paths"]) if isinstance(s.get("type"), list) and None in s.get("enum", ())]
+    assert split == []
+    me = doc["paths"]["/api/v1/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    verified_by = me["properties"]["user"]["properties"]["patients"]["items"]["properties"]["verified_by"]
+    assert verified_by == {
+        "anyOf": [{"type": "string", "enum": ["e_voucher", "window", "kiosk_id_card", "relative"]}, {"type": "null"}]
+    }
