@@ -37,6 +37,9 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 NULLABLE_STR = {"type": ["string", "null"]}
+#: What a patient is to the account that asks, the same word in every answer: its own (``self``) or a
+#: relative by the binding's relationship (postpay.family.models.RELATIONSHIPS).
+RELATIONSHIP = {"type": "string", "enum": ["self", "parent", "spouse", "child", "other"]}
 #: An answer that is a page, not JSON.
 HTML = "text/html"
 
@@ -90,10 +93,22 @@ def idempotency_key(required=True):
 
 
 def route(
-    bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False, headers=None
+    bp,
+    rule,
+    methods,
+    summary,
+    body=None,
+    answers=None,
+    query=None,
+    auth="bearer",
+    read_only=False,
+    headers=None,
+    examples=None,
 ):
     """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page);
-    ``headers``: request headers it reads, name -> {"required", "description", "schema"}.
+    ``headers``: request headers it reads, name -> {"required", "description", "schema"};
+    ``examples``: for the document, ``"request"`` -> a body and status -> an answer (see
+    postpay/examples.py), each valid against its schema.
 
     ``read_only``: a route that only reads runs its statements without a transaction (no
     BEGIN and COMMIT round trips on the busiest reads); any attempt to write raises.
@@ -109,6 +124,7 @@ def route(
             "query": query or {},
             "auth": auth,
             "headers": headers or {},
+            "examples": examples or {},
         }
 
         @functools.wraps(fn)

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify, request
 
-from postpay.api import HTML, SPEC
+from postpay.api import HTML, RELATIONSHIP, SPEC
 from wechat.sandbox import SPEC as SANDBOX
 
 bp = Blueprint("openapi", __name__)
@@ -25,7 +25,7 @@ HELD_BILL = {
         "held_by": {
             "type": "object",
             "required": ["relationship", "name"],
-            "properties": {"relationship": {"type": "string"}, "name": {"type": ["string", "null"]}},
+            "properties": {"relationship": RELATIONSHIP, "name": {"type": ["string", "null"]}},
         },
     },
 }
@@ -68,14 +68,20 @@ def _path(rule):
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
 
 
+def _json(schema, example):
+    """A JSON media type, with its example when the route gives one."""
+    return {"application/json": {"schema": schema} | ({} if example is None else {"example": example})}
+
+
 def _operation(rule, spec):
     responses = {}
+    examples = spec.get("examples", {})
     for status, schema in spec["responses"].items():
         entry = {"description": "HTTP %s" % status}
         if isinstance(schema, str):
             entry["content"] = {schema: {"schema": {"type": "string"}}}
         elif schema is not None:
-            entry["content"] = {"application/json": {"schema": schema}}
+            entry["content"] = _json(schema, examples.get(status))
         responses[str(status)] = entry
     errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -90,7 +96,7 @@ def _operation(rule, spec):
     if params:
         op["parameters"] = params
     if spec["request"] is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["request"]}}}
+        op["requestBody"] = {"required": True, "content": _json(spec["request"], examples.get("request"))}
     if spec["auth"]:
         op["security"] = [{spec["auth"]: []}]
     return op
@@ -115,6 +121,24 @@ def _date_times(node):
             _date_times(value)
 
 
+def _nullable_enums(node):
+    """``{"type": ["string", "null"], "enum": [..., None]}`` as ``anyOf`` an enum and null: the same
+    values, in the form client generators read as one optional enum (openapi-python-client makes
+    three identical enum classes of the first form)."""
+    if isinstance(node, dict):
+        kinds = node.get("type")
+        if isinstance(kinds, list) and "null" in kinds and None in node.get("enum", ()):
+            rest = [k for k in kinds if k != "null"]
+            values = [v for v in node.pop("enum") if v is not None]
+            node.pop("type")
+            node["anyOf"] = [{"type": rest[0] if len(rest) == 1 else rest, "enum": values}, {"type": "null"}]
+        for value in node.values():
+            _nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable_enums(value)
+
+
 def build(app):
     """The OpenAPI 3.1 document for every route ``app`` serves (except static files)."""
     specs = all_specs()
@@ -129,6 +153,7 @@ def build(app):
             paths.setdefault(_path(rule), {})[method.lower()] = op
     paths = copy.deepcopy(paths)  # the routes' own schemas stay as declared
     _date_times(paths)
+    _nullable_enums(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "先诊疗后付费 family-pay hub", "version": "1.0.0"},

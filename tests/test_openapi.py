@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 
@@ -50,3 +51,65 @@ def _untyped(node, where=""):
 def test_every_object_has_its_properties_or_says_it_is_open(client):
     doc = client.get("/openapi.json").get_json()
     assert _untyped(doc["paths"]) == []
+
+
+#: The main mini-program calls: (path, method, the statuses and "request" that carry an example).
+MAIN_CALLS = [
+    ("/api/v1/auth/wechat-login", "post", {"request", "200"}),
+    ("/api/v1/bills/outstanding", "get", {"200"}),
+    ("/api/v1/bills/{bill_id}", "get", {"200"}),
+    ("/api/v1/payments", "post", {"request", "201"}),
+    ("/api/v1/payments", "get", {"200"}),
+    ("/api/v1/payments/{payment_id}", "get", {"200"}),
+    ("/api/v1/family/bindings", "post", {"request", "201"}),
+    ("/api/v1/visits/{visit_id}", "get", {"200"}),
+]
+
+
+def _media(op):
+    """(where, JSON media type) of an operation's request body and answers."""
+    if "requestBody" in op:
+        yield "request", op["requestBody"]["content"]["application/json"]
+    for status, answer in op["responses"].items():
+        if "application/json" in answer.get("content", {}):
+            yield status, answer["content"]["application/json"]
+
+
+def test_the_main_calls_have_examples_and_every_example_fits_its_schema(client):
+    doc = client.get("/openapi.json").get_json()
+    for path, method, wanted in MAIN_CALLS:
+        op = doc["paths"][path][method]
+        assert {where for where, media in _media(op) if "example" in media} == wanted, (path, method)
+    checked = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for where, media in _media(op):
+                if "example" in media:
+                    validator = Draft202012Validator(
+                        media["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER
+                    )
+                    errors = [e.message for e in validator.iter_errors(media["example"])]
+                    assert errors == [], (path, method, where, errors)
+                    checked += 1
+    assert checked == 11
+
+
+def _schemas(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas(value)
+
+
+def test_a_nullable_enum_is_any_of_an_enum_and_null_as_generators_read_it(client):
+    doc = client.get("/openapi.json").get_json()
+    split = [s for s in _schemas(doc["paths"]) if isinstance(s.get("type"), list) and None in s.get("enum", ())]
+    assert split == []
+    me = doc["paths"]["/api/v1/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    verified_by = me["properties"]["user"]["properties"]["patients"]["items"]["properties"]["verified_by"]
+    assert verified_by == {
+        "anyOf": [{"type": "string", "enum": ["e_voucher", "window", "kiosk_id_card", "relative"]}, {"type": "null"}]
+    }

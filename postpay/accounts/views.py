@@ -2,10 +2,10 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from postpay import authz
+from postpay import authz, examples
 from postpay.accounts import service
 from postpay.accounts.models import VERIFIED_BY
-from postpay.api import BOOL, INT, STR, authenticator, loose, obj, route
+from postpay.api import BOOL, INT, RELATIONSHIP, STR, authenticator, loose, obj, route
 from postpay.openapi import ERROR
 from postpay.security import mask_id_number, mask_phone
 
@@ -19,7 +19,7 @@ PATIENT = loose(
     id=STR,
     name=STR,
     id_number=STR,
-    relationship=STR,
+    relationship=RELATIONSHIP,
     insured_region={"type": ["string", "null"]},
     insurance_type={"type": ["string", "null"]},
     insured_status={"type": ["string", "null"]},
@@ -63,6 +63,7 @@ def user_json(user):
     "/auth/wechat-login",
     ["POST"],
     "Log in with a wx.login code",
+    examples=examples.WECHAT_LOGIN,
     auth=None,
     body=obj(["code"], code=CODE),
     answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},

@@ -4,8 +4,8 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import authz
-from postpay.api import INT, NULLABLE_STR, STR, iso, loose, obj, route
+from postpay import authz, examples
+from postpay.api import INT, NULLABLE_STR, RELATIONSHIP, STR, iso, loose, obj, route
 from postpay.billing import disputes, receipts, service
 from postpay.billing.outstanding import outstanding as outstanding_list
 from postpay.errors import Invalid
@@ -18,7 +18,7 @@ bp = Blueprint("billing", __name__, url_prefix="/api/v1/bills")
 
 BILL = loose(
     id=STR,
-    patient=loose(id=STR, name=STR, id_number=STR, relationship=STR),  # id_number masked
+    patient=loose(id=STR, name=STR, id_number=STR, relationship=RELATIONSHIP),  # id_number masked
     hospital_id=STR,
     visit_id={"type": ["string", "null"]},
     amount_fen=INT,
@@ -60,6 +60,7 @@ def bill_json(bill, relationship, now, disputes_by_item=None, reveal=True):
     "/outstanding",
     ["GET"],
     "Unpaid bills of the account and of relatives it may pay, overdue first",
+    examples=examples.OUTSTANDING,
     answers={200: loose(bills={"type": "array", "items": BILL})},
     read_only=True,
 )
@@ -113,6 +114,7 @@ BILL_PAYMENT = loose(
     "/<bill_id>",
     ["GET"],
     "One bill with its items and their disputes, its payments, refunds and receipt",
+    examples=examples.SHOW_BILL,
     answers={
         200: loose(
             bill=BILL
@@ -131,8 +133,10 @@ def show(bill_id):
     bill = service.bill_for(g.user, bill_id, "view")
     now = dt.datetime.now(dt.timezone.utc)
     found = {d.item_id: dispute_json(d) for d in disputes.for_bill(bill.id)}
-    relationship = "self" if bill.patient_id == g.user.patient_id else "relative"
-    reveal = authz.reveals_sensitive(g.user, bill.patient_id)
+    relationship, reveal = "self", True
+    if bill.patient_id != g.user.patient_id:  # the binding's word (issue 20), not "relative"
+        bound, revealed = authz.bound(g.user)
+        relationship, reveal = bound[bill.patient_id][0], bill.patient_id in revealed
     payments, refunds = history.of_bill(bill.id)
     shown = bill_json(bill, relationship, now, found, reveal) | {
         "payments": payments,

@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 
 from postpay import authz
 from postpay.accounts.models import Patient
-from postpay.api import BOOL, INT, NULLABLE_STR, STR, iso, loose, obj, route
+from postpay.api import BOOL, INT, NULLABLE_STR, RELATIONSHIP, STR, iso, loose, obj, route
 from postpay.billing.models import Bill, BillStatus
 from postpay.booking import service
 from postpay.booking.models import Appointment, AppointmentStatus, Slot
@@ -26,7 +26,7 @@ SLOT = loose(
 APPOINTMENT = loose(
     id=STR,
     status={"type": "string", "enum": [s.value for s in AppointmentStatus]},
-    patient=loose(id=STR, name=STR, relationship=STR),  # the name masked for a relative
+    patient=loose(id=STR, name=STR, relationship=RELATIONSHIP),  # the name masked for a relative
     hospital=loose(id=STR, name=STR),
     slot=SLOT,
     fee_fen=INT,

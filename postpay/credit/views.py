@@ -3,7 +3,7 @@
 from flask import Blueprint, g, jsonify, request
 
 from postpay import authz
-from postpay.api import INT, NULLABLE_STR, STR, loose, route
+from postpay.api import INT, NULLABLE_STR, RELATIONSHIP, STR, loose, route
 from postpay.credit.standing import standing
 from postpay.security import mask_id_number, mask_name
 
@@ -38,7 +38,7 @@ RECORDS = {"type": "array", "items": RECORD}
     answers={
         200: loose(
             credit=loose(
-                patient=loose(id=STR, name=STR, id_number=STR, relationship=STR),
+                patient=loose(id=STR, name=STR, id_number=STR, relationship=RELATIONSHIP),
                 status={"type": "string", "enum": ["normal", "suspended"]},
                 open_records=RECORDS,
                 past_records=RECORDS,

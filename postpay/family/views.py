@@ -2,7 +2,8 @@
 
 from flask import Blueprint, g, jsonify
 
-from postpay.api import BOOL, STR, iso, loose, obj, route
+from postpay import examples
+from postpay.api import BOOL, RELATIONSHIP, STR, iso, loose, obj, route
 from postpay.family import service
 from postpay.family.models import PERMISSIONS, RELATIONSHIPS, BindingStatus
 from postpay.security import mask_id_number, mask_name
@@ -12,7 +13,7 @@ bp = Blueprint("family", __name__, url_prefix="/api/v1/family")
 BINDING = loose(
     id=STR,
     status={"type": "string", "enum": [s.value for s in BindingStatus]},
-    relationship=STR,
+    relationship=RELATIONSHIP,
     permissions={"type": "array", "items": STR},
     share_sensitive=BOOL,
 )
@@ -46,6 +47,7 @@ def binding_json(binding, side):
     "/bindings",
     ["POST"],
     "Ask to bind a verified relative (pending until they consent)",
+    examples=examples.BIND,
     body=obj(
         ["relative", "relationship", "permissions"],
         relative=obj(

@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from postpay import clients, inputs
+from postpay import clients, examples, inputs
 from postpay.api import INT, NULLABLE_STR, STR, idempotency_key, iso, loose, obj, route
 from postpay.errors import BadRequest, Invalid
 from postpay.payments import history, notify, service
@@ -48,6 +48,7 @@ def payment_json(payment):
     "/api/v1/payments",
     ["POST"],
     "Pay due bills (own and relatives' with pay) in one WeChat payment",
+    examples=examples.PAY,
     body=obj(
         ["bill_ids"],
         bill_ids={
@@ -76,6 +77,7 @@ def create():
     "/api/v1/payments/<payment_id>",
     ["GET"],
     "A payment; a pending one is checked with WeChat first",
+    examples=examples.SHOW_PAYMENT,
     answers={200: loose(payment=PAYMENT)},
 )
 def show(payment_id):
@@ -131,6 +133,7 @@ def page_limit(default=20, most=100):
     "/api/v1/payments",
     ["GET"],
     "The payments this account made, newest first, with their bills and refunds",
+    examples=examples.PAYMENTS,
     query={"cursor": STR, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
     answers={200: loose(payments={"type": "array", "items": PAST_PAYMENT}, next_cursor=NULLABLE_STR)},
     read_only=True,

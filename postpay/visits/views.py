@@ -25,7 +25,7 @@ import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from postpay import authz, counters, pushes
+from postpay import authz, counters, examples, pushes
 from postpay.api import AUTHENTICATORS, INT, STR, iso, loose, obj, route
 from postpay.billing import privacy
 from postpay.billing.models import Item
@@ -78,6 +78,7 @@ def visit_for(user, visit_id):
     "/visits/<visit_id>",
     ["GET"],
     "A visit with its timeline (oldest first) and items",
+    examples=examples.VISIT,
     answers={
         200: loose(
             visit=loose(id=STR, timeline={"type": "array", "items": EVENT}, items={"type": "array", "items": ITEM})

@@ -190,6 +190,13 @@ def test_outstanding_lists_own_and_payable_relatives_overdue_first(app, client, 
     ]
     assert bills[0]["patient"]["relationship"] == "parent" and "*" in bills[0]["patient"]["id_number"]
     assert bills[0]["amount_fen"] == 30000 and bills[0]["items"][0]["name"] == "CT"
+    # one word for one relation in every answer (issue 20): the bill itself says parent too, not "relative"
+    mine, mums = (
+        client.get("/api/v1/bills/" + b["id"], headers=bearer(son_token)).get_json()["bill"] for b in bills[::-1]
+    )
+    assert (mine["patient"]["relationship"], mums["patient"]["relationship"]) == ("self", "parent")
+    me = client.get("/api/v1/me", headers=bearer(son_token)).get_json()["user"]["patients"]
+    assert [p["relationship"] for p in me] == ["self", "parent", "parent"]
 
 
 def test_outstanding_uses_a_fixed_number_of_queries(app, client, his, person, bind, signed):
