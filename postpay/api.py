@@ -90,10 +90,23 @@ def idempotency_key(required=True):
 
 
 def route(
-    bp, rule, methods, summary, body=None, answers=None, query=None, auth="bearer", read_only=False, headers=None
+    bp,
+    rule,
+    methods,
+    summary,
+    body=None,
+    answers=None,
+    query=None,
+    auth="bearer",
+    read_only=False,
+    headers=None,
+    errors=None,
 ):
     """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page);
-    ``headers``: request headers it reads, name -> {"required", "description", "schema"}.
+    ``headers``: request headers it reads, name -> {"required", "description", "schema"};
+    ``errors``: the error statuses it may answer beyond every route's own (``postpay.openapi``'s
+    COMMON_CODES), status -> its codes, e.g. ``{409: ("BILL_NOT_PAYABLE",)}``; documented in
+    ``/openapi.json`` as the enum of ``code``, and the tests fail on an answer not declared.
 
     ``read_only``: a route that only reads runs its statements without a transaction (no
     BEGIN and COMMIT round trips on the busiest reads); any attempt to write raises.
@@ -109,6 +122,7 @@ def route(
             "query": query or {},
             "auth": auth,
             "headers": headers or {},
+            "errors": errors or {},
         }
 
         @functools.wraps(fn)

@@ -29,3 +29,18 @@ def test_headers_and_moments_are_declared(client):
     refund = history["properties"]["payments"]["items"]["properties"]["refunds"]["items"]
     assert refund["properties"]["succeeded_at"]["format"] == "date-time"
     assert refund["properties"]["reason"].get("format") is None  # only moments
+
+
+def _codes(doc, path, method, status):
+    entry = doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+    assert entry["allOf"][0] == {"$ref": "#/components/schemas/Error"}
+    return entry["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+
+
+def test_error_statuses_list_their_codes(client):
+    doc = client.get("/openapi.json").get_json()
+    assert "BILL_NOT_PAYABLE" in _codes(doc, "/api/v1/payments", "post", 409)
+    assert {"VALIDATION_ERROR", "INVALID_CHARACTERS"} <= set(_codes(doc, "/api/v1/payments", "post", 422))
+    assert "TOO_MANY_STREAMS" in _codes(doc, "/api/v1/visits/{visit_id}/events", "get", 429)
+    assert _codes(doc, "/api/v1/payments", "get", 401) == ["UNAUTHORIZED"]
+    assert "409" not in doc["paths"]["/api/v1/payments"]["get"]["responses"]  # only what a route can answer

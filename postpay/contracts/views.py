@@ -86,6 +86,7 @@ def current_commitment():
     "May this patient (own or a bound relative) use post-pay",
     query={"patient_id": PATIENT_ID},
     answers={200: loose(eligible=BOOL, reasons={"type": "array", "items": REASON})},
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def check_eligibility():
     patient_id = request.args.get("patient_id") or g.user.patient_id
@@ -100,6 +101,12 @@ def check_eligibility():
     "Send the signing SMS code to the contract phone",
     body=obj(["patient_id", "phone"], patient_id=PATIENT_ID, phone=PHONE),
     answers={204: None},
+    errors={
+        403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED"),
+        409: ("ALREADY_SIGNED",),
+        422: ("NOT_ELIGIBLE", "PHONE_MISMATCH"),
+        429: ("SMS_DAILY_LIMIT", "SMS_RATE_LIMITED"),
+    },
 )
 def sms_code():
     service.request_code(g.user, g.body["patient_id"], g.body["phone"])
@@ -113,6 +120,20 @@ def sms_code():
     "Sign the post-pay contract (R6-R8)",
     body=obj(["patient_id", *SIGNING], patient_id=PATIENT_ID, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
+    errors={
+        403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED"),
+        409: ("ALREADY_SIGNED", "COMMITMENT_OUTDATED"),
+        422: (
+            "INVALID_SIGNATURE",
+            "NOT_ELIGIBLE",
+            "SIGNATURE_BLANK",
+            "SIGNATURE_TOO_LARGE",
+            "SMS_CODE_EXPIRED",
+            "SMS_CODE_LOCKED",
+            "SMS_CODE_WRONG",
+            "UNKNOWN_COMMITMENT_VERSION",
+        ),
+    },
 )
 def sign():
     b = g.body
@@ -142,7 +163,14 @@ def list_contracts():
     return jsonify({"contracts": [contract_json(c) for c in service.history(patient.id)]})
 
 
-@route(bp, "/api/v1/postpay/contracts/<contract_id>", ["DELETE"], "Unsign (R10)", answers={204: None})
+@route(
+    bp,
+    "/api/v1/postpay/contracts/<contract_id>",
+    ["DELETE"],
+    "Unsign (R10)",
+    answers={204: None},
+    errors={403: ("PERMISSION_DENIED",), 409: ("CONTRACT_STATE", "OUTSTANDING_BILLS")},
+)
 def cancel(contract_id):
     contract = service.contract_for(g.user, contract_id, "pay")
     service.cancel(contract, "user:%s" % g.user.id)
