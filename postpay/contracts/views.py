@@ -25,6 +25,20 @@ SIGNING = {
     "sms_code": {"type": "string", "pattern": "^[0-9]{6}$"},
     "signature_png": SIGNATURE,
 }
+#: What signing answers, in every channel, besides who may sign (``contracts.service.sign``).
+SIGNING_ERRORS = {
+    409: ("ALREADY_SIGNED", "COMMITMENT_OUTDATED"),
+    422: (
+        "INVALID_SIGNATURE",
+        "NOT_ELIGIBLE",
+        "SIGNATURE_BLANK",
+        "SIGNATURE_TOO_LARGE",
+        "SMS_CODE_EXPIRED",
+        "SMS_CODE_LOCKED",
+        "SMS_CODE_WRONG",
+        "UNKNOWN_COMMITMENT_VERSION",
+    ),
+}
 
 
 def contract_json(contract):
@@ -120,20 +134,7 @@ def sms_code():
     "Sign the post-pay contract (R6-R8)",
     body=obj(["patient_id", *SIGNING], patient_id=PATIENT_ID, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
-    errors={
-        403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED"),
-        409: ("ALREADY_SIGNED", "COMMITMENT_OUTDATED"),
-        422: (
-            "INVALID_SIGNATURE",
-            "NOT_ELIGIBLE",
-            "SIGNATURE_BLANK",
-            "SIGNATURE_TOO_LARGE",
-            "SMS_CODE_EXPIRED",
-            "SMS_CODE_LOCKED",
-            "SMS_CODE_WRONG",
-            "UNKNOWN_COMMITMENT_VERSION",
-        ),
-    },
+    errors={403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED")} | SIGNING_ERRORS,
 )
 def sign():
     b = g.body

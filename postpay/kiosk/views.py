@@ -8,7 +8,7 @@ from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose,
 from postpay.contracts import commitment, eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
-from postpay.contracts.views import CONTRACT, PHONE, SIGNING, contract_json, eligibility_json
+from postpay.contracts.views import CONTRACT, PHONE, SIGNING, SIGNING_ERRORS, contract_json, eligibility_json
 from postpay.errors import BadRequest, Invalid, NotFound
 from postpay.family import service as family
 from postpay.family.views import BINDING, binding_json
@@ -122,20 +122,7 @@ def sms_code():
     auth="kiosk",
     body=obj(["session", *SIGNING], session=SESSION, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
-    errors={
-        401: ("SESSION_EXPIRED",),
-        409: ("ALREADY_SIGNED", "COMMITMENT_OUTDATED"),
-        422: (
-            "INVALID_SIGNATURE",
-            "NOT_ELIGIBLE",
-            "SIGNATURE_BLANK",
-            "SIGNATURE_TOO_LARGE",
-            "SMS_CODE_EXPIRED",
-            "SMS_CODE_LOCKED",
-            "SMS_CODE_WRONG",
-            "UNKNOWN_COMMITMENT_VERSION",
-        ),
-    },
+    errors={401: ("SESSION_EXPIRED",)} | SIGNING_ERRORS,
 )
 def sign():
     b = g.body
