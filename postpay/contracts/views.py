@@ -157,6 +157,7 @@ def sign():
     "Contract history of a patient, newest first",
     query={"patient_id": PATIENT_ID},
     answers={200: loose(contracts={"type": "array", "items": CONTRACT})},
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def list_contracts():
     patient_id = request.args.get("patient_id") or g.user.patient_id

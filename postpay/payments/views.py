@@ -166,6 +166,7 @@ def _notified():
     "WeChat Pay notifications (payments and refunds), signed and encrypted",
     auth=None,
     answers={200: None, 401: loose(code=STR, message=STR)},
+    errors={401: ("BAD_SIGNATURE",)},
 )
 def wechat_notify():
     return _notified()
@@ -178,6 +179,7 @@ def wechat_notify():
     "WeChat medical-insurance payment notifications, signed and encrypted",
     auth=None,
     answers={200: None, 401: loose(code=STR, message=STR)},
+    errors={401: ("BAD_SIGNATURE",)},
 )
 def medins_notify():
     return _notified()
