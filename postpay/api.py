@@ -104,11 +104,15 @@ def route(
     read_only=False,
     headers=None,
     examples=None,
+    errors=None,
 ):
     """Declare a route. ``answers`` maps status -> JSON schema (None: no body; HTML: a page);
     ``headers``: request headers it reads, name -> {"required", "description", "schema"};
     ``examples``: for the document, ``"request"`` -> a body and status -> an answer (see
-    postpay/examples.py), each valid against its schema.
+    postpay/examples.py), each valid against its schema;
+    ``errors``: the error statuses it may answer beyond every route's own (``postpay.openapi``'s
+    COMMON_CODES), status -> its codes, e.g. ``{409: ("BILL_NOT_PAYABLE",)}``; documented in
+    ``/openapi.json`` as the enum of ``code``, and the tests fail on an answer not declared.
 
     ``read_only``: a route that only reads runs its statements without a transaction (no
     BEGIN and COMMIT round trips on the busiest reads); any attempt to write raises.
@@ -125,6 +129,7 @@ def route(
             "auth": auth,
             "headers": headers or {},
             "examples": examples or {},
+            "errors": errors or {},
         }
 
         @functools.wraps(fn)

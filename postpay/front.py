@@ -64,6 +64,7 @@ def _check(probe):
     "Health: the database and Redis answer (else 503 UNHEALTHY with details.checks)",
     auth=None,
     answers={200: loose(status=STR, checks=loose(database=STR, redis=STR))},
+    errors={503: ("UNHEALTHY",)},
 )
 def healthz():
     checks = {

@@ -45,8 +45,39 @@ ERROR = {
         }
     },
 }
-#: Error statuses every JSON route may answer.
-COMMON_ERRORS = (400, 404, 405, 413, 422, 500, 502, 503)
+#: Error statuses and codes every JSON route may answer (bad JSON, an unknown id, a body too large,
+#: a field that does not fit, a backend down...); a route declares its others with ``route(errors=...)``.
+COMMON_CODES = {
+    400: ("BAD_REQUEST", "MALFORMED_JSON"),
+    404: ("NOT_FOUND",),
+    405: ("METHOD_NOT_ALLOWED",),
+    413: ("PAYLOAD_TOO_LARGE",),
+    422: ("VALIDATION_ERROR", "INVALID_CHARACTERS"),
+    500: ("INTERNAL_ERROR",),
+    502: ("UPSTREAM_ERROR",),
+    503: ("SERVICE_UNAVAILABLE",),
+}
+_SIGNED = {401: ("BAD_SIGNATURE", "STALE_REQUEST", "REPLAYED_REQUEST")}
+#: What each way of authenticating answers a caller it does not know (postpay/his/signing.py for
+#: the signed ones).
+AUTH_CODES = {"bearer": {401: ("UNAUTHORIZED",)}, "kiosk": _SIGNED, "his": _SIGNED, "console": {401: ("UNAUTHORIZED",)}}
+
+
+def error_codes(spec):
+    """status -> the codes a route declared by ``spec`` may answer with it: the common ones,
+    its authentication's and its own ``errors``."""
+    codes = {status: list(names) for status, names in COMMON_CODES.items()}
+    for status, names in [*AUTH_CODES.get(spec["auth"], {}).items(), *spec.get("errors", {}).items()]:
+        known = codes.setdefault(status, [])
+        known += [name for name in names if name not in known]
+    return codes
+
+
+def _error(status, codes, description="error"):
+    """An error answer whose ``code`` is one of ``codes``."""
+    enum = {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}
+    schema = {"allOf": [{"$ref": "#/components/schemas/Error"}, enum]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def all_specs():
@@ -83,12 +114,13 @@ def _operation(rule, spec):
         elif schema is not None:
             entry["content"] = _json(schema, examples.get(status))
         responses[str(status)] = entry
-    errors = COMMON_ERRORS + ((401,) if spec["auth"] else ())
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    if HTML in spec["responses"].values():  # a page's own errors are pages too (bad form, CSRF)
-        content = content | {HTML: {"schema": {"type": "string"}}}
-    for status in errors:
-        responses.setdefault(str(status), {"description": "error", "content": content})
+    page = HTML in spec["responses"].values()
+    for status, codes in sorted(error_codes(spec).items()):
+        declared = spec["responses"].get(status)
+        entry = _error(status, codes, declared.get("description", "error") if isinstance(declared, dict) else "error")
+        if page:  # a page's own errors are pages too (bad form, CSRF)
+            entry["content"][HTML] = {"schema": {"type": "string"}}
+        responses[str(status)] = entry
     op = {"operationId": rule.endpoint, "summary": spec["summary"], "tags": spec["tags"], "responses": responses}
     params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments]
     params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec["query"].items()]

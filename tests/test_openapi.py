@@ -113,3 +113,18 @@ def test_a_nullable_enum_is_any_of_an_enum_and_null_as_generators_read_it(client
     assert verified_by == {
         "anyOf": [{"type": "string", "enum": ["e_voucher", "window", "kiosk_id_card", "relative"]}, {"type": "null"}]
     }
+
+
+def _codes(doc, path, method, status):
+    entry = doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+    assert entry["allOf"][0] == {"$ref": "#/components/schemas/Error"}
+    return entry["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+
+
+def test_error_statuses_list_their_codes(client):
+    doc = client.get("/openapi.json").get_json()
+    assert "BILL_NOT_PAYABLE" in _codes(doc, "/api/v1/payments", "post", 409)
+    assert {"VALIDATION_ERROR", "INVALID_CHARACTERS"} <= set(_codes(doc, "/api/v1/payments", "post", 422))
+    assert "TOO_MANY_STREAMS" in _codes(doc, "/api/v1/visits/{visit_id}/events", "get", 429)
+    assert _codes(doc, "/api/v1/payments", "get", 401) == ["UNAUTHORIZED"]
+    assert "409" not in doc["paths"]["/api/v1/payments"]["get"]["responses"]  # only what a route can answer

@@ -67,6 +67,7 @@ def user_json(user):
     auth=None,
     body=obj(["code"], code=CODE),
     answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},
+    errors={400: ("INVALID_CODE",)},
 )
 def wechat_login():
     token, user = service.login(g.body["code"])
@@ -86,6 +87,7 @@ def logout():
     "Bind the phone number WeChat vouches for (getPhoneNumber code)",
     body=obj(["code"], code=CODE),
     answers={200: loose(phone=STR), 400: BAD_CODE, 502: WECHAT_DOWN},
+    errors={400: ("INVALID_CODE", "UNSUPPORTED_PHONE")},
 )
 def phone():
     return jsonify({"phone": mask_phone(service.bind_phone(g.user, g.body["code"]))})
@@ -98,6 +100,7 @@ def phone():
     "Verify identity with a medical-insurance e-voucher authorization",
     body=obj(["auth_code"], auth_code=CODE),
     answers={200: loose(patient=PATIENT)},
+    errors={400: ("INVALID_AUTH_CODE",), 409: ("IDENTITY_CONFLICT",)},
 )
 def insurance_auth():
     patient = service.verify_identity(g.user, g.body["auth_code"])

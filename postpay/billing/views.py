@@ -91,6 +91,7 @@ PAID_BILL = loose(
     },
     answers={200: loose(bills={"type": "array", "items": PAID_BILL}, next_cursor=NULLABLE_STR)},
     read_only=True,
+    errors={403: ("PERMISSION_DENIED",), 422: ("BAD_CURSOR",)},
 )
 def list_bills():
     if request.args.get("status", "paid") != "paid":
@@ -128,6 +129,7 @@ BILL_PAYMENT = loose(
             }
         )
     },
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def show(bill_id):
     bill = service.bill_for(g.user, bill_id, "view")
@@ -174,6 +176,7 @@ def dispute_json(dispute):
         reason={"type": "string", "minLength": 1, "maxLength": 200},
     ),
     answers={201: loose(disputes={"type": "array", "items": loose(id=STR, item_id=STR, status=STR)})},
+    errors={403: ("PERMISSION_DENIED",), 409: ("ALREADY_DISPUTED", "BILL_SETTLED"), 422: ("UNKNOWN_ITEM",)},
 )
 def dispute(bill_id):
     bill = service.bill_for(g.user, bill_id, "pay")

@@ -48,6 +48,10 @@ CHANGE = loose(
         slots={"type": "array", "minItems": 1, "maxItems": 200, "items": SLOT_IN},
     ),
     answers={200: loose(slots={"type": "array", "items": loose(his_slot_id=STR, capacity=INT, free=INT)})},
+    errors={
+        409: ("CAPACITY_BELOW_TAKEN", "SLOT_IN_USE"),
+        422: ("DUPLICATE_SLOT", "INVALID_DATE", "INVALID_TIME", "SLOT_TIME"),
+    },
 )
 def publish():
     b = g.body
@@ -76,6 +80,7 @@ def publish():
     query={"cursor": STR, "limit": INT},
     answers={200: loose(changes={"type": "array", "items": CHANGE}, next_cursor=NULLABLE_STR)},
     read_only=True,
+    errors={422: ("BAD_CURSOR",)},
 )
 def changes():
     try:

@@ -112,6 +112,7 @@ def hospitals():
     query={"date": STR},
     answers={200: loose(hospital=loose(id=STR, code=STR, name=STR), date=STR, slots={"type": "array", "items": SLOT})},
     read_only=True,
+    errors={404: ("HOSPITAL_NOT_FOUND",), 422: ("INVALID_DATE",)},
 )
 def schedules(hospital_id):
     text = request.args.get("date")
@@ -137,6 +138,12 @@ def schedules(hospital_id):
     "Hold a place for oneself or a relative bound with book (R15); the fee bill is payable at once",
     body=obj(["patient_id", "hospital_id", "his_slot_id"], patient_id=ID, hospital_id=ID, his_slot_id=ID),
     answers={201: loose(appointment=APPOINTMENT)},
+    errors={
+        400: ("IDEMPOTENCY_KEY_REQUIRED",),
+        403: ("PERMISSION_DENIED",),
+        404: ("SLOT_NOT_FOUND",),
+        409: ("ALREADY_BOOKED", "BUSY", "IDEMPOTENCY_KEY_REUSED", "SLOT_FULL", "SLOT_STARTED"),
+    },
 )
 def create():
     key = request.headers.get("Idempotency-Key", "")
@@ -172,6 +179,7 @@ def list_appointments():
     "One appointment (R15)",
     answers={200: loose(appointment=APPOINTMENT)},
     read_only=True,
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def show(appointment_id):
     service.appointment_for(g.user, appointment_id, "see")
@@ -188,6 +196,7 @@ def show(appointment_id):
             appointment=APPOINTMENT, refund={"anyOf": [loose(id=STR, amount_fen=INT, status=STR), {"type": "null"}]}
         )
     },
+    errors={403: ("PERMISSION_DENIED",), 409: ("APPOINTMENT_STATE", "PAYMENT_PENDING", "SLOT_STARTED")},
 )
 def cancel(appointment_id):
     now = dt.datetime.now(dt.timezone.utc)

@@ -25,6 +25,20 @@ SIGNING = {
     "sms_code": {"type": "string", "pattern": "^[0-9]{6}$"},
     "signature_png": SIGNATURE,
 }
+#: What signing answers, in every channel, besides who may sign (``contracts.service.sign``).
+SIGNING_ERRORS = {
+    409: ("ALREADY_SIGNED", "COMMITMENT_OUTDATED"),
+    422: (
+        "INVALID_SIGNATURE",
+        "NOT_ELIGIBLE",
+        "SIGNATURE_BLANK",
+        "SIGNATURE_TOO_LARGE",
+        "SMS_CODE_EXPIRED",
+        "SMS_CODE_LOCKED",
+        "SMS_CODE_WRONG",
+        "UNKNOWN_COMMITMENT_VERSION",
+    ),
+}
 
 
 def contract_json(contract):
@@ -86,6 +100,7 @@ def current_commitment():
     "May this patient (own or a bound relative) use post-pay",
     query={"patient_id": PATIENT_ID},
     answers={200: loose(eligible=BOOL, reasons={"type": "array", "items": REASON})},
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def check_eligibility():
     patient_id = request.args.get("patient_id") or g.user.patient_id
@@ -100,6 +115,12 @@ def check_eligibility():
     "Send the signing SMS code to the contract phone",
     body=obj(["patient_id", "phone"], patient_id=PATIENT_ID, phone=PHONE),
     answers={204: None},
+    errors={
+        403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED"),
+        409: ("ALREADY_SIGNED",),
+        422: ("NOT_ELIGIBLE", "PHONE_MISMATCH"),
+        429: ("SMS_DAILY_LIMIT", "SMS_RATE_LIMITED"),
+    },
 )
 def sms_code():
     service.request_code(g.user, g.body["patient_id"], g.body["phone"])
@@ -113,6 +134,7 @@ def sms_code():
     "Sign the post-pay contract (R6-R8)",
     body=obj(["patient_id", *SIGNING], patient_id=PATIENT_ID, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
+    errors={403: ("ELDER_HAS_PHONE", "NOT_VERIFIED", "PERMISSION_DENIED", "PHONE_REQUIRED")} | SIGNING_ERRORS,
 )
 def sign():
     b = g.body
@@ -135,6 +157,7 @@ def sign():
     "Contract history of a patient, newest first",
     query={"patient_id": PATIENT_ID},
     answers={200: loose(contracts={"type": "array", "items": CONTRACT})},
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def list_contracts():
     patient_id = request.args.get("patient_id") or g.user.patient_id
@@ -142,7 +165,14 @@ def list_contracts():
     return jsonify({"contracts": [contract_json(c) for c in service.history(patient.id)]})
 
 
-@route(bp, "/api/v1/postpay/contracts/<contract_id>", ["DELETE"], "Unsign (R10)", answers={204: None})
+@route(
+    bp,
+    "/api/v1/postpay/contracts/<contract_id>",
+    ["DELETE"],
+    "Unsign (R10)",
+    answers={204: None},
+    errors={403: ("PERMISSION_DENIED",), 409: ("CONTRACT_STATE", "OUTSTANDING_BILLS")},
+)
 def cancel(contract_id):
     contract = service.contract_for(g.user, contract_id, "pay")
     service.cancel(contract, "user:%s" % g.user.id)

@@ -46,6 +46,7 @@ RECORDS = {"type": "array", "items": RECORD}
         )
     },
     read_only=True,
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def show():
     patient = authz.patient_for(g.user, request.args.get("patient_id") or g.user.patient_id, "view")

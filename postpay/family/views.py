@@ -65,6 +65,12 @@ def binding_json(binding, side):
         },
     ),
     answers={201: loose(binding=BINDING)},
+    errors={
+        403: ("NOT_VERIFIED",),
+        409: ("ALREADY_BOUND", "TOO_MANY_RELATIVES"),
+        422: ("CANNOT_BIND_SELF", "RELATIVE_NOT_FOUND"),
+        429: ("TOO_MANY_ATTEMPTS",),
+    },
 )
 def create():
     b = g.body
@@ -98,6 +104,7 @@ def index():
     "The relative consents from their own verified account",
     body={"type": "object", "maxProperties": 0, "additionalProperties": False},
     answers={200: loose(binding=BINDING)},
+    errors={403: ("NOT_VERIFIED",), 409: ("BINDING_STATE", "TOO_MANY_RELATIVES")},
 )
 def consent(binding_id):
     binding = service.consent(g.user, binding_id)
@@ -111,13 +118,21 @@ def consent(binding_id):
     "The relative (the patient) shares their sensitive items with the asker, or stops (R19)",
     body=obj(["share_sensitive"], share_sensitive=BOOL),
     answers={200: loose(binding=BINDING)},
+    errors={403: ("PERMISSION_DENIED",), 409: ("BINDING_STATE",)},
 )
 def update(binding_id):
     binding = service.share_sensitive(g.user, binding_id, g.body["share_sensitive"])
     return jsonify({"binding": binding_json(binding, "received")})
 
 
-@route(bp, "/bindings/<binding_id>", ["DELETE"], "Either side revokes the binding", answers={204: None})
+@route(
+    bp,
+    "/bindings/<binding_id>",
+    ["DELETE"],
+    "Either side revokes the binding",
+    answers={204: None},
+    errors={409: ("BINDING_STATE",)},
+)
 def revoke(binding_id):
     service.revoke(g.user, binding_id)
     return "", 204

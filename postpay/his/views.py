@@ -89,6 +89,10 @@ def item_json(item):
         appointment_id={"type": "string", "minLength": 1, "maxLength": 64},
     ),
     answers={200: VISIT_OUT},
+    errors={
+        409: ("APPOINTMENT_LINKED", "APPOINTMENT_PATIENT_MISMATCH", "APPOINTMENT_STATE", "VISIT_CONFLICT"),
+        422: ("INVALID_ID_NUMBER", "INVALID_TIME", "UNKNOWN_APPOINTMENT", "UNKNOWN_EXCLUSION"),
+    },
 )
 def register():
     data = dict(g.body, registered_at=parse_time(g.body["registered_at"]))
@@ -105,6 +109,7 @@ def register():
     "A visit as it stands: post-pay or not (R9; R6 auto jump after signing that day)",
     auth="his",
     answers={200: VISIT_OUT},
+    errors={404: ("VISIT_NOT_FOUND",)},
 )
 def visit(his_visit_no):
     found = service.his_visit(g.hospital, his_visit_no)
@@ -119,6 +124,11 @@ def visit(his_visit_no):
     auth="his",
     body=obj(["items"], items={"type": "array", "minItems": 1, "maxItems": 200, "items": ITEM_IN}),
     answers={200: loose(items={"type": "array", "items": ITEM_OUT})},
+    errors={
+        404: ("VISIT_NOT_FOUND",),
+        409: ("ITEM_CONFLICT",),
+        422: ("AMOUNT_MISMATCH", "INVALID_QUANTITY", "UNKNOWN_EXCLUSION"),
+    },
 )
 def items(his_visit_no):
     found = service.add_items(g.hospital, his_visit_no, g.body["items"])
@@ -138,6 +148,7 @@ def items(his_visit_no):
         detail={"type": "object", "maxProperties": 20, "additionalProperties": True},  # free-form, shown as sent
     ),
     answers={200: loose(event_id=STR, seq=INT)},
+    errors={404: ("VISIT_NOT_FOUND",), 422: ("INVALID_TIME",)},
 )
 def events(his_visit_no):
     b = g.body
@@ -153,6 +164,7 @@ def events(his_visit_no):
     auth="his",
     body=obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 200}),
     answers={200: loose(item=ITEM_OUT)},
+    errors={404: ("ITEM_NOT_FOUND", "VISIT_NOT_FOUND")},
 )
 def void(his_visit_no, his_item_no):
     item = service.void(g.hospital, his_visit_no, his_item_no, g.body["reason"])
@@ -172,6 +184,7 @@ VOID_OUT = loose(
     auth="his",
     query={"cursor": STR, "limit": INT},
     answers={200: loose(voids={"type": "array", "items": VOID_OUT}, next_cursor=NULLABLE_STR, cursor=NULLABLE_STR)},
+    errors={422: ("BAD_CURSOR",)},
 )
 def voids():
     rows, cursor = voided_since(g.hospital, request.args.get("cursor"), _limit(200))
@@ -230,6 +243,7 @@ SETTLEMENT = loose(
     auth="his",
     query={"cursor": STR, "limit": INT},
     answers={200: loose(entries={"type": "array", "items": SETTLEMENT}, next_cursor=NULLABLE_STR)},
+    errors={422: ("BAD_CURSOR",)},
 )
 def settlement_feed():
     entries, cursor = settlements.page(g.hospital, request.args.get("cursor"), _limit(100))
@@ -253,6 +267,7 @@ RECEIPT_IN = obj(
     auth="his",
     body=RECEIPT_IN,
     answers={200: loose(bill_id=STR, receipt=receipts.RECEIPT)},
+    errors={409: ("BILL_NOT_PAID", "RECEIPT_AMOUNT_MISMATCH", "RECEIPT_EXISTS"), 422: ("INVALID_TIME",)},
 )
 def receipt(bill_id):
     b = g.body

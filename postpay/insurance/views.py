@@ -119,6 +119,19 @@ def _now():
     ),
     answers={201: loose(settlement=SETTLEMENT)},
     headers=idempotency_key(required=False),
+    errors={
+        400: ("IDEMPOTENCY_KEY_REQUIRED",),
+        403: ("NOT_VERIFIED", "PERMISSION_DENIED"),
+        409: (
+            "BILL_NOT_PAYABLE",
+            "INPATIENT_HOLD",
+            "MEDINS_NOT_CONFIGURED",
+            "MUTUAL_AID_NOT_ALLOWED",
+            "PAY_AUTH_EXPIRED",
+        ),
+        422: ("IDEMPOTENCY_KEY_REUSED", "NOT_INSURED", "ONE_PATIENT_ONE_HOSPITAL"),
+        502: ("MEDINS_MISMATCH", "MEDINS_REFUSED"),
+    },
 )
 def create():
     key = request.headers.get("Idempotency-Key") or "auto-" + secrets.token_hex(12)
@@ -141,6 +154,10 @@ def create():
         ),
         403: ERROR,
         409: ERROR,
+    },
+    errors={
+        403: ("NOT_VERIFIED", "PERMISSION_DENIED"),
+        409: ("INPATIENT_HOLD", "MUTUAL_AID_NOT_ALLOWED", "SETTLEMENT_STATE"),
     },
 )
 def confirm(settlement_id):
@@ -169,6 +186,7 @@ def show(settlement_id):
     ["DELETE"],
     "Cancel an unsettled medical-insurance settlement (6401): the bills are free again",
     answers={204: None},
+    errors={409: ("SETTLEMENT_STATE",)},
 )
 def cancel(settlement_id):
     service.cancel(g.user, settlement_id, _now())

@@ -8,7 +8,7 @@ from postpay.api import BOOL, INT, NULLABLE_STR, STR, authenticator, iso, loose,
 from postpay.contracts import commitment, eligibility
 from postpay.contracts import service as contracts
 from postpay.contracts.models import Channel
-from postpay.contracts.views import CONTRACT, PHONE, REASON, SIGNING, contract_json, eligibility_json
+from postpay.contracts.views import CONTRACT, PHONE, REASON, SIGNING, SIGNING_ERRORS, contract_json, eligibility_json
 from postpay.errors import BadRequest, Invalid, NotFound
 from postpay.family import service as family
 from postpay.family.views import BINDING, binding_json
@@ -62,6 +62,7 @@ def signed_kiosk():
             pending_bindings={"type": "array", "items": BINDING},
         )
     },
+    errors={400: ("INVALID_ECODE",), 422: ("BAD_ID_NUMBER", "ID_CARD_NOT_CONFIRMED")},
 )
 def open_session():
     token, patient = service.open_session(g.kiosk, g.body.get("ecode"), g.body.get("id_card"))
@@ -89,6 +90,7 @@ def open_session():
     auth="kiosk",
     body=obj(["session"], session=SESSION),
     answers={200: loose(binding=BINDING)},
+    errors={401: ("SESSION_EXPIRED",), 409: ("BINDING_STATE", "ELDER_HAS_PHONE", "TOO_MANY_RELATIVES")},
 )
 def consent(binding_id):
     binding = service.consent(g.kiosk, g.body["session"], binding_id)
@@ -103,6 +105,12 @@ def consent(binding_id):
     auth="kiosk",
     body=obj(["session", "phone"], session=SESSION, phone=PHONE),
     answers={204: None},
+    errors={
+        401: ("SESSION_EXPIRED",),
+        409: ("ALREADY_SIGNED",),
+        422: ("NOT_ELIGIBLE",),
+        429: ("SMS_DAILY_LIMIT", "SMS_RATE_LIMITED"),
+    },
 )
 def sms_code():
     patient = service.session_patient(g.kiosk, g.body["session"])
@@ -119,6 +127,7 @@ def sms_code():
     auth="kiosk",
     body=obj(["session", *SIGNING], session=SESSION, **SIGNING),
     answers={201: loose(contract=CONTRACT)},
+    errors={401: ("SESSION_EXPIRED",)} | SIGNING_ERRORS,
 )
 def sign():
     b = g.body
@@ -145,6 +154,7 @@ def sign():
     auth="kiosk",
     body=obj(["session"], session=SESSION),
     answers={204: None},
+    errors={401: ("SESSION_EXPIRED",), 404: ("NO_CONTRACT",), 409: ("CONTRACT_STATE", "OUTSTANDING_BILLS")},
 )
 def cancel():
     patient = service.session_patient(g.kiosk, g.body["session"])
@@ -192,6 +202,7 @@ def _session_patient():
     auth="kiosk",
     query={"session": SESSION},
     answers={200: loose(bills={"type": "array", "items": KIOSK_BILL})},
+    errors={400: ("VALIDATION_ERROR",), 401: ("SESSION_EXPIRED",)},
 )
 def bills():
     patient = _session_patient()
@@ -249,6 +260,11 @@ def kiosk_payment_json(payment):
         method={"type": "string", "enum": ["qr"]},
     ),
     answers={201: loose(payment=KIOSK_PAYMENT)},
+    errors={
+        401: ("SESSION_EXPIRED",),
+        409: ("BILL_NOT_PAYABLE", "MICROPAY_UNKNOWN"),
+        422: ("INVALID_AUTH_CODE", "MICROPAY_REFUSED", "MICROPAY_REVERSED"),
+    },
 )
 def pay():
     b = g.body
@@ -271,6 +287,7 @@ def pay():
     auth="kiosk",
     query={"session": SESSION},
     answers={200: loose(payment=KIOSK_PAYMENT)},
+    errors={400: ("VALIDATION_ERROR",), 401: ("SESSION_EXPIRED",)},
 )
 def show_payment(payment_id):
     payment = paying.payment_of(g.kiosk, _session_patient(), payment_id)

@@ -61,6 +61,12 @@ def payment_json(payment):
     ),
     answers={201: loose(payment=PAYMENT, request_payment=REQUEST_PAYMENT)},
     headers=idempotency_key(),
+    errors={
+        400: ("IDEMPOTENCY_KEY_REQUIRED",),
+        403: ("PERMISSION_DENIED",),
+        409: ("BILL_NOT_PAYABLE",),
+        422: ("IDEMPOTENCY_KEY_REUSED", "TOO_MANY_HOSPITALS"),
+    },
 )
 def create():
     key = request.headers.get("Idempotency-Key", "")
@@ -91,6 +97,7 @@ def show(payment_id):
     ["DELETE"],
     "Cancel one's own pending WeChat payment: the order is closed and the bills are free again",
     answers={204: None},
+    errors={409: ("ALREADY_PAID", "SETTLEMENT_PAYMENT")},
 )
 def cancel(payment_id):
     service.cancel(g.user, payment_id, dt.datetime.now(dt.timezone.utc))
@@ -137,6 +144,7 @@ def page_limit(default=20, most=100):
     query={"cursor": STR, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
     answers={200: loose(payments={"type": "array", "items": PAST_PAYMENT}, next_cursor=NULLABLE_STR)},
     read_only=True,
+    errors={422: ("BAD_CURSOR",)},
 )
 def list_payments():
     payments, next_cursor = history.page(g.user, request.args.get("cursor"), page_limit())
@@ -161,6 +169,7 @@ def _notified():
     "WeChat Pay notifications (payments and refunds), signed and encrypted",
     auth=None,
     answers={200: None, 401: loose(code=STR, message=STR)},
+    errors={401: ("BAD_SIGNATURE",)},
 )
 def wechat_notify():
     return _notified()
@@ -173,6 +182,7 @@ def wechat_notify():
     "WeChat medical-insurance payment notifications, signed and encrypted",
     auth=None,
     answers={200: None, 401: loose(code=STR, message=STR)},
+    errors={401: ("BAD_SIGNATURE",)},
 )
 def medins_notify():
     return _notified()

@@ -84,6 +84,7 @@ def visit_for(user, visit_id):
             visit=loose(id=STR, timeline={"type": "array", "items": EVENT}, items={"type": "array", "items": ITEM})
         )
     },
+    errors={403: ("PERMISSION_DENIED",)},
 )
 def show(visit_id):
     visit = visit_for(g.user, visit_id)
@@ -122,6 +123,7 @@ def show(visit_id):
             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
         }
     },
+    errors={403: ("PERMISSION_DENIED",), 429: ("TOO_MANY_STREAMS",)},
 )
 def stream(visit_id):
     visit = visit_for(g.user, visit_id)
