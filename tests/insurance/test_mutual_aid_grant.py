@@ -50,7 +50,7 @@ def test_the_payers_own_account_needs_no_grant_and_self_lists_mutual_aid_R13(cli
     own = quote(family["son"], [bill], mutual_aid=family["son_patient"]["id"])
     assert own.status_code == 201 and own.get_json()["settlement"]["acct_mulaid_pay_fen"] == 12000
     me = client.get("/api/v1/me", headers=bearer(family["son"])).get_json()["user"]
-    assert me["patients"][0]["permissions"] == ["accompany", "mutual_aid", "pay", "view"]
+    assert me["patients"][0]["permissions"] == ["accompany", "book", "mutual_aid", "pay", "view"]
 
 
 def test_a_missing_mutual_aid_grant_is_409_with_the_reason_R13(family, person, bind, due_bill, quote):
