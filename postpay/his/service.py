@@ -1,10 +1,7 @@
 """The HIS face's queries: items voided since a cursor."""
 
-import datetime as dt
-
-from postpay.api import parse_time
+from postpay import cursors
 from postpay.billing.models import Bill, BillStatus, Item
-from postpay.errors import Invalid
 from postpay.extensions import db
 from postpay.visits.models import Visit
 
@@ -22,17 +19,9 @@ def voided_since(hospital, cursor, limit):
         .where(Visit.hospital_id == hospital.id, Item.voided_at.isnot(None))
     )
     if cursor:
-        text, _, after_id = cursor.partition(",")
-        try:
-            moment = parse_time(text)
-        except Invalid:
-            raise Invalid("cursor 无效", code="BAD_CURSOR") from None
-        query = query.where(db.or_(Item.voided_at > moment, db.and_(Item.voided_at == moment, Item.id > after_id)))
+        query = cursors.after(query, cursor, Item.voided_at, Item.id)
     rows = db.session.execute(query.order_by(Item.voided_at, Item.id).limit(limit)).all()
     if not rows:
         return [], cursor
     last = rows[-1][0]
-    return [(item, visit, bool(paid)) for item, visit, paid in rows], "%s,%s" % (
-        last.voided_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        last.id,
-    )
+    return [(item, visit, bool(paid)) for item, visit, paid in rows], cursors.of(last.voided_at, last.id)

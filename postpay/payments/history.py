@@ -2,14 +2,12 @@
 and refunds; the paid bills of the patients it may view; one bill's payments and refunds.
 Columns, not ORM objects, in a fixed number of queries whatever the page size."""
 
-import datetime as dt
 from collections import defaultdict
 
-from postpay import authz
+from postpay import authz, cursors
 from postpay.accounts.models import Patient
 from postpay.api import iso
 from postpay.billing.models import Bill, BillStatus
-from postpay.errors import Invalid
 from postpay.extensions import db
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
@@ -21,32 +19,12 @@ REFUND_STATUS = {"requested": "processing", "processing": "processing", "succeed
 CHANNEL = {PaymentKind.cash: "wechat", PaymentKind.medins: "medins", PaymentKind.micropay: "micropay"}
 
 
-def _after(cursor):
-    """``<UTC ISO time with Z>,<id>`` -> (moment, id). Raises Invalid (BAD_CURSOR)."""
-    text, _, payment_id = (cursor or "").partition(",")
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or not payment_id:
-        raise Invalid("cursor 无效", code="BAD_CURSOR")
-    return moment.astimezone(dt.timezone.utc), payment_id
-
-
-def _stamp(moment):
-    """A cursor's time: UTC with a ``Z``, nothing to escape in a URL."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def page(user, cursor, limit):
     """One page of ``user``'s payments, newest first: ``(payments as JSON, next cursor or None)``."""
     query = db.select(Payment.id, Payment.kind, Payment.status, Payment.total_fen, Payment.created_at, Payment.paid_at)
     query = query.where(Payment.payer_user_id == user.id)
     if cursor is not None:
-        moment, last_id = _after(cursor)
-        query = query.where(
-            db.or_(Payment.created_at < moment, db.and_(Payment.created_at == moment, Payment.id < last_id))
-        )
+        query = cursors.after(query, cursor, Payment.created_at, Payment.id, newest_first=True)
     rows = db.session.execute(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
     ids = [r.id for r in rows]
@@ -65,7 +43,7 @@ def page(user, cursor, limit):
         for r in rows
     ]
     last = rows[-1] if more else None
-    next_cursor = None if last is None else "%s,%s" % (_stamp(last.created_at), last.id)
+    next_cursor = None if last is None else cursors.of(last.created_at, last.id)
     return payments, next_cursor
 
 
@@ -162,8 +140,7 @@ def paid_bills(user, patient_id, cursor, limit):
         .where(Bill.patient_id.in_(patient_ids), Bill.status == BillStatus.paid)
     )
     if cursor is not None:
-        moment, last_id = _after(cursor)
-        query = query.where(db.or_(Bill.paid_at < moment, db.and_(Bill.paid_at == moment, Bill.id < last_id)))
+        query = cursors.after(query, cursor, Bill.paid_at, Bill.id, newest_first=True)
     rows = db.session.execute(query.order_by(Bill.paid_at.desc(), Bill.id.desc()).limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
     bills = [
@@ -177,4 +154,4 @@ def paid_bills(user, patient_id, cursor, limit):
         }
         for r in rows
     ]
-    return bills, ("%s,%s" % (_stamp(rows[-1][7]), rows[-1][0]) if more else None)
+    return bills, (cursors.of(rows[-1][7], rows[-1][0]) if more else None)
