@@ -10,6 +10,7 @@ from postpay.family.models import Binding
 from postpay.hospitals.models import Hospital
 from postpay.insurance.models import InsuranceRefund, InsuranceSettlement
 from postpay.kiosk.models import KioskDevice
+from postpay.payments.feed_models import SettlementCounter, SettlementEntry
 from postpay.payments.models import (
     LedgerEntry,
     MicropayAttempt,
@@ -17,8 +18,6 @@ from postpay.payments.models import (
     PaymentBill,
     PaymentOrder,
     Refund,
-    SettlementCounter,
-    SettlementEntry,
 )
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 

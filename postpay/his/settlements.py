@@ -12,7 +12,7 @@ from postpay.api import iso
 from postpay.billing.models import Bill
 from postpay.errors import Invalid
 from postpay.extensions import db
-from postpay.payments.models import SettlementEntry
+from postpay.payments.feed_models import SettlementEntry
 from postpay.visits.models import Visit
 
 CURSOR = re.compile(r"[0-9]{1,18}")

@@ -10,13 +10,12 @@ from postpay.clock import utcnow
 from postpay.credit.service import repair_if_clear
 from postpay.extensions import db
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus
+from postpay.payments.feed_models import SettlementCounter, SettlementEntry
 from postpay.payments.models import (
     LedgerEntry,
     PaymentBill,
     Refund,
     RefundStatus,
-    SettlementCounter,
-    SettlementEntry,
 )
 
 log = logging.getLogger(__name__)
