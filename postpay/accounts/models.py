@@ -43,14 +43,26 @@ class Patient(db.Model):
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
 
+#: The WeChat apps a person signs in with: the mini-program and the official account (公众号).
+APP_MINI, APP_OA = "mini", "oa"
+APPS = (APP_MINI, APP_OA)
+
+
 class User(db.Model):
-    """A WeChat mini-program account."""
+    """A person's account: the mini-program's openid, the official account's, or both (linked by
+    unionid or by a confirmed phone). Every patient, binding, contract, bill and payment hangs
+    off this one row, whichever app the person uses."""
 
     __tablename__ = "users"
 
     id = db.Column(db.String(32), primary_key=True, default=lambda: new_id("us"))
-    openid = db.Column(db.String(64), nullable=False, unique=True)
+    #: The mini-program's openid (code2session); None for an official-account-only account.
+    openid = db.Column(db.String(64), unique=True)
+    #: The official account's openid (web authorization); None until the person signs in there.
+    oa_openid = db.Column(db.String(64), unique=True)
     unionid = db.Column(db.String(64), index=True)
+    #: The app the person last signed in with (APPS): where their messages go.
+    last_app = db.Column(db.String(8))
     phone = db.Column(Encrypted("phone"))
     #: Blind index of the phone, for the console's lookup by phone.
     phone_index = db.Column(db.String(64), index=True)
@@ -59,3 +71,7 @@ class User(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     patient = db.relationship(Patient)
+
+    def openid_for(self, app):
+        """The person's openid in ``app`` (APPS), None when they never signed in there."""
+        return self.oa_openid if app == APP_OA else self.openid

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, clients
 from postpay.accounts import identity
-from postpay.accounts.models import Patient, User
+from postpay.accounts.models import APP_MINI, Patient, User
 from postpay.clock import utcnow
 from postpay.errors import BadRequest, Conflict, Invalid, Unauthorized, Upstream
 from postpay.extensions import db, redis
@@ -35,12 +35,22 @@ def login(code):
     """
     session = _ask_wechat("code_to_session", code, "登录凭证无效或已使用，请重新登录")
     user = _user_for_openid(session["openid"], session.get("unionid"))
-    token = new_token()
-    redis.set(TOKEN_KEY % token_digest(token), user.id, ex=_ttl())
+    token = issue_token(user, APP_MINI)
     # WeChat's session_key stays on the server, encrypted, for later decryption needs.
     redis.set(SESSION_KEY % user.id, encrypt(session["session_key"], "wx_session_key"), ex=_ttl())
-    log.info("login user=%s", user.id)
     return token, user
+
+
+def issue_token(user, app):
+    """A new bearer token for ``user`` signed in through ``app`` (APPS): the token remembers the
+    app, so a payment asks WeChat for the app's appid and openid. The account's ``last_app``
+    (where its messages go) becomes ``app``."""
+    token = new_token()
+    redis.set(TOKEN_KEY % token_digest(token), "%s %s" % (user.id, app), ex=_ttl())
+    user.last_app = app
+    db.session.flush()
+    log.info("login user=%s app=%s", user.id, app)
+    return token
 
 
 def _ask_wechat(call, code, bad_code_message):
@@ -71,15 +81,17 @@ def _user_for_openid(openid, unionid):
 
 
 def authenticate(header):
-    """The user behind ``Authorization: Bearer <token>``. Raises Unauthorized."""
+    """``(user, app)`` behind ``Authorization: Bearer <token>``: the account and the app (APPS)
+    it signed in with. Raises Unauthorized."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    user_id = redis.get(TOKEN_KEY % token_digest(token.strip()))
-    user = db.session.get(User, user_id.decode()) if user_id else None
+    value = redis.get(TOKEN_KEY % token_digest(token.strip()))
+    user_id, _, app = value.decode().partition(" ") if value else ("", "", "")
+    user = db.session.get(User, user_id) if user_id else None
     if user is None:
         raise Unauthorized("登录已过期或无效，请重新登录")
-    return user
+    return user, app or APP_MINI
 
 
 def logout(header):

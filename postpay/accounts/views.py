@@ -31,7 +31,9 @@ USER = loose(id=STR, has_phone=BOOL, phone={"type": ["string", "null"]}, patient
 
 @authenticator("bearer", "user")
 def bearer_user():
-    return service.authenticate(request.headers.get("Authorization", ""))
+    """The account behind the bearer token; ``g.user_app`` is the app it signed in with (APPS)."""
+    user, g.user_app = service.authenticate(request.headers.get("Authorization", ""))
+    return user
 
 
 def patient_json(patient, relationship="self", permissions=authz.ALL):
