@@ -2,6 +2,7 @@
 
 import pytest
 import requests
+from werkzeug.test import Client
 
 from wechat.miniprogram import MiniProgram, WeChatError
 from wechat.sandbox.subscribe import EVERY_TYPE, TEMPLATES
@@ -202,3 +203,22 @@ def test_sandbox_control_endpoints_validate_their_input(client):
         ).status_code
         == 422
     )
+
+
+def test_no_sandbox_route_fails_on_json_nested_too_deep_for_the_parser(app):
+    """3,000 levels make Python's JSON parser raise RecursionError, which get_json(silent=True)
+    does not swallow: every sandbox route that takes a body refuses it as its real service does."""
+    deep = "[" * 3000 + "]" * 3000
+    client = Client(app)  # the sandbox answers in each real service's own error format, not ours
+    posted = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/sandbox/") or not rule.methods & {"POST", "PUT"}:
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace("<%s>" % arg, "x").replace("<path:%s>" % arg, "x")
+        method = "POST" if "POST" in rule.methods else "PUT"
+        resp = client.open(path + "?access_token=x", method=method, data=deep, content_type="application/json")
+        assert resp.status_code < 500, (path, resp.status_code, resp.data[:200])
+        posted += 1
+    assert posted > 20

@@ -47,6 +47,20 @@ def error(status, code, message):
     return resp
 
 
+@bp.errorhandler(RecursionError)
+def too_deep(_):
+    """A body nested too deep for the JSON parser (``get_json(silent=True)`` only swallows
+    ValueError) is refused as each real service refuses a body it cannot parse: WeChat's server
+    API with errcode 47001 (HTTP 200), WeChat Pay with 400 PARAM_ERROR, the others with 400."""
+    if request.path.startswith(bp.url_prefix + "/wechat/api/"):
+        return jsonify({"errcode": 47001, "errmsg": "data format error"})
+    if request.path.startswith(bp.url_prefix + "/wechatpay/"):
+        resp = jsonify({"code": "PARAM_ERROR", "message": "请求体不是有效的JSON"})
+        resp.status_code = 400
+        return resp
+    return error(400, "MALFORMED_JSON", "请求体不是有效的JSON")
+
+
 def body_fields(*required, optional=()):
     """The JSON body's string fields, or an error response for a missing or non-string one."""
     body = request.get_json(force=True, silent=True)
