@@ -11,6 +11,7 @@ import threading
 import time
 
 from postpay import queue
+from postpay.accounts.insurance import forget_expired as forget_pay_auth
 from postpay.billing.service import day_end
 from postpay.booking.jobs import sweep as booking_sweep
 from postpay.credit.service import arrears_sweep, reminder_sweep
@@ -30,6 +31,8 @@ SCHEDULE = [
     ("poll_insurance_orders", poll_pending, 30),
     #: R15: book paid appointments, release those unpaid after 15 minutes, the day-before reminders.
     ("appointments", booking_sweep, 60),
+    #: Expired payAuthNo (encrypted at rest) is not kept beyond its use.
+    ("forget_expired_pay_auth", forget_pay_auth, 3600),
 ]
 
 #: The queues a worker works.
