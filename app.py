@@ -4,6 +4,7 @@ import os
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from postpay import (
     api,
@@ -107,6 +108,9 @@ def create_app(test_config=None):
         app.register_blueprint(sandbox.bp)
     for package in COMMANDS:
         package.init_app(app)
+    hops = app.config["POSTPAY_PROXY_HOPS"]
+    if hops:  # the client's address as the trusted proxies saw it, never as a client claims it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 

@@ -184,6 +184,10 @@ def defaults(instance_path):
         "WECHATPAY_MEDINS_NOTIFY_URL": "",
         #: GET /metrics: the bearer token Prometheus sends; empty: answered on the loopback address only.
         "POSTPAY_METRICS_TOKEN": "",
+        #: How many reverse proxies (nginx, a load balancer) stand in front of the app and append to
+        #: X-Forwarded-For / X-Forwarded-Proto: the client's address is then read from there (per-IP
+        #: limits, audit, micropay's spbill ip). 0: the app is reached directly, the headers are ignored.
+        "POSTPAY_PROXY_HOPS": 0,
     }
 
 

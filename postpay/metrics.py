@@ -84,7 +84,10 @@ def _allowed():
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), ("Bearer " + token).encode())
-    return request.remote_addr in ("127.0.0.1", "::1")
+    # Loopback only when no proxy forwarded the request: behind nginx on the same host every
+    # request comes from 127.0.0.1 unless POSTPAY_PROXY_HOPS makes the client's address known.
+    forwarded = "HTTP_X_FORWARDED_FOR" in request.environ or "HTTP_FORWARDED" in request.environ
+    return request.remote_addr in ("127.0.0.1", "::1") and not forwarded
 
 
 @route(

@@ -7,6 +7,7 @@ import threading
 import time
 
 import msgspec
+import pytest
 import requests
 
 from postpay.console.sessions import KEY_PREFIX
@@ -142,3 +143,37 @@ def test_the_session_cookie_is_secure_without_the_sandbox(config, production):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     sandbox = create_app(dict(config, POSTPAY_SANDBOX=True)).test_client().get("/console/login")
     assert "Secure" not in sandbox.headers["Set-Cookie"]
+
+
+def _behind_proxy(app, client_ip, claimed=None):
+    """A browser whose requests reach the app through one proxy on this host, which appends the
+    address it saw to whatever X-Forwarded-For the client itself sent (``claimed``)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = ", ".join(filter(None, [claimed, client_ip]))
+    return client
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_a_proxy_each_client_has_its_own_limit_and_cannot_claim_another_address(config, request, hops):
+    """POSTPAY_PROXY_HOPS=1: the address the proxy saw counts (two offices behind one nginx do
+    not lock each other out), and an X-Forwarded-For the client wrote itself changes nothing.
+    0 (no proxy declared): the header is ignored, so a client cannot escape the limit with it."""
+    config["POSTPAY_PROXY_HOPS"] = hops
+    app = request.getfixturevalue("app")
+    real = request.getfixturevalue("staff")("ma", login=False)
+    for n in range(20):
+        sprayer = _behind_proxy(app, "203.0.113.7", claimed="198.51.100.%d" % n)  # a new claimed address each time
+        page = sprayer.get("/console/login")
+        data = {"username": "guess-%d" % n, "password": "123456789", "csrf_token": csrf_of(page.text)}
+        assert sprayer.post("/console/login", data=data).status_code == 401
+    refused = Staff(_behind_proxy(app, "203.0.113.7"), "ma", real.password).login()
+    assert refused.status_code == 401 and "登录失败次数过多" in refused.text
+    other_office = Staff(_behind_proxy(app, "203.0.113.99"), "ma", real.password).login()
+    assert other_office.status_code == (302 if hops else 401)  # without hops every request is the proxy's
+
+
+def test_metrics_are_not_open_to_what_a_local_proxy_forwards(request):
+    app = request.getfixturevalue("app")
+    assert app.test_client().get("/metrics").status_code == 200  # the host itself
+    assert _behind_proxy(app, "203.0.113.7").get("/metrics").status_code == 404
