@@ -12,6 +12,8 @@ from postpay.statemachine import Transitions, unique_where
 #: ``book`` (R15): book appointments for the relative; ``pay`` does not imply it.
 PERMISSIONS = ("view", "accompany", "pay", "mutual_aid", "book")
 RELATIONSHIPS = ("parent", "spouse", "child", "other")
+#: The same tie seen from the other side: the parent a child binds sees the binding as a child's.
+INVERSE = {"parent": "child", "child": "parent", "spouse": "spouse", "other": "other"}
 
 
 class BindingStatus(str, enum.Enum):

@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify
 from postpay import examples
 from postpay.api import BOOL, RELATIONSHIP, STR, iso, loose, obj, route
 from postpay.family import service
-from postpay.family.models import PERMISSIONS, RELATIONSHIPS, BindingStatus
+from postpay.family.models import INVERSE, PERMISSIONS, RELATIONSHIPS, BindingStatus
 from postpay.security import mask_id_number, mask_name
 
 bp = Blueprint("family", __name__, url_prefix="/api/v1/family")
@@ -26,7 +26,8 @@ def binding_json(binding, side):
     data = {
         "id": binding.id,
         "status": binding.status.value,
-        "relationship": binding.relationship,
+        # What the other side is to the one who reads it: the asker's word, or its inverse.
+        "relationship": binding.relationship if side == "asked" else INVERSE[binding.relationship],
         "permissions": list(binding.permissions),
         "share_sensitive": binding.share_sensitive,
         "created_at": iso(binding.created_at),

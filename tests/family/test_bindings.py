@@ -26,6 +26,8 @@ def test_binding_is_pending_until_the_relative_consents_R15(client, person):
     )
     received = client.get("/api/v1/family/bindings", headers=bearer(elder_token)).get_json()["received"]
     assert received[0]["id"] == binding["id"] and received[0]["requester"]["name"] == "张*明"
+    # Each side reads what the other is to them: the son asked for his parent, the father reads a child.
+    assert binding["relationship"] == "parent" and received[0]["relationship"] == "child"
     ok = client.post("/api/v1/family/bindings/%s/consent" % binding["id"], json={}, headers=bearer(elder_token))
     assert ok.status_code == 200 and ok.get_json()["binding"]["status"] == "active"
     me = client.get("/api/v1/me", headers=bearer(child_token)).get_json()["user"]
