@@ -75,7 +75,8 @@ def test_a_parent_consents_at_the_kiosk_after_her_identity_card_R8_R15(app, clie
     binding_id = ask_binding(client, son_token, mum, relationship="parent").get_json()["binding"]["id"]
     session = kiosk.open("/kiosk/v1/sessions", json={"id_card": mum}).get_json()
     [pending] = session["pending_bindings"]
-    assert pending["id"] == binding_id and pending["status"] == "pending" and pending["relationship"] == "child"  # her son asked
+    # her son asked: she reads what he is to her
+    assert pending["id"] == binding_id and pending["status"] == "pending" and pending["relationship"] == "child"
     assert pending["requester"]["name"] == "朱*明" and pending["permissions"] == ["pay", "view"]
     url = "/kiosk/v1/bindings/%s/consent" % binding_id
     ok = kiosk.open(url, json={"session": session["session"]})
