@@ -19,6 +19,7 @@ from postpay import (
     posture,
 )
 from postpay import config as cfg
+from postpay.accounts.oauth_views import bp as oauth_bp
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
 from postpay.booking.his_views import bp as his_booking_bp
@@ -44,6 +45,7 @@ from wechat import sandbox
 
 BLUEPRINTS = [
     accounts_bp,
+    oauth_bp,
     contracts_bp,
     family_bp,
     kiosk_bp,

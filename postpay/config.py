@@ -98,6 +98,18 @@ def defaults(instance_path):
         "WECHAT_APPID": "",
         "WECHAT_SECRET": "",
         "WECHAT_API_BASE": "https://api.weixin.qq.com",
+        #: The official account (公众号, on the 公众平台; not the mini-program): web authorization,
+        #: JSAPI pay, template messages.
+        "WECHAT_MP_APPID": "",
+        "WECHAT_MP_SECRET": "",
+        #: Web authorization's scope: snsapi_base (silent, openid only) or snsapi_userinfo (a consent
+        #: page; WeChat adds the unionid when the apps share an open-platform account).
+        "WECHAT_MP_OAUTH_SCOPE": "snsapi_base",
+        #: Where WeChat sends the person back (a 网页授权域名 registered with the official account); empty:
+        #: /oauth/wechat/callback on the host the request came to (development).
+        "WECHAT_MP_REDIRECT_URI": "",
+        #: WeChat's web-authorization page (the sandbox's stand-in when the sandbox is on).
+        "WECHAT_OAUTH_BASE": "https://open.weixin.qq.com/connect/",
         "MEDINS_API_BASE": "https://fuwu.nhsa.gov.cn/ebus/mobile",
         "MEDINS_APP_ID": "",
         "MEDINS_APP_SECRET": "",
@@ -113,6 +125,9 @@ def defaults(instance_path):
         "SMS_API_BASE": "",
         "SANDBOX_WECHAT_APPID": "",
         "SANDBOX_WECHAT_SECRET": "",
+        #: The official account the sandbox knows (web authorization, template messages).
+        "SANDBOX_WECHAT_MP_APPID": "",
+        "SANDBOX_WECHAT_MP_SECRET": "",
         "SANDBOX_MEDINS_APP_ID": "",
         "SANDBOX_MEDINS_APP_SECRET": "",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": "",

@@ -14,6 +14,8 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 CODE = {"type": "string", "minLength": 1, "maxLength": 128}
 #: What a code from wx.login or getPhoneNumber may meet at WeChat.
 BAD_CODE = ERROR | {"description": "INVALID_CODE: WeChat does not know the code (40029) or it was used (40163)"}
+#: What linking the two apps' accounts of one person may refuse (postpay/accounts/linking.py).
+LINK_CONFLICTS = ("ACCOUNT_CONFLICT", "ACCOUNTS_NOT_MERGEABLE", "IDENTITY_CONFLICT")
 WECHAT_DOWN = ERROR | {"description": "UPSTREAM_ERROR: any other errcode of WeChat's (40013, 45011, -1, ...)"}
 PATIENT = loose(
     id=STR,
@@ -69,7 +71,7 @@ def user_json(user):
     auth=None,
     body=obj(["code"], code=CODE),
     answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},
-    errors={400: ("INVALID_CODE",)},
+    errors={400: ("INVALID_CODE",), 409: LINK_CONFLICTS},
 )
 def wechat_login():
     token, user = service.login(g.body["code"])
@@ -105,7 +107,7 @@ def phone():
     errors={400: ("INVALID_AUTH_CODE",), 409: ("IDENTITY_CONFLICT",)},
 )
 def insurance_auth():
-    patient = service.verify_identity(g.user, g.body["auth_code"])
+    patient = service.verify_identity(g.user, g.body["auth_code"], g.user_app)
     return jsonify({"patient": patient_json(patient)})
 
 
