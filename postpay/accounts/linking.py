@@ -17,13 +17,17 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from postpay.accounts.models import APP_MINI, APP_OA, User
-from postpay.errors import Conflict
+from postpay.contracts import sms_codes
+from postpay.errors import Conflict, Invalid, NotFound
 from postpay.extensions import db
+from postpay.security import blind_index
 
 log = logging.getLogger(__name__)
 
 #: The column of each app's openid.
 OPENID = {APP_MINI: "openid", APP_OA: "oa_openid"}
+#: The subject of a linking SMS code: the account asking.
+LINK_SUBJECT = "link:%s"
 #: What moves from the row that goes to the row that stays (when the latter has none).
 MOVED = ("openid", "oa_openid", "unionid", "phone", "phone_index", "patient_id")
 
@@ -128,3 +132,33 @@ def merge(a, b):
     db.session.flush()
     log.info("accounts merged: %s into %s (%s)", gone.id, keep.id, ",".join(sorted(moved)) or "-")
     return keep
+
+
+def send_link_code(user, phone):
+    """Send ``user`` (signed in with one app) a code to ``phone``, to link it with the account whose
+    WeChat vouched for that phone (getPhoneNumber) in the other app. Sent whoever the phone belongs
+    to: the answer never says whether an account has it. Limits as signing codes (one a minute,
+    ten a day, per phone and per account; five wrong tries).
+
+    Raises TooMany (429), Upstream when the gateway fails.
+    """
+    sms_codes.send(LINK_SUBJECT % user.id, phone, user.id, template="link_code", kind="link")
+
+
+def confirm_link(user, phone, code):
+    """The person proved they hold ``phone``: merge ``user`` with the one other account whose phone
+    WeChat vouched for (``merge``); returns the account that stays.
+
+    Raises Invalid (SMS_CODE_EXPIRED, SMS_CODE_WRONG, SMS_CODE_LOCKED), NotFound
+    (NO_ACCOUNT_FOR_PHONE), Conflict (AMBIGUOUS_PHONE: more than one account has it; as ``merge``).
+    """
+    sent_to = sms_codes.consume(LINK_SUBJECT % user.id, user.id, code)
+    if sent_to != phone:
+        raise Invalid("验证码与手机号不符，请重新获取", code="SMS_CODE_WRONG", field="phone")
+    others = User.query.filter(User.phone_index == blind_index(phone, "phone"), User.id != user.id).all()
+    if not others:
+        raise NotFound("没有找到用该手机号在小程序中登录的账号", code="NO_ACCOUNT_FOR_PHONE")
+    if len(others) > 1:
+        log.warning("account link refused: %d accounts have the phone", len(others))
+        raise Conflict("该手机号对应多个账号，无法自动关联，请联系医院客服", code="AMBIGUOUS_PHONE")
+    return merge(user, others[0])
