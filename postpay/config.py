@@ -97,6 +97,20 @@ def defaults(instance_path):
         "UPSTREAM_TIMEOUT": 5,
         "WECHAT_APPID": "",
         "WECHAT_SECRET": "",
+        #: Template-message (模板消息) ids of the official account by what they announce: its users get
+        #: these instead of the mini-program's subscribe messages (a kind without one: no message).
+        "WECHAT_MP_TEMPLATES": {
+            "called": "OA_TPL_VISIT_CALLED",
+            "report_ready": "OA_TPL_REPORT_READY",
+            "visit_finished": "OA_TPL_VISIT_FINISHED",
+            "bill_due": "OA_TPL_BILL_DUE",
+            "bill_overdue": "OA_TPL_BILL_OVERDUE",
+            "refund_result": "OA_TPL_REFUND_RESULT",
+            "credit_status": "OA_TPL_CREDIT_STATUS",
+            "receipt_ready": "OA_TPL_RECEIPT_READY",
+        },
+        #: Where a template message leads (https, on our host), e.g. https://postpay.example.cn/mp/; empty: no link.
+        "WECHAT_MP_TEMPLATE_URL": "",
         "WECHAT_API_BASE": "https://api.weixin.qq.com",
         #: The official account (公众号, on the 公众平台; not the mini-program): web authorization,
         #: JSAPI pay, template messages.
@@ -128,6 +142,9 @@ def defaults(instance_path):
         #: The official account the sandbox knows (web authorization, template messages).
         "SANDBOX_WECHAT_MP_APPID": "",
         "SANDBOX_WECHAT_MP_SECRET": "",
+        #: Official accounts bound to sub-merchants (sub_appid), {sub_mchid: [appid, ...]}; more with
+        #: POST /sandbox/wechatpay/sub-merchants.
+        "SANDBOX_WECHATPAY_SUB_APPIDS": {},
         "SANDBOX_MEDINS_APP_ID": "",
         "SANDBOX_MEDINS_APP_SECRET": "",
         "SANDBOX_MEDINS_PLATFORM_PRIVATE_KEY": "",

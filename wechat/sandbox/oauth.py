@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, jsonify, redirect, render_template, request
 
+from wechat.sandbox import apps
 from wechat.sandbox.common import STR, body_fields, error, new_code, put, redis, route
 from wechat.sandbox.wechat_api import API, CODE_TTL, FAULT, _fault, _take_code, _wx
 
@@ -171,6 +172,7 @@ def sns_access_token():
         return _wx(*refused)
     if found["appid"] != appid:  # a code belongs to the official account it was made for
         return _wx(40029, "invalid code")
+    apps.mint(appid, found["openid"])  # the official account's openid: WeChat Pay takes it under this appid only
     answer = {
         "access_token": secrets.token_urlsafe(48),
         "expires_in": TOKEN_TTL,
