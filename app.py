@@ -15,6 +15,7 @@ from postpay import (
     lifecycle,
     metrics,
     models,  # noqa: F401  (every table)
+    mp,
     openapi,
     posture,
 )
@@ -61,6 +62,7 @@ BLUEPRINTS = [
     openapi.bp,
     front.bp,
     metrics.bp,
+    mp.bp,
 ]
 #: Each registers its command group (``flask --app app <group> ...``) in ``init_app``.
 COMMANDS = [

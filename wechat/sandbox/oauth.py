@@ -80,7 +80,7 @@ def _back(redirect_uri, **params):
     ["GET"],
     "WeChat: the web-authorization page (sandbox stand-in: pick the WeChat user, agree or refuse)",
     query={"appid": STR, "redirect_uri": STR, "response_type": STR, "scope": STR, "state": STR},
-    answer={"type": "string", "description": "an HTML page"},
+    answer="text/html",
 )
 def authorize():
     asked, refused = _checked_request(request.args)
@@ -93,7 +93,8 @@ def authorize():
     "/wechat/connect/oauth2/agree",
     ["POST"],
     "Sandbox: the person in the browser answers the authorization page (form: openid, agree)",
-    answer={"type": "string", "description": "302 to redirect_uri with code and state"},
+    answer="text/html",
+    status=302,
 )
 def agree():
     asked, refused = _checked_request(request.form)
