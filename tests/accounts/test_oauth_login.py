@@ -2,6 +2,7 @@
 sandbox's web authorization (state bound to the browser, next on our host, token in the fragment)."""
 
 import logging
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -148,3 +149,44 @@ def test_wechat_unreachable_is_502(client):
     _, asked = started(client)
     resp = callback(client, "any-code", asked["state"][0])
     assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "UPSTREAM_ERROR"
+
+
+def test_concurrent_first_sign_ins_of_one_person_make_one_account(app, client):
+    browsers = [app.test_client() for _ in range(4)]
+    states = [started(b)[1]["state"][0] for b in browsers]
+    codes = [oauth_code(client, "oa-race") for _ in browsers]
+    barrier, answers = threading.Barrier(len(browsers)), []
+
+    def sign_in(browser, code, state):
+        barrier.wait()
+        answers.append(callback(browser, code, state).status_code)
+
+    threads = [threading.Thread(target=sign_in, args=args) for args in zip(browsers, codes, states, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert answers == [302] * len(browsers)
+    with app.app_context():
+        assert User.query.filter_by(oa_openid="oa-race").count() == 1
+
+
+def test_one_state_used_twice_at_once_signs_in_once(app, client):
+    _, asked = started(client)
+    state, cookie = asked["state"][0], client.get_cookie("postpay_oauth_state", path="/oauth/wechat/").value
+    browsers = [app.test_client() for _ in range(3)]
+    for b in browsers:
+        b.set_cookie("postpay_oauth_state", cookie, path="/oauth/wechat/")
+    codes = [oauth_code(client, "oa-double") for _ in browsers]
+    barrier, answers = threading.Barrier(len(browsers)), []
+
+    def submit(browser, code):
+        barrier.wait()
+        answers.append(callback(browser, code, state).status_code)
+
+    threads = [threading.Thread(target=submit, args=args) for args in zip(browsers, codes, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [302, 400, 400]
