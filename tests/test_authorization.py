@@ -271,3 +271,19 @@ def test_a_strangers_sign_in_state_signs_nobody_in(app, client):
     method, url, _ = SIGN_IN_ROUTES["oauth.callback"]
     resp = app.test_client().open(url.format(state=state), method=method)  # another browser
     assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "BAD_STATE"
+
+
+#: Open pages (sandbox only) that hold no one's data: the page reads everything through /api/v1
+#: with the token the browser holds.
+OPEN_PAGES = {"mp.page": "/mp/", "mp.script": "/mp/mp.js"}
+
+
+def test_every_open_page_is_in_this_table():
+    assert {e for e in SPEC if e.startswith("mp.")} <= set(OPEN_PAGES)
+
+
+@pytest.mark.parametrize("endpoint", sorted(OPEN_PAGES))
+def test_open_pages_are_the_same_for_everyone(client, login, endpoint):
+    anonymous = client.get(OPEN_PAGES[endpoint])
+    signed_in = client.get(OPEN_PAGES[endpoint], headers=bearer(login("o-page-viewer")))
+    assert anonymous.status_code == 200 and anonymous.data == signed_in.data
