@@ -5,13 +5,16 @@ access token, its openid, a template it picked and keyword values that fit their
 
 import pytest
 
-from tests.oa import MP_APPID, OA_CONFIG, oa_login  # noqa: F401  (a fixture)
+from tests import oa
+from tests.oa import MP_APPID, OA_CONFIG
 from tests.wechat.conftest import mint_openid
 from tests.wechat.test_partner import NT, partner_order
 from tests.wechat.test_pay_client import client_for
 from wechat import pay
 from wechat.miniprogram import WeChatError
 from wechat.mp_templates import TemplateMessages
+
+oa_login = oa.oa_login  # the fixture
 
 
 @pytest.fixture
@@ -42,7 +45,11 @@ def test_an_official_account_openid_under_the_mini_program_appid_is_refused(app,
     assert refused(provider.partner_jsapi, order)[2] == "openid和appid不匹配"
     # combine: combine_payer_info.openid is the combine_appid's
     sub = provider.provider_sub_order(NT, "SPOA-1", 100, "门诊", "a")
-    combine = {"combine_appid": mini, "combine_mchid": app.config["WECHATPAY_MCHID"], "combine_out_trade_no": "CPOA0001"}
+    combine = {
+        "combine_appid": mini,
+        "combine_mchid": app.config["WECHATPAY_MCHID"],
+        "combine_out_trade_no": "CPOA0001",
+    }
     combine |= {"sub_orders": [sub, provider.provider_sub_order("1900000110", "SPOA-2", 100, "门诊", "a")]}
     combine |= {"combine_payer_info": {"openid": "oa-s-1"}, "notify_url": provider.notify_url}
     assert refused(provider.combine_jsapi, combine)[2] == "openid和appid不匹配"
