@@ -3,6 +3,8 @@ web page calls ``WeixinJSBridge.invoke("getBrandWCPayRequest", {appId, timeStamp
 package, signType, paySign})``, the mini-program ``wx.requestPayment`` with the same but appId
 (the mini-program's own). WeChat checks, as these stand-ins do:
 
+- the bridge's ``appId`` is an official account's (a mini-program's order is paid with
+  ``wx.requestPayment`` only);
 - ``package`` is ``prepay_id=...`` of an order it placed, and the app the page runs in is the one
   the order is paid in (the appid the payer's openid belongs to: a partner order's sub_appid with
   sub_openid, else sp_appid; a direct order's appid; combine_appid);
@@ -61,7 +63,9 @@ def _refusal(appid, params):
 def get_brand_wcpay_request():
     params = request.get_json(force=True, silent=True)
     appid = params.get("appId") if isinstance(params, dict) else None
-    problem, no = _refusal(appid, params) if appid else ("缺少appId", None)
+    if not appid or appid == apps.mini_appid():  # a web page pays in an official account's app only
+        return jsonify({"err_msg": "get_brand_wcpay_request:fail", "err_desc": "appId须为公众号的appid"})
+    problem, no = _refusal(appid, params)
     if problem:
         return jsonify({"err_msg": "get_brand_wcpay_request:fail", "err_desc": problem})
     paid, problem = _pay(no)
