@@ -4,7 +4,7 @@
 from flask import current_app
 
 from postpay.extensions import redis
-from wechat import miniprogram, pay, sms, tc3
+from wechat import miniprogram, mp_templates, officialaccount, pay, sms, tc3
 from wechat.medins_pay import MedinsPay
 from wechat.medins_userquery import UserQuery
 from wechat.micropay import Micropay
@@ -29,6 +29,36 @@ def wechat():
         lambda: miniprogram.MiniProgram(
             cfg["WECHAT_APPID"],
             cfg["WECHAT_SECRET"],
+            redis._get_current_object(),
+            api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def official_account():
+    """The official account (公众号): web authorization; the sandbox's pages and API when it is on."""
+    cfg = current_app.config
+    return _cached(
+        "official_account",
+        lambda: officialaccount.OfficialAccount(
+            cfg["WECHAT_MP_APPID"],
+            cfg["WECHAT_MP_SECRET"],
+            api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
+            oauth_base=_base(cfg["WECHAT_OAUTH_BASE"], "/wechat/connect/"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def mp_template_messages():
+    """The official account's template messages (its own appid, secret and access token)."""
+    cfg = current_app.config
+    return _cached(
+        "mp_templates",
+        lambda: mp_templates.TemplateMessages(
+            cfg["WECHAT_MP_APPID"],
+            cfg["WECHAT_MP_SECRET"],
             redis._get_current_object(),
             api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
             timeout=cfg["UPSTREAM_TIMEOUT"],

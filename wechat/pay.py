@@ -237,12 +237,17 @@ class WeChatPay:
             raise PayError(resp.status_code, "HASH_MISMATCH", "the statement's SHA1 is not hash_value")
         return resp.content.decode("utf-8")
 
-    def request_payment(self, prepay_id):
-        """What ``wx.requestPayment`` needs: paySign over appId, timeStamp, nonceStr and package."""
+    def request_payment(self, prepay_id, appid=None):
+        """The JSAPI 调起支付 parameters: paySign (RSA, SHA256withRSA) over appId, timeStamp, nonceStr
+        and package, ``appid`` being the app the order was placed for (ours by default): the one the
+        payer's openid belongs to. ``wx.requestPayment`` (mini-program) takes all but ``appId``;
+        ``WeixinJSBridge``'s ``getBrandWCPayRequest`` (official account) takes all six."""
+        appid = appid or self.appid
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
         package = "prepay_id=%s" % prepay_id
-        message = "%s\n%s\n%s\n%s\n" % (self.appid, timestamp, nonce, package)
+        message = "%s\n%s\n%s\n%s\n" % (appid, timestamp, nonce, package)
         return {
+            "appId": appid,
             "timeStamp": timestamp,
             "nonceStr": nonce,
             "package": package,

@@ -59,6 +59,9 @@ class Hospital(db.Model):
     med_inst_no = db.Column(db.String(32))
     #: The city code Tencent issues for WeChat's med-ins orders (city_id), per hospital.
     medins_city_id = db.Column(db.String(16))
+    #: The appid of the hospital's own official account (公众号), bound to its sub-merchant: when the
+    #: payer signed in through that account, its orders carry it as sub_appid with the payer's sub_openid.
+    oa_appid = db.Column(db.String(32))
     #: R4: item categories paid before service at this hospital.
     pay_now_categories = db.Column(db.JSON, nullable=False, default=lambda: list(DEFAULT_PAY_NOW_CATEGORIES))
     #: R2: exclusion kinds the HIS may flag on a visit or item.

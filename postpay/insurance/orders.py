@@ -2,6 +2,7 @@
 channel places the orders (``channels/medins/orders.py`` ``place``)."""
 
 from postpay import authz
+from postpay.accounts.models import APP_MINI
 from postpay.billing.models import Bill
 from postpay.errors import Conflict
 from postpay.extensions import db
@@ -10,8 +11,9 @@ from postpay.insurance.service import OnHold, settlement_for
 from postpay.payments.channels import medins
 
 
-def confirm(user, settlement_id, now):
-    """The payer accepts the split: the WeChat medical-insurance order is placed (once).
+def confirm(user, settlement_id, now, app=APP_MINI):
+    """The payer accepts the split: the WeChat medical-insurance order is placed (once), in the app
+    the payer signed in with (``app``: the mini-program or the official account).
 
     The payer's right to pay for the patient, and to spend the 共济 account, is asked again
     here: a binding revoked since the quote ends it (the same answer as for a stranger).
@@ -30,4 +32,4 @@ def confirm(user, settlement_id, now):
     ).scalars()
     if any(b.hold_reason for b in bills):
         raise OnHold()  # R14: admitted since the quote
-    return medins.place(settlement, user, authz.own_patient(user), now)
+    return medins.place(settlement, user, authz.own_patient(user), now, app)

@@ -49,12 +49,12 @@ GEO = {"type": "string", "maxLength": 40, "pattern": r"^-?\d{1,3}(\.\d{1,8})?,-?
 MEDICAL_INSURANCE_PAY = {
     "type": ["object", "null"],
     "required": ["mixTradeNo"],
-    "properties": {k: STR for k in ("mixTradeNo", "timeStamp", "nonceStr", "package", "signType", "paySign")},
+    "properties": {k: STR for k in ("mixTradeNo", "appId", "timeStamp", "nonceStr", "package", "signType", "paySign")},
 }
 REQUEST_PAYMENT = {
     "type": ["object", "null"],
     "required": ["timeStamp", "nonceStr", "package", "signType", "paySign"],
-    "properties": {k: STR for k in ("timeStamp", "nonceStr", "package", "signType", "paySign")},
+    "properties": {k: STR for k in ("appId", "timeStamp", "nonceStr", "package", "signType", "paySign")},
 }
 
 
@@ -161,9 +161,11 @@ def create():
     },
 )
 def confirm(settlement_id):
-    s = orders.confirm(g.user, settlement_id, _now())
-    prepay = s.payment.prepay_id
-    rp = clients.wechat_pay().request_payment(prepay) if prepay else None
+    s = orders.confirm(g.user, settlement_id, _now(), g.user_app)
+    prepay, placed = s.payment.prepay_id, s.payment.order_request.get("med_ins") or {}
+    # paySign over the app the orders were placed in: the hospital's sub_appid, else appid
+    appid = placed.get("sub_appid") or placed.get("appid")
+    rp = clients.wechat_pay().request_payment(prepay, appid) if prepay else None
     mip = {"mixTradeNo": s.mix_trade_no} | (rp or {}) if s.mix_trade_no else None
     return jsonify({"settlement": settlement_json(s), "request_payment": rp, "request_medical_insurance_pay": mip})
 

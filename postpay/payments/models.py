@@ -118,6 +118,11 @@ class PaymentOrder(db.Model):
     mchid = db.Column(db.String(32), nullable=False)
     out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
     amount_fen = db.Column(db.BigInteger, nullable=False)
+    #: The appid the order names (appid, sp_appid or combine_appid), and its sub_appid when the
+    #: payer paid in the hospital's own official account: a notification must name the same.
+    #: None on orders placed before the official account came: ``WECHAT_APPID``.
+    appid = db.Column(db.String(32))
+    sub_appid = db.Column(db.String(32))
     #: WeChat's transaction id once paid: applied once, whatever the deliveries.
     transaction_id = db.Column(db.String(64), unique=True)
     paid_at = db.Column(UTCDateTime)

@@ -9,6 +9,7 @@ before WeChat is asked for the order (``channels/wechat/``).
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz
+from postpay.accounts.models import APP_MINI
 from postpay.clock import utcnow
 from postpay.errors import Conflict, Invalid, NotFound, Upstream
 from postpay.extensions import db
@@ -19,8 +20,9 @@ from postpay.payments.models import Payment, PaymentKind, PaymentStatus, digest
 from postpay.payments.reserve import MISSING_BILL, NotPayable
 
 
-def create(user, bill_ids, key, now):
-    """A pending payment for ``bill_ids``, with its WeChat order placed; returns it.
+def create(user, bill_ids, key, now, app=APP_MINI):
+    """A pending payment for ``bill_ids``, with its WeChat order placed; returns it. The payer pays
+    in ``app`` (APPS), the one their token was issued for.
 
     The same key sent again, also while the first request is still running (a double
     tap, a retry on a timeout), answers the one payment: a twin that loses the race for
@@ -32,7 +34,7 @@ def create(user, bill_ids, key, now):
     payment = by_key(user, key)
     if payment is None:
         try:
-            payment = wechat.reserve_bills(user, sorted(set(bill_ids)), key, now)
+            payment = wechat.reserve_bills(user, sorted(set(bill_ids)), key, now, app)
             db.session.commit()  # the bills are taken before WeChat hears of the order
         except (IntegrityError, NotPayable):
             db.session.rollback()

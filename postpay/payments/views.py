@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 from postpay import clients, examples, inputs
 from postpay.api import INT, NULLABLE_STR, STR, idempotency_key, iso, loose, obj, route
 from postpay.errors import BadRequest, Invalid
-from postpay.payments import history, notify, service
+from postpay.payments import history, merchant, notify, service
 
 bp = Blueprint("payments", __name__)
 
@@ -18,7 +18,14 @@ PAYMENT = loose(
     total_fen=INT,
     bill_ids={"type": "array", "items": STR},
 )
-REQUEST_PAYMENT = loose(timeStamp=STR, nonceStr=STR, package=STR, signType=STR, paySign=STR)
+REQUEST_PAYMENT = loose(appId=STR, timeStamp=STR, nonceStr=STR, package=STR, signType=STR, paySign=STR)
+
+
+def request_payment(payment):
+    """What the payer's WeChat needs to pay ``payment``: ``wx.requestPayment`` in the mini-program,
+    ``WeixinJSBridge.invoke("getBrandWCPayRequest", ...)`` in the official account (which needs
+    ``appId``); paySign covers the appid the order was placed for."""
+    return clients.wechat_pay().request_payment(payment.prepay_id, merchant.payer_appid(payment.order_request))
 
 
 def payment_json(payment):
@@ -72,10 +79,8 @@ def create():
     key = request.headers.get("Idempotency-Key", "")
     if not 8 <= len(key) <= 128:
         raise BadRequest("请求头Idempotency-Key必填（8-128个字符）", code="IDEMPOTENCY_KEY_REQUIRED")
-    payment = service.create(g.user, g.body["bill_ids"], key, dt.datetime.now(dt.timezone.utc))
-    return jsonify(
-        {"payment": payment_json(payment), "request_payment": clients.wechat_pay().request_payment(payment.prepay_id)}
-    ), 201
+    payment = service.create(g.user, g.body["bill_ids"], key, dt.datetime.now(dt.timezone.utc), g.user_app)
+    return jsonify({"payment": payment_json(payment), "request_payment": request_payment(payment)}), 201
 
 
 @route(

@@ -1,9 +1,11 @@
-"""WeChat subscribe messages for key visit events, due bills (R16), refunds' results and ready
-e-receipts, sent from RQ jobs.
+"""WeChat messages for key visit events, due bills (R16), refunds' results and ready
+e-receipts, sent from RQ jobs, each on the app the person uses (``User.last_app``).
 
-Each message spends one of the one-time quotas the mini-program reported for that
-user and template; errcode 43101 (the user refused or used it) drops the quota.
-A Redis key per (event, user) keeps a re-run job from sending twice.
+A mini-program user gets a subscribe message: it spends one of the one-time quotas the
+mini-program reported for that user and template; errcode 43101 (the user refused or used it)
+drops the quota. An official-account user gets a template message (``visits/templates.py``), which
+needs no quota. A person with both apps gets one message, on the app they last signed in with.
+A Redis key per (event, user), whatever the app, keeps a re-run job from sending twice.
 """
 
 import logging
@@ -11,7 +13,7 @@ import logging
 from flask import current_app
 
 from postpay import authz, clients, queue
-from postpay.accounts.models import User
+from postpay.accounts.models import APP_OA, User
 from postpay.api import iso
 from postpay.billing import privacy
 from postpay.billing.models import Bill, BillReceipt
@@ -19,6 +21,7 @@ from postpay.extensions import db
 from postpay.family.models import Binding, BindingStatus
 from postpay.insurance.models import InsuranceRefund, InsuranceRefundStatus, InsuranceSettlement
 from postpay.payments.models import Payment, PaymentBill, PaymentOrder, Refund, RefundStatus
+from postpay.visits import templates
 from postpay.visits.models import SubscriptionQuota, Visit, VisitEvent
 from wechat.miniprogram import WeChatError
 
@@ -72,8 +75,13 @@ def _send(kind, key, users, data, page):
 
 
 def send_once(kind, user, data, page):
-    """One subscribe message of template ``kind`` to ``user``, if a quota is left. Returns 1 if sent."""
+    """One message of ``kind`` to ``user`` on their app: a template message in the official account,
+    else a subscribe message if a quota is left. Returns 1 if sent."""
+    if user.last_app == APP_OA and user.oa_openid:
+        return templates.send(kind, user, data)
     template_id = current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].get(kind)
+    if not user.openid:
+        return 0
     if not template_id or not _spend_quota(user.id, template_id):
         return 0
     db.session.commit()  # the quota is spent before the send: never sent twice on one quota

@@ -31,3 +31,26 @@ def inbox():
     yield box
     box.server.shutdown()
     thread.join(5)
+
+
+#: Payer openids the WeChat Pay tests send straight to the sandbox: minted by the mini-program
+#: (jscode2session) first, as a real payer's are, since WeChat Pay refuses an openid its appid never gave out.
+PAYERS = ("o-sp-user", "o", "o-rules", "o-sdk", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "o4GgauInH_RCEdvrrNGrntXDuXXX")
+
+
+@pytest.fixture(autouse=True)
+def minted_payers(request):
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    client = app.test_client()
+    for openid in PAYERS:
+        mint_openid(client, app, openid)
+
+
+def mint_openid(client, app, openid):
+    """``openid`` signs in to the mini-program once (wx.login, then jscode2session at the sandbox)."""
+    code = client.post("/sandbox/wechat/login-codes", json={"openid": openid}).get_json()["code"]
+    query = {"appid": app.config["SANDBOX_WECHAT_APPID"], "secret": app.config["SANDBOX_WECHAT_SECRET"]}
+    answer = client.get("/sandbox/wechat/api/sns/jscode2session", query_string=query | {"js_code": code}).get_json()
+    assert answer["openid"] == openid

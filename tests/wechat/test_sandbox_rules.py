@@ -15,6 +15,7 @@ from wechat.sandbox import rules
 FIXTURES = pathlib.Path(__file__).with_name("fixtures")
 CST = dt.timezone(dt.timedelta(hours=8))
 MCHID = "1900000100"  # the provider (postpay.devkeys): every request is signed as it
+EXAMPLE_APPID = "wxd678efh567hg6787"  # the reference's; sent as the sandbox's mini-program appid
 
 
 def later(seconds=900):
@@ -23,7 +24,7 @@ def later(seconds=900):
 
 def order(no="PRULES0001", **changes):
     body = {
-        "appid": "wxd678efh567hg6787",
+        "appid": EXAMPLE_APPID,
         "mchid": MCHID,
         "description": "门诊诊后付费用",
         "out_trade_no": no,
@@ -37,7 +38,7 @@ def order(no="PRULES0001", **changes):
 
 def combine(*subs, **changes):
     body = {
-        "combine_appid": "wxd678efh567hg6787",
+        "combine_appid": EXAMPLE_APPID,
         "combine_mchid": MCHID,
         "combine_out_trade_no": "CRULES0001",
         "combine_payer_info": {"openid": "o-rules"},
@@ -64,15 +65,23 @@ class Sandbox:
 
     def __init__(self, app):
         self.client = client_for(app)
+        self.appid = app.config["SANDBOX_WECHAT_APPID"]
         self.answers = []
         self.client.http.hooks["response"].append(lambda resp, *a, **k: self.answers.append(resp))
 
+    def ours(self, body):
+        """The example appid made the provider's mini-program's: WeChat Pay takes only an appid bound
+        to the merchant, and a payer's openid only under the app that gave it out."""
+        if isinstance(body, dict):
+            return body | {k: self.appid for k in ("appid", "combine_appid") if body.get(k) == EXAMPLE_APPID}
+        return body
+
     def call(self, method, path, body=None):
-        return self.client.request(method, path, body)
+        return self.client.request(method, path, self.ours(body))
 
     def refused(self, method, path, body=None, status=400):
         with pytest.raises(pay.PayError) as e:
-            self.client.request(method, path, body)
+            self.client.request(method, path, self.ours(body))
         resp = self.answers[-1]
         assert resp.status_code == status, resp.text
         pay.verify_signed(resp.headers, resp.text, self.client.public_key_id, self.client.public_key)  # signed too

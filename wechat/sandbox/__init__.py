@@ -14,13 +14,16 @@ from wechat.sandbox import (  # noqa: F401,I001  (routes register on bp)
     medins,
     medins_pay,
     micropay,
+    oauth,
     pay,
     pay_bills,
+    pay_jsapi,
     pay_medins,
     pay_notify,
     pay_partner,
     pay_refunds,
     sms,
+    template,
     wechat_api,
 )
 from wechat.sandbox.common import SPEC, bp  # noqa: F401  (the app mounts bp; openapi reads SPEC)

@@ -10,7 +10,7 @@ import secrets
 from flask import Response, current_app, request
 from wechatpayv3.utils import load_private_key, load_public_key
 
-from wechat.sandbox import rules, v3sign
+from wechat.sandbox import apps, rules, v3sign
 from wechat.sandbox.common import OBJ, STR, bp, redis, route
 
 V3 = "/wechatpay/v3"
@@ -138,6 +138,8 @@ def jsapi():
     total = (body.get("amount") or {}).get("total")
     if not body.get("out_trade_no") or not isinstance(total, int) or total <= 0 or not body.get("notify_url"):
         return _error(400, "PARAM_ERROR", "参数错误")
+    if (bad := apps.payer_refusal(body.get("appid"), (body.get("payer") or {}).get("openid"))) is not None:
+        return _error(400, *bad)
     sub = {"mchid": body["mchid"], "out_trade_no": body["out_trade_no"], "amount": total}
     return _place("single", body, body["out_trade_no"], total, [sub])
 
@@ -152,6 +154,9 @@ def combine_jsapi():
     subs = body.get("sub_orders") or []
     if not body.get("combine_out_trade_no") or not 2 <= len(subs) <= 10:
         return _error(400, "PARAM_ERROR", "子单数量须为2-10")
+    payer = (body.get("combine_payer_info") or {}).get("openid")
+    if (bad := apps.payer_refusal(body.get("combine_appid"), payer)) is not None:
+        return _error(400, *bad)
     parsed = [_combine_sub(s) for s in subs]
     if any(s["sub_mchid"] is not None and not sub_mchid_known(s["sub_mchid"]) for s in parsed):
         return _error(400, "INVALID_REQUEST", "受理关系不存在")

@@ -17,8 +17,8 @@ import secrets
 
 from flask import current_app, jsonify, request
 
+from wechat.sandbox import apps, rules, v3sign
 from wechat.sandbox import medins_pay as platform
-from wechat.sandbox import rules, v3sign
 from wechat.sandbox.common import CST, OBJ, STR, redis, route
 from wechat.sandbox.envelope import fen
 from wechat.sandbox.pay import V3, _error, _keys, _load, _merchant_ok, _save, _signed
@@ -107,6 +107,9 @@ def med_ins_order_create():
         if order["digest"] != digest:
             return _error(400, "INVALID_REQUEST", "商户订单号重复")
         return _signed(_answer(order))
+    app = (body.get("appid"), body.get("openid"), body.get("sub_appid"), body.get("sub_openid"))
+    if (bad := apps.payer_refusal(*app, body.get("sub_mchid"))) is not None:
+        return _error(400, *bad)
     if (problem := _identity_problem(body)) is not None:
         return _error(400, "PARAM_ERROR", problem)
     if not _amounts_ok(body):
@@ -131,7 +134,8 @@ def _answer(order):
 
 
 def _resource(order):
-    keep = ("mix_pay_type", "order_type", "appid", "sub_mchid", "openid", "pay_for_relatives", "out_trade_no")
+    keep = ("mix_pay_type", "order_type", "appid", "sub_appid", "sub_mchid", "openid", "sub_openid")
+    keep += ("pay_for_relatives", "out_trade_no")
     keep += ("serial_no", "pay_order_id", *FEES, "wechat_pay_cash_fee")
     return {k: order["body"].get(k) for k in keep} | _answer(order)
 

@@ -8,9 +8,9 @@ References: JSAPI下单 (服务商) ``/v3/pay/partner/transactions/jsapi``, Nati
 ``/v3/pay/partner/transactions/native`` (answers ``code_url``; the payer scans it with
 ``POST /sandbox/wechatpay/native/scan``), 查询订单, 关闭订单."""
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
-from wechat.sandbox import rules
+from wechat.sandbox import apps, rules
 from wechat.sandbox.common import OBJ, STR, error, redis, route
 from wechat.sandbox.pay import (
     SUB_MCHIDS,
@@ -40,10 +40,11 @@ def partner_jsapi():
     payer = body.get("payer") or {}
     if not (payer.get("sp_openid") or payer.get("sub_openid")):
         return _error(400, "PARAM_ERROR", "payer须有sp_openid或sub_openid")
-    if body.get("sp_appid") != current_app.config["SANDBOX_WECHAT_APPID"]:
-        return _error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配，请检查后再试")
     if not sub_mchid_known(body.get("sub_mchid")):
         return _error(400, "INVALID_REQUEST", "受理关系不存在")
+    app = (body.get("sp_appid"), payer.get("sp_openid"), body.get("sub_appid"), payer.get("sub_openid"))
+    if (bad := apps.payer_refusal(*app, body.get("sub_mchid"))) is not None:
+        return _error(400, *bad)
     sub = {"mchid": body["sp_mchid"], "sub_mchid": body["sub_mchid"], "out_trade_no": body["out_trade_no"]}
     return _place("partner", body, body["out_trade_no"], total, [sub | {"amount": total}])
 
@@ -55,7 +56,7 @@ def partner_native():
     body = request.get_json(force=True, silent=True) or {}
     if (bad := rules.refusal("partner_native", body)) is not None:
         return _signed(bad, 400)
-    if body.get("sp_appid") != current_app.config["SANDBOX_WECHAT_APPID"]:
+    if body.get("sp_appid") not in apps.provider_appids():
         return _error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配，请检查后再试")
     if not sub_mchid_known(body.get("sub_mchid")):
         return _error(400, "INVALID_REQUEST", "受理关系不存在")
@@ -114,8 +115,12 @@ def partner_close(no):
 @route(
     "/wechatpay/sub-merchants",
     ["POST"],
-    "Sandbox: register a sub-merchant (特约商户) of the provider",
-    body={"type": "object", "required": ["sub_mchid"], "properties": {"sub_mchid": STR}},
+    "Sandbox: register a sub-merchant (特约商户) of the provider, with the official accounts bound to it",
+    body={
+        "type": "object",
+        "required": ["sub_mchid"],
+        "properties": {"sub_mchid": STR, "sub_appids": {"type": "array", "items": STR}},
+    },
     answer={"type": "object", "properties": {"sub_mchid": STR}},
     status=201,
 )
@@ -124,5 +129,10 @@ def register_sub_merchant():
     sub_mchid = body.get("sub_mchid") if isinstance(body, dict) else None
     if not isinstance(sub_mchid, str) or not sub_mchid.isdigit() or not 8 <= len(sub_mchid) <= 32:
         return error(422, "VALIDATION_ERROR", "sub_mchid应为8-32位数字")
+    sub_appids = body.get("sub_appids") or []
+    if not isinstance(sub_appids, list) or not all(isinstance(a, str) and a for a in sub_appids):
+        return error(422, "VALIDATION_ERROR", "sub_appids应为appid的数组")
     redis().sadd(SUB_MCHIDS, sub_mchid)
+    for appid in sub_appids:
+        apps.bind_sub_appid(sub_mchid, appid)
     return jsonify({"sub_mchid": sub_mchid}), 201

@@ -1,6 +1,8 @@
 """WeChat's server API as the mini-program backend sees it: access token,
 jscode2session, getuserphonenumber, subscribe messages. Errors come back as
-WeChat sends them: HTTP 200 with a non-zero ``errcode``."""
+WeChat sends them: HTTP 200 with a non-zero ``errcode``. An access token belongs to the app
+whose appid and secret got it (the mini-program's, or the official account's for its template
+messages, ``template.py``); each call takes only its own app's."""
 
 import re
 import secrets
@@ -8,7 +10,7 @@ import time
 
 from flask import current_app, jsonify, request
 
-from wechat.sandbox import subscribe
+from wechat.sandbox import apps, subscribe
 from wechat.sandbox.common import OBJ, STR, append, body_fields, error, new_code, put, read_list, redis, route, take
 
 API = "/wechat/api"
@@ -44,9 +46,15 @@ def _wx(errcode, errmsg, **extra):
     return jsonify({"errcode": errcode, "errmsg": "%s rid: %s" % (errmsg, secrets.token_hex(4)), **extra})
 
 
-def _token_ok():
+def token_app():
+    """The appid whose access token the request's ``access_token`` is, None for an unknown one."""
     token = request.args.get("access_token", "")
-    return bool(token) and redis().exists("sbx:wx:token:" + token)
+    found = redis().get("sbx:wx:token:" + token) if token else None
+    return found.decode() if found else None
+
+
+def _token_ok():
+    return token_app() == apps.mini_appid()
 
 
 @route(
@@ -96,12 +104,16 @@ def phone_code():
 )
 def access_token():
     cfg = current_app.config
-    if request.args.get("appid") != cfg["SANDBOX_WECHAT_APPID"]:
+    secrets_by_app = {cfg["SANDBOX_WECHAT_APPID"]: cfg["SANDBOX_WECHAT_SECRET"]}
+    if apps.mp_appid():
+        secrets_by_app[apps.mp_appid()] = cfg["SANDBOX_WECHAT_MP_SECRET"]
+    appid = request.args.get("appid")
+    if appid not in secrets_by_app:
         return _wx(40013, "invalid appid")
-    if request.args.get("secret") != cfg["SANDBOX_WECHAT_SECRET"]:
+    if request.args.get("secret") != secrets_by_app[appid]:
         return _wx(40125, "invalid appsecret")
     token = secrets.token_urlsafe(48)
-    redis().set("sbx:wx:token:" + token, "1", ex=TOKEN_TTL)
+    redis().set("sbx:wx:token:" + token, appid, ex=TOKEN_TTL)
     return jsonify({"access_token": token, "expires_in": TOKEN_TTL})
 
 
@@ -120,6 +132,7 @@ def jscode2session():
     login, refused = _take_code("login", request.args.get("js_code", ""))
     if refused:
         return _wx(*refused)
+    apps.mint(cfg["SANDBOX_WECHAT_APPID"], login["openid"])
     answer = {"openid": login["openid"], "session_key": secrets.token_urlsafe(16)}
     if login.get("unionid"):
         answer["unionid"] = login["unionid"]

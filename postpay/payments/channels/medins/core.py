@@ -116,8 +116,13 @@ def withdraw(settlement):
 
 
 def _expected(settlement):
+    """What WeChat's view of the order must say: the appids the stored order named (the payer's
+    app: the mini-program's, or the official account's as appid or as sub_appid), the hospital,
+    the amounts."""
+    placed = settlement.payment.order_request.get("med_ins") or {}
     return {
-        "appid": current_app.config["WECHAT_APPID"],
+        "appid": placed.get("appid") or current_app.config["WECHAT_APPID"],
+        "sub_appid": placed.get("sub_appid"),
         "sub_mchid": settlement.hospital.mchid,
         "mix_trade_no": settlement.mix_trade_no,
         "total_fee": settlement.fee_sum_fen,

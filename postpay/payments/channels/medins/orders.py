@@ -7,6 +7,7 @@ import requests
 from flask import current_app
 
 from postpay import clients
+from postpay.accounts.models import APP_MINI
 from postpay.api import iso
 from postpay.errors import Upstream
 from postpay.extensions import db
@@ -22,9 +23,10 @@ from wechat.pay import PayError
 log = logging.getLogger(__name__)
 
 
-def place(settlement, user, payer, now):
+def place(settlement, user, payer, now, app=APP_MINI):
     """Place the settlement's orders at WeChat (once): the cash part's JSAPI order, when there is
-    one, then the medical-insurance order. The caller has checked the payer and the holds.
+    one, then the medical-insurance order, both in ``app`` (the payer's mini-program or official
+    account, as ``merchant.jsapi_request`` chooses). The caller has checked the payer and the holds.
     Raises Upstream."""
     payment = settlement.payment
     if "med_ins" not in payment.order_request:
@@ -40,13 +42,17 @@ def place(settlement, user, payer, now):
             db.session.add(cash)
             db.session.flush()
             settlement.cash_order_id = cash.id
-        payment.order_request = payment.order_request | {"med_ins": _medins_request(settlement, user, payer)}
+        med_ins = _medins_request(settlement, merchant.payer_of(user, app), payer)
+        payment.order_request = payment.order_request | {"med_ins": med_ins}
+        if settlement.cash_order is not None:  # the appids its notifications name
+            cash_appids = merchant.named_appids(_cash_request(settlement))
+            settlement.cash_order.appid, settlement.cash_order.sub_appid = cash_appids
         db.session.commit()  # stored before WeChat hears of it: a retry sends the same
     client = clients.wechat_pay()
     try:
         body = dict(payment.order_request["med_ins"], pay_auth_no=kept_auth(payment))
         if settlement.cash_order is not None:
-            body["prepay_id"] = merchant.place(client, _cash_request(settlement, user))
+            body["prepay_id"] = merchant.place(client, _cash_request(settlement))
         answer = pay_medins.create_order(client, body)
     except (PayError, requests.RequestException) as e:
         log.error("medical-insurance order %s failed: %s", payment.out_trade_no, e)
@@ -58,9 +64,12 @@ def place(settlement, user, payer, now):
     return settlement
 
 
-def _cash_request(settlement, user):
-    """The JSAPI order for the cash part, built from stored rows only: the same on every retry."""
+def _cash_request(settlement):
+    """The JSAPI order for the cash part, built from stored rows only: the same on every retry, in
+    the app and with the openid the stored medical-insurance order names."""
     cash, payment = settlement.cash_order, settlement.payment
+    med_ins = payment.order_request["med_ins"]
+    payer = (med_ins.get("sub_appid") or med_ins["appid"], med_ins.get("sub_openid") or med_ins.get("openid"))
     fields = {
         "description": "门诊医保结算个人自付",
         "out_trade_no": cash.out_trade_no,
@@ -69,22 +78,26 @@ def _cash_request(settlement, user):
         "notify_url": notify_url(),
         "amount": {"total": cash.amount_fen, "currency": "CNY"},
     }
-    return merchant.jsapi_request(cash.mchid, user.openid, fields)
+    return merchant.jsapi_request(cash.mchid, payer, fields, settlement.hospital.oa_appid)
 
 
-def _medins_request(settlement, user, payer):
+def _medins_request(settlement, app_payer, payer):
     """``/v3/med-ins/orders`` as the provider (wechatpay-apiv3/wechatpay-skills,
-    create_partner_med_ins_order.go): our appid and the payer's openid under it, the hospital as
-    sub_mchid with its med_inst_no and Tencent's city_id. Stored without ``pay_auth_no``, which is
-    added, decrypted, when it is sent."""
+    create_partner_med_ins_order.go): the payer's app (``app_payer``: ``(appid, openid)``) and the
+    payer's openid under it, the hospital as sub_mchid with its med_inst_no and Tencent's city_id.
+    The hospital's own official account goes as sub_appid with sub_openid, beside our appid.
+    Stored without ``pay_auth_no``, which is added, decrypted, when it is sent."""
     cfg, payment, patient, hospital = current_app.config, settlement.payment, settlement.patient, settlement.hospital
     client = clients.wechat_pay()
+    appid, openid = app_payer
+    if appid == hospital.oa_appid and appid != cfg["WECHAT_APPID"]:
+        app = {"appid": cfg["WECHAT_APPID"], "sub_appid": appid, "sub_mchid": hospital.mchid, "sub_openid": openid}
+    else:
+        app = {"appid": appid, "sub_mchid": hospital.mchid, "openid": openid}
     body = {
         "mix_pay_type": settlement.mix_pay_type,
         "order_type": "DIAG_PAY",
-        "appid": cfg["WECHAT_APPID"],
-        "sub_mchid": hospital.mchid,
-        "openid": user.openid,
+        **app,
         "payer": pay_medins.person(client, payer.name, payer.id_number),
         "pay_for_relatives": patient.id != payer.id,
         "out_trade_no": payment.out_trade_no,

@@ -18,6 +18,7 @@ import requests
 from flask import current_app
 
 from postpay import authz, clients, counters, pushes, queue
+from postpay.accounts.models import APP_MINI
 from postpay.clock import SHANGHAI, from_rfc3339
 from postpay.errors import Forbidden, Invalid, NotFound, Upstream
 from postpay.extensions import db
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 MAX_HOSPITALS = 10
 
 
-def reserve_bills(user, bill_ids, key, now):
-    """A pending payment holding ``bill_ids`` (flushed, not committed), one order per hospital.
+def reserve_bills(user, bill_ids, key, now, app=APP_MINI):
+    """A pending payment holding ``bill_ids`` (flushed, not committed), one order per hospital,
+    paid in ``app`` (APPS: the mini-program or the official account) with the payer's openid there.
     Raises NotFound, Forbidden, NotPayable, Invalid (TOO_MANY_HOSPITALS)."""
     bills = reserve.lock_bills(user, bill_ids)
     reserve.check_due(bills, user)
@@ -80,13 +82,19 @@ def reserve_bills(user, bill_ids, key, now):
         db.session.add(order)
         orders.append((order, group))
     db.session.flush()
-    payment.order_request = _order_request(payment, user.openid, expires)
+    payment.order_request = _order_request(payment, merchant.payer_of(user, app), expires)
+    for order, _ in orders:  # what its notifications must name
+        request = payment.order_request
+        if not payment.combined:
+            order.appid, order.sub_appid = merchant.named_appids(request)
+        else:
+            order.appid, order.sub_appid = request["combine_appid"], None
     reserve.take(payment, orders)
     log.info("payment %s reserved: %d bill(s), %d fen", payment.id, len(bills), payment.total_fen)
     return payment
 
 
-def _order_request(payment, openid, expires):
+def _order_request(payment, payer, expires):
     cfg = current_app.config
     time_expire = expires.astimezone(SHANGHAI).isoformat(timespec="seconds")
     if not payment.combined:
@@ -99,9 +107,10 @@ def _order_request(payment, openid, expires):
             "notify_url": cfg["WECHATPAY_NOTIFY_URL"],
             "amount": {"total": order.amount_fen, "currency": "CNY"},
         }
-        return merchant.jsapi_request(order.mchid, openid, fields)
+        return merchant.jsapi_request(order.mchid, payer, fields, order.hospital.oa_appid)
+    appid, openid = payer  # a combine order is the provider's: the payer's app is combine_appid
     return {
-        "combine_appid": cfg["WECHAT_APPID"],
+        "combine_appid": appid,
         "combine_mchid": cfg["WECHATPAY_MCHID"],
         "combine_out_trade_no": payment.out_trade_no,
         "time_expire": time_expire,
@@ -215,11 +224,10 @@ def apply(resource):
     if "combine_out_trade_no" not in resource:
         amount = resource.get("amount") or {}
         return _apply(resource, None, amount.get("total"), amount.get("currency"))
-    cfg = current_app.config
-    got = (resource.get("combine_appid"), resource.get("combine_mchid"))
-    if got != (cfg["WECHAT_APPID"], cfg["WECHATPAY_MCHID"]):
-        alert("APPID_MISMATCH", order=resource.get("combine_out_trade_no"), got=got)
+    if resource.get("combine_mchid") != current_app.config["WECHATPAY_MCHID"]:
+        alert("MCHID_MISMATCH", order=resource.get("combine_out_trade_no"), got=resource.get("combine_mchid"))
         return
+    # combine_appid is checked with each sub-order, against the appid its stored order named
     for sub in resource.get("sub_orders", []):  # each sub-order of a combine order on its own
         amount = sub.get("amount") or {}
         _apply(sub, resource.get("combine_appid"), amount.get("total_amount"), amount.get("currency"))
@@ -238,6 +246,8 @@ def _apply(tx, appid, total, currency):
             PaymentOrder.transaction_id,
             PaymentOrder.amount_fen,
             PaymentOrder.mchid,
+            PaymentOrder.appid,
+            PaymentOrder.sub_appid,
             PaymentOrder.payment_id,
             Payment.status,
             Payment.combined,
@@ -259,7 +269,7 @@ def _apply(tx, appid, total, currency):
     if order.transaction_id is not None:
         alert("SECOND_TRANSACTION", order=out_trade_no, first=order.transaction_id, second=transaction_id)
         return
-    expected = (order.amount_fen, "CNY", *merchant.expected(order.mchid))
+    expected = (order.amount_fen, "CNY", *merchant.expected(order.mchid, order.appid, order.sub_appid))
     got = (total, currency, *merchant.named(tx, appid))
     if got != expected:
         alert("MISMATCH", order=out_trade_no, got=got, expected=expected)
