@@ -15,10 +15,12 @@ from postpay import (
     lifecycle,
     metrics,
     models,  # noqa: F401  (every table)
+    mp,
     openapi,
     posture,
 )
 from postpay import config as cfg
+from postpay.accounts.oauth_views import bp as oauth_bp
 from postpay.accounts.views import bp as accounts_bp
 from postpay.billing.views import bp as billing_bp
 from postpay.booking.his_views import bp as his_booking_bp
@@ -44,6 +46,7 @@ from wechat import sandbox
 
 BLUEPRINTS = [
     accounts_bp,
+    oauth_bp,
     contracts_bp,
     family_bp,
     kiosk_bp,
@@ -59,6 +62,7 @@ BLUEPRINTS = [
     openapi.bp,
     front.bp,
     metrics.bp,
+    mp.bp,
 ]
 #: Each registers its command group (``flask --app app <group> ...``) in ``init_app``.
 COMMANDS = [

@@ -4,7 +4,7 @@
 from flask import current_app
 
 from postpay.extensions import redis
-from wechat import miniprogram, mp_templates, pay, sms, tc3
+from wechat import miniprogram, mp_templates, officialaccount, pay, sms, tc3
 from wechat.medins_pay import MedinsPay
 from wechat.medins_userquery import UserQuery
 from wechat.micropay import Micropay
@@ -31,6 +31,21 @@ def wechat():
             cfg["WECHAT_SECRET"],
             redis._get_current_object(),
             api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
+            timeout=cfg["UPSTREAM_TIMEOUT"],
+        ),
+    )
+
+
+def official_account():
+    """The official account (公众号): web authorization; the sandbox's pages and API when it is on."""
+    cfg = current_app.config
+    return _cached(
+        "official_account",
+        lambda: officialaccount.OfficialAccount(
+            cfg["WECHAT_MP_APPID"],
+            cfg["WECHAT_MP_SECRET"],
+            api_base=_base(cfg["WECHAT_API_BASE"], "/wechat/api"),
+            oauth_base=_base(cfg["WECHAT_OAUTH_BASE"], "/wechat/connect/"),
             timeout=cfg["UPSTREAM_TIMEOUT"],
         ),
     )

@@ -97,8 +97,6 @@ def defaults(instance_path):
         "UPSTREAM_TIMEOUT": 5,
         "WECHAT_APPID": "",
         "WECHAT_SECRET": "",
-        "WECHAT_MP_APPID": "",
-        "WECHAT_MP_SECRET": "",
         #: Template-message (模板消息) ids of the official account by what they announce: its users get
         #: these instead of the mini-program's subscribe messages (a kind without one: no message).
         "WECHAT_MP_TEMPLATES": {
@@ -114,6 +112,18 @@ def defaults(instance_path):
         #: Where a template message leads (https, on our host), e.g. https://postpay.example.cn/mp/; empty: no link.
         "WECHAT_MP_TEMPLATE_URL": "",
         "WECHAT_API_BASE": "https://api.weixin.qq.com",
+        #: The official account (公众号, on the 公众平台; not the mini-program): web authorization,
+        #: JSAPI pay, template messages.
+        "WECHAT_MP_APPID": "",
+        "WECHAT_MP_SECRET": "",
+        #: Web authorization's scope: snsapi_base (silent, openid only) or snsapi_userinfo (a consent
+        #: page; WeChat adds the unionid when the apps share an open-platform account).
+        "WECHAT_MP_OAUTH_SCOPE": "snsapi_base",
+        #: Where WeChat sends the person back (a 网页授权域名 registered with the official account); empty:
+        #: /oauth/wechat/callback on the host the request came to (development).
+        "WECHAT_MP_REDIRECT_URI": "",
+        #: WeChat's web-authorization page (the sandbox's stand-in when the sandbox is on).
+        "WECHAT_OAUTH_BASE": "https://open.weixin.qq.com/connect/",
         "MEDINS_API_BASE": "https://fuwu.nhsa.gov.cn/ebus/mobile",
         "MEDINS_APP_ID": "",
         "MEDINS_APP_SECRET": "",
@@ -129,6 +139,7 @@ def defaults(instance_path):
         "SMS_API_BASE": "",
         "SANDBOX_WECHAT_APPID": "",
         "SANDBOX_WECHAT_SECRET": "",
+        #: The official account the sandbox knows (web authorization, template messages).
         "SANDBOX_WECHAT_MP_APPID": "",
         "SANDBOX_WECHAT_MP_SECRET": "",
         #: Official accounts bound to sub-merchants (sub_appid), {sub_mchid: [appid, ...]}; more with

@@ -76,6 +76,7 @@ def generate(directory):
     merchant_key, merchant_pub = _rsa_pem_pair(directory, "wechatpay_merchant")
     platform_key, platform_pub = _rsa_pem_pair(directory, "wechatpay_platform")
     appid, secret = "wxdev" + secrets.token_hex(6), secrets.token_hex(16)
+    mp_appid, mp_secret = "wxdevmp" + secrets.token_hex(5), secrets.token_hex(16)
     medins_id, medins_secret = "medins" + secrets.token_hex(8).upper(), secrets.token_hex(16)
     partner_id, partner_secret = str(20000000 + secrets.randbelow(10**7)), "%s-%s" % (DEV_PREFIX, secrets.token_hex(16))
     values = {
@@ -85,6 +86,10 @@ def generate(directory):
         "WECHAT_SECRET": secret,
         "SANDBOX_WECHAT_APPID": appid,
         "SANDBOX_WECHAT_SECRET": secret,
+        "WECHAT_MP_APPID": mp_appid,
+        "WECHAT_MP_SECRET": mp_secret,
+        "SANDBOX_WECHAT_MP_APPID": mp_appid,
+        "SANDBOX_WECHAT_MP_SECRET": mp_secret,
         "MEDINS_APP_ID": medins_id,
         "MEDINS_APP_SECRET": medins_secret,
         "SANDBOX_MEDINS_APP_ID": medins_id,
@@ -150,6 +155,8 @@ def dev_fingerprints(values):
 LINKED = {
     "SANDBOX_WECHAT_APPID": "WECHAT_APPID",
     "SANDBOX_WECHAT_SECRET": "WECHAT_SECRET",
+    "SANDBOX_WECHAT_MP_APPID": "WECHAT_MP_APPID",
+    "SANDBOX_WECHAT_MP_SECRET": "WECHAT_MP_SECRET",
     "SANDBOX_MEDINS_APP_ID": "MEDINS_APP_ID",
     "SANDBOX_MEDINS_APP_SECRET": "MEDINS_APP_SECRET",
     "SANDBOX_WECHATPAY_PUBLIC_KEY_ID": "WECHATPAY_PUBLIC_KEY_ID",
@@ -233,6 +240,8 @@ def generate_keys():
         "POSTPAY_DATA_KEY",
         "WECHAT_APPID",
         "WECHAT_SECRET",
+        "WECHAT_MP_APPID",
+        "WECHAT_MP_SECRET",
         "MEDINS_APP_ID",
         "MEDINS_APP_SECRET",
         "MEDINS_PRIVATE_KEY",

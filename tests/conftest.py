@@ -224,6 +224,33 @@ def login(client):
 
 
 @pytest.fixture
+def oa_login(client):
+    """``oa_login(openid, unionid=None, next="/mp/") -> token``: the official account's web login
+    (/oauth/wechat/start, the sandbox's authorization, /oauth/wechat/callback), the bearer token
+    read from the fragment of the redirect back to ``next``. With a unionid the app asks for scope
+    snsapi_userinfo (WeChat gives the unionid for that scope only) and the sandbox knows the
+    person's unionid."""
+    from urllib.parse import parse_qs, urlsplit
+
+    def _oa_login(openid="o-oa-user-1", unionid=None, next="/mp/"):
+        if unionid:
+            client.application.config["WECHAT_MP_OAUTH_SCOPE"] = "snsapi_userinfo"
+        started = client.get("/oauth/wechat/start", query_string={"next": next})
+        assert started.status_code == 302, started.get_json()
+        asked = parse_qs(urlsplit(started.headers["Location"]).query)
+        body = {"openid": openid, "scope": asked["scope"][0]} | ({"unionid": unionid} if unionid else {})
+        state = asked["state"][0]
+        code = client.post("/sandbox/wechat/oauth-codes", json=body).get_json()["code"]
+        back = client.get("/oauth/wechat/callback", query_string={"code": code, "state": state})
+        assert back.status_code == 302, back.get_json()
+        location = urlsplit(back.headers["Location"])
+        assert location.path == next and not location.query
+        return parse_qs(location.fragment)["token"][0]
+
+    return _oa_login
+
+
+@pytest.fixture
 def verify(client):
     """``verify(token, **person) -> response``: medical-insurance authorization through the sandbox."""
 

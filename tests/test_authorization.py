@@ -235,3 +235,55 @@ def test_a_strangers_kiosk_session_gets_the_same_404_as_for_nothing(client, worl
         resp = kiosk.open(_fill(url, ids), method=method, json=_fill(body, ids))
         answers.append((resp.status_code, resp.get_json()))
     assert answers[0][0] == 404 and answers[0] == answers[1], answers
+
+
+#: Routes that name no patient and act on the caller's own account only (issue 22: linking the
+#: apps) -> (method, url, body); and the official account's sign-in, which needs no token but the
+#: browser's own state. Without a token the first get 401; the sign-in refuses a state that is not
+#: the browser's (a stranger's state or none).
+OWN_ACCOUNT_ROUTES = {
+    "accounts.link_sms": ("POST", "/api/v1/me/link/sms", {"phone": "13700000001"}),
+    "accounts.link_confirm": ("POST", "/api/v1/me/link/confirm", {"phone": "13700000001", "code": "123456"}),
+}
+SIGN_IN_ROUTES = {
+    "oauth.start": ("GET", "/oauth/wechat/start?next=/mp/", None),
+    "oauth.callback": ("GET", "/oauth/wechat/callback?code=c&state={state}", None),
+}
+
+
+def test_every_account_and_sign_in_route_is_in_these_tables():
+    linking = {e for e in SPEC if e.startswith("accounts.link_") or e.startswith("oauth.")}
+    assert linking <= set(OWN_ACCOUNT_ROUTES) | set(SIGN_IN_ROUTES)
+
+
+@pytest.mark.parametrize("endpoint", sorted(OWN_ACCOUNT_ROUTES))
+def test_own_account_routes_need_a_token(client, endpoint):
+    method, url, body = OWN_ACCOUNT_ROUTES[endpoint]
+    resp = client.open(url, method=method, json=body)
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_strangers_sign_in_state_signs_nobody_in(app, client):
+    method, url, _ = SIGN_IN_ROUTES["oauth.start"]
+    started = client.open(url, method=method)
+    assert started.status_code == 302
+    state = started.headers["Location"].split("state=")[1].split("&")[0].split("#")[0]
+    method, url, _ = SIGN_IN_ROUTES["oauth.callback"]
+    resp = app.test_client().open(url.format(state=state), method=method)  # another browser
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "BAD_STATE"
+
+
+#: Open pages (sandbox only) that hold no one's data: the page reads everything through /api/v1
+#: with the token the browser holds.
+OPEN_PAGES = {"mp.page": "/mp/", "mp.script": "/mp/mp.js"}
+
+
+def test_every_open_page_is_in_this_table():
+    assert {e for e in SPEC if e.startswith("mp.")} <= set(OPEN_PAGES)
+
+
+@pytest.mark.parametrize("endpoint", sorted(OPEN_PAGES))
+def test_open_pages_are_the_same_for_everyone(client, login, endpoint):
+    anonymous = client.get(OPEN_PAGES[endpoint])
+    signed_in = client.get(OPEN_PAGES[endpoint], headers=bearer(login("o-page-viewer")))
+    assert anonymous.status_code == 200 and anonymous.data == signed_in.data

@@ -10,6 +10,7 @@ import requests
 
 TEXTS = {
     "verify_code": "您的验证码为{0}，用于签署先诊疗后付费承诺书，{1}分钟内有效。如非本人操作，请忽略本短信。",
+    "link_code": "您的验证码为{0}，用于关联您在医院公众号与小程序中的账号，{1}分钟内有效。如非本人操作，请忽略本短信。",
     # R17's stages: {0} whom ("您", or "您的母亲 朱*英"), {1} visit day, {2} hospital, {3} amount in yuan.
     "bill_overdue": "{0}于{1}在{2}的就诊费用{3}元已超过24小时未结清，请通过医院小程序、自助机或窗口尽快缴费。",
     "bill_overdue_days": (

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from postpay import authz, clients
-from postpay.accounts import identity
+from postpay.accounts import identity, linking
 from postpay.accounts.models import APP_MINI, Patient, User
 from postpay.clock import utcnow
 from postpay.errors import BadRequest, Conflict, Invalid, Unauthorized, Upstream
@@ -28,13 +28,15 @@ def _ttl():
 
 
 def login(code):
-    """Exchange a wx.login code for a bearer token; find or create the account by openid.
+    """Exchange a wx.login code for a bearer token; find or create the account by openid, else by
+    unionid (the person's official-account account: ``linking.account_for``).
 
-    Raises BadRequest (INVALID_CODE) for an unknown or reused code, Upstream when WeChat fails.
+    Raises BadRequest (INVALID_CODE) for an unknown or reused code, Upstream when WeChat fails,
+    Conflict as ``linking.account_for``.
     Returns ``(token, user)``.
     """
-    session = _ask_wechat("code_to_session", code, "登录凭证无效或已使用，请重新登录")
-    user = _user_for_openid(session["openid"], session.get("unionid"))
+    session = ask_wechat("code_to_session", code, "登录凭证无效或已使用，请重新登录")
+    user = linking.account_for(APP_MINI, session["openid"], session.get("unionid"))
     token = issue_token(user, APP_MINI)
     # WeChat's session_key stays on the server, encrypted, for later decryption needs.
     redis.set(SESSION_KEY % user.id, encrypt(session["session_key"], "wx_session_key"), ex=_ttl())
@@ -53,31 +55,17 @@ def issue_token(user, app):
     return token
 
 
-def _ask_wechat(call, code, bad_code_message):
-    """One WeChat call with a one-time code: BadRequest (INVALID_CODE) for an unknown or used code
-    (40029, 40163); any other errcode is Upstream, logged with the errcode (never the code)."""
+def ask_wechat(call, code, bad_code_message, client=None):
+    """One WeChat call with a one-time code (of the mini-program's client, or ``client``):
+    BadRequest (INVALID_CODE) for an unknown or used code (40029, 40163); any other errcode is
+    Upstream, logged with the errcode (never the code)."""
     try:
-        return getattr(clients.wechat(), call)(code)
+        return getattr(client or clients.wechat(), call)(code)
     except WeChatError as e:
         if e.bad_code:
             raise BadRequest(bad_code_message, code="INVALID_CODE") from None
         log.error("wechat %s failed: errcode %s", call, e.errcode)
         raise Upstream(WECHAT_DOWN) from None
-
-
-def _user_for_openid(openid, unionid):
-    user = User.query.filter_by(openid=openid).one_or_none()
-    if user is None:
-        try:
-            with db.session.begin_nested():
-                user = User(openid=openid, unionid=unionid)
-                db.session.add(user)
-        except IntegrityError:  # a concurrent first login created it
-            user = User.query.filter_by(openid=openid).one()
-    if unionid and user.unionid != unionid:
-        user.unionid = unionid
-    db.session.flush()
-    return user
 
 
 def authenticate(header):
@@ -108,7 +96,7 @@ def session_key(user):
 
 def bind_phone(user, code):
     """Store the phone WeChat vouches for (getuserphonenumber). Raises BadRequest, Upstream."""
-    info = _ask_wechat("phone_number", code, "手机号授权码无效或已使用")
+    info = ask_wechat("phone_number", code, "手机号授权码无效或已使用")
     if info.get("countryCode") != "86":
         raise BadRequest("仅支持中国大陆手机号", code="UNSUPPORTED_PHONE")
     user.phone = info["purePhoneNumber"]
@@ -117,8 +105,9 @@ def bind_phone(user, code):
     return user.phone
 
 
-def verify_identity(user, auth_code):
-    """Make the person behind a 医保授权 auth code this account's own patient.
+def verify_identity(user, auth_code, app=APP_MINI):
+    """Make the person behind a 医保授权 auth code this account's own patient. The code was made
+    for the person's openid in ``app`` (APPS): the mini-program's, or the official account's H5.
 
     Tencent's userQuery turns the code into payAuthNo (kept, encrypted, only as long as it is
     valid; never logged), then 1101 says who that is: psnNo, insurance type and status, region.
@@ -127,7 +116,7 @@ def verify_identity(user, auth_code):
     """
 
     def ask():
-        auth = clients.medins_user_query().query(auth_code, user.openid)
+        auth = clients.medins_user_query().query(auth_code, user.openid_for(app))
         medins = clients.medical_insurance()
         person = medins.person_info(E_VOUCHER, auth["pay_auth_no"], auth["id_number"], auth["name"])
         return dict(person, pay_auth_no=auth["pay_auth_no"], pay_auth_expires_at=auth["pay_auth_expires_at"])

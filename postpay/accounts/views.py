@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from postpay import authz, examples
-from postpay.accounts import service
+from postpay.accounts import linking, service
 from postpay.accounts.models import VERIFIED_BY
 from postpay.api import BOOL, INT, RELATIONSHIP, STR, authenticator, loose, obj, route
 from postpay.openapi import ERROR
@@ -12,8 +12,12 @@ from postpay.security import mask_id_number, mask_phone
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 CODE = {"type": "string", "minLength": 1, "maxLength": 128}
+PHONE = {"type": "string", "pattern": "^1[3-9][0-9]{9}$"}
+SMS_CODE = {"type": "string", "pattern": "^[0-9]{6}$"}
 #: What a code from wx.login or getPhoneNumber may meet at WeChat.
 BAD_CODE = ERROR | {"description": "INVALID_CODE: WeChat does not know the code (40029) or it was used (40163)"}
+#: What linking the two apps' accounts of one person may refuse (postpay/accounts/linking.py).
+LINK_CONFLICTS = ("ACCOUNT_CONFLICT", "ACCOUNTS_NOT_MERGEABLE", "IDENTITY_CONFLICT")
 WECHAT_DOWN = ERROR | {"description": "UPSTREAM_ERROR: any other errcode of WeChat's (40013, 45011, -1, ...)"}
 PATIENT = loose(
     id=STR,
@@ -69,7 +73,7 @@ def user_json(user):
     auth=None,
     body=obj(["code"], code=CODE),
     answers={200: loose(token=STR, expires_in=INT, user=USER), 400: BAD_CODE, 502: WECHAT_DOWN},
-    errors={400: ("INVALID_CODE",)},
+    errors={400: ("INVALID_CODE",), 409: LINK_CONFLICTS},
 )
 def wechat_login():
     token, user = service.login(g.body["code"])
@@ -105,10 +109,44 @@ def phone():
     errors={400: ("INVALID_AUTH_CODE",), 409: ("IDENTITY_CONFLICT",)},
 )
 def insurance_auth():
-    patient = service.verify_identity(g.user, g.body["auth_code"])
+    patient = service.verify_identity(g.user, g.body["auth_code"], g.user_app)
     return jsonify({"patient": patient_json(patient)})
 
 
 @route(bp, "/me", ["GET"], "The account and the patients it acts for", answers={200: loose(user=USER)})
 def me():
     return jsonify({"user": user_json(g.user)})
+
+
+@route(
+    bp,
+    "/me/link/sms",
+    ["POST"],
+    "Link the other app's account: send an SMS code to the phone WeChat vouched for there",
+    body=obj(["phone"], phone=PHONE),
+    answers={204: None},
+    errors={429: ("SMS_DAILY_LIMIT", "SMS_RATE_LIMITED")},
+)
+def link_sms():
+    linking.send_link_code(g.user, g.body["phone"])
+    return "", 204
+
+
+@route(
+    bp,
+    "/me/link/confirm",
+    ["POST"],
+    "Link the other app's account with the SMS code: one account; a new token (the old one ends)",
+    body=obj(["phone", "code"], phone=PHONE, code=SMS_CODE),
+    answers={200: loose(token=STR, expires_in=INT, user=USER)},
+    errors={
+        404: ("NO_ACCOUNT_FOR_PHONE",),
+        409: (*LINK_CONFLICTS, "AMBIGUOUS_PHONE"),
+        422: ("SMS_CODE_EXPIRED", "SMS_CODE_LOCKED", "SMS_CODE_WRONG"),
+    },
+)
+def link_confirm():
+    user = linking.confirm_link(g.user, g.body["phone"], g.body["code"])
+    service.logout(request.headers["Authorization"])
+    token = service.issue_token(user, g.user_app)
+    return jsonify({"token": token, "expires_in": current_app.config["POSTPAY_TOKEN_TTL"], "user": user_json(user)})

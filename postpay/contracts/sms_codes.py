@@ -43,22 +43,24 @@ def _limit(kind, value, now):
         raise TooMany("今日验证码发送次数已达上限", code="SMS_DAILY_LIMIT")
 
 
-def send(patient_id, phone, actor, now=None):
-    """Send a fresh code for signing for ``patient_id`` to ``phone``, asked by ``actor``.
+def send(patient_id, phone, actor, now=None, template="verify_code", kind="patient"):
+    """Send a fresh code for signing for ``patient_id`` to ``phone``, asked by ``actor``. The same
+    codes serve other confirmations of a phone: ``template`` says what for, ``patient_id`` is then
+    the subject of ``kind`` (e.g. an account linking its apps), limited as a patient is.
 
     Raises TooMany (429) past the rate limits, Upstream when the gateway fails.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     phone_index = blind_index(phone, "phone")
     _limit("phone", phone_index, now)
-    _limit("patient", patient_id, now)
+    _limit(kind, patient_id, now)
     code = "%06d" % secrets.randbelow(1_000_000)
     key = CODE_KEY % patient_id
     redis.delete(key)
     redis.hset(key, mapping={"digest": _digest(patient_id, code), "phone": encrypt(phone, "phone"), "actor": actor})
     redis.expire(key, TTL)
     try:
-        clients.sms_gateway().send(phone, "verify_code", [code, TTL // 60])
+        clients.sms_gateway().send(phone, template, [code, TTL // 60])
     except (SmsError, requests.RequestException) as e:
         redis.delete(key)
         log.error("sms code to %s failed: %s", mask_phone(phone), e)

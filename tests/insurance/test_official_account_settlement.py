@@ -7,12 +7,10 @@ import json
 
 import pytest
 
-from tests import oa
 from tests.conftest import bearer, make_id_number
 from tests.insurance.conftest import alerts, sandbox_order
 from tests.oa import MP_APPID, OA_CONFIG
 
-oa_login = oa.oa_login  # the fixture
 NT01_MCHID = "1900000109"
 
 

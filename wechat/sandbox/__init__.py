@@ -14,6 +14,7 @@ from wechat.sandbox import (  # noqa: F401,I001  (routes register on bp)
     medins,
     medins_pay,
     micropay,
+    oauth,
     pay,
     pay_bills,
     pay_jsapi,
