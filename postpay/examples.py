@@ -108,7 +108,7 @@ PAY = {
     201: {
         "payment": PAYMENT,
         "request_payment": {
-            "appId": "wxdev8c1f2a9b3d4e",
+            "appId": "wx8888888888888888",
             "timeStamp": "1796067404",
             "nonceStr": "e09072796d31b495a2e2369e9b04e37b",
             "package": "prepay_id=wxee1c8f6a61bd89b3dfd4512a901a",
