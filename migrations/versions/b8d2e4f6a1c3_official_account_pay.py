@@ -18,16 +18,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("hospitals") as batch:
-        batch.add_column(sa.Column("oa_appid", sa.String(32), nullable=True))
-    with op.batch_alter_table("payment_orders") as batch:
-        batch.add_column(sa.Column("appid", sa.String(32), nullable=True))
-        batch.add_column(sa.Column("sub_appid", sa.String(32), nullable=True))
+    # plain ALTER TABLE on both databases: SQLite's batch mode would copy and drop ``hospitals``,
+    # which other tables' foreign keys name
+    op.add_column("hospitals", sa.Column("oa_appid", sa.String(32), nullable=True))
+    op.add_column("payment_orders", sa.Column("appid", sa.String(32), nullable=True))
+    op.add_column("payment_orders", sa.Column("sub_appid", sa.String(32), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("payment_orders") as batch:
-        batch.drop_column("sub_appid")
-        batch.drop_column("appid")
-    with op.batch_alter_table("hospitals") as batch:
-        batch.drop_column("oa_appid")
+    for table, column in (("payment_orders", "sub_appid"), ("payment_orders", "appid"), ("hospitals", "oa_appid")):
+        op.execute("ALTER TABLE %s DROP COLUMN %s" % (table, column))  # SQLite 3.35+, PostgreSQL

@@ -11,8 +11,8 @@ from postpay.extensions import db
 from postpay.hospitals.models import Hospital
 from postpay.hospitals.service import upsert_hospital
 
-#: An appid as WeChat issues them: "wx" and 16 hexadecimal digits (the sandbox's dev ones: letters too).
-OA_APPID = re.compile(r"wx[0-9A-Za-z]{16}")
+#: An appid as WeChat issues them: "wx" and 16 hexadecimal digits (the development ones: other lengths and letters).
+OA_APPID = re.compile(r"wx[0-9A-Za-z]{14,30}")
 
 
 @click.group(cls=AppGroup)  # AppGroup: each command runs in the app context
@@ -44,7 +44,7 @@ def hospital_add(code, name, mchid, his_secret, med_inst_no, medins_city_id, oa_
         if value is not None:
             at_most(length, value, hint)
     if oa_appid and not OA_APPID.fullmatch(oa_appid):
-        raise BadValue("应为公众号的appid（wx开头，共18位字母数字）", param_hint="'--oa-appid'")
+        raise BadValue("应为公众号的appid（wx开头的字母数字）", param_hint="'--oa-appid'")
     found, created = upsert_hospital(code, name, mchid, his_secret, med_inst_no, medins_city_id, oa_appid)
     db.session.commit()
     click.echo("%s hospital %s %s" % ("created" if created else "updated", found.code, found.name))

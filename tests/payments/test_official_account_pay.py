@@ -15,13 +15,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, Payment, PaymentOrder, PaymentStatus
-from tests import oa
 from tests.conftest import bearer, make_id_number
 from tests.oa import MP_APPID, OA_CONFIG
 
 NT01_MCHID = "1900000109"
-
-oa_login = oa.oa_login  # the fixture
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ subscribe messages as before; a person with both apps gets each message once, on
 
 import pytest
 
-from tests import oa
 from tests.conftest import bearer, make_id_number, run_jobs
 from tests.oa import OA_CONFIG
-
-oa_login = oa.oa_login  # the fixture
 
 
 @pytest.fixture

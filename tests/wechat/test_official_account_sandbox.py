@@ -5,7 +5,6 @@ access token, its openid, a template it picked and keyword values that fit their
 
 import pytest
 
-from tests import oa
 from tests.oa import MP_APPID, OA_CONFIG
 from tests.wechat.conftest import mint_openid
 from tests.wechat.test_partner import NT, partner_order
@@ -13,8 +12,6 @@ from tests.wechat.test_pay_client import client_for
 from wechat import pay
 from wechat.miniprogram import WeChatError
 from wechat.mp_templates import TemplateMessages
-
-oa_login = oa.oa_login  # the fixture
 
 
 @pytest.fixture

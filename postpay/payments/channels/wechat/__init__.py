@@ -83,12 +83,8 @@ def reserve_bills(user, bill_ids, key, now, app=APP_MINI):
         orders.append((order, group))
     db.session.flush()
     payment.order_request = _order_request(payment, merchant.payer_of(user, app), expires)
-    for order, _ in orders:  # what its notifications must name
-        request = payment.order_request
-        if not payment.combined:
-            order.appid, order.sub_appid = merchant.named_appids(request)
-        else:
-            order.appid, order.sub_appid = request["combine_appid"], None
+    for order, _ in orders:  # what its notifications must name (a combine order's: combine_appid)
+        order.appid, order.sub_appid = merchant.named_appids(payment.order_request)
     reserve.take(payment, orders)
     log.info("payment %s reserved: %d bill(s), %d fen", payment.id, len(bills), payment.total_fen)
     return payment
