@@ -5,6 +5,7 @@ sandbox over real HTTP. Every JSON answer the test client gets is checked
 against the route's schema in ``/openapi.json``."""
 
 import base64
+import contextlib
 import fnmatch
 import json
 import os
@@ -66,6 +67,11 @@ def database_url(tmp_path_factory):
 @pytest.fixture
 def config(keys, database_url):
     """The test app's config; a test may change it before asking for ``app``."""
+    return base_config(keys, database_url)
+
+
+def base_config(keys, database_url):
+    """What ``config`` gives: the sandbox on, the session's keys, database and Redis."""
     return dict(
         keys,
         TESTING=True,
@@ -122,6 +128,23 @@ def _tables_refusing_delete(conn):
 
 @pytest.fixture
 def app(config):
+    with serving(config) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def module_app(keys, database_url):
+    """One app for all the tests of a module that ask for it, for tests that only read what a
+    module-scoped fixture built, or only get refusals: the module says
+    ``app = pytest.fixture(lambda module_app: module_app)`` (then ``client``, ``his`` and the other
+    fixtures use it too). Tables and Redis are emptied when it is made, not between its tests."""
+    with serving(base_config(keys, database_url)) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def serving(config):
+    """A new app on emptied tables and Redis, served on a live local port until the block ends."""
     app = create_app(config)
     app.test_client_class = CheckedClient
     with app.app_context():
@@ -134,12 +157,14 @@ def app(config):
     app.config["POSTPAY_SANDBOX_URL"] = "http://127.0.0.1:%d/sandbox" % server.server_port
     app.config["LIVE_URL"] = "http://127.0.0.1:%d" % server.server_port
     app.config["WECHATPAY_NOTIFY_URL"] = app.config["LIVE_URL"] + "/wechat/pay/notify"
-    yield app
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        thread.join(5)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture
