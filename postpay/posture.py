@@ -22,6 +22,7 @@ start, not the first payment.
 
 import base64
 import binascii
+import functools
 import hashlib
 import sys
 from urllib.parse import urlsplit
@@ -36,6 +37,10 @@ DEV_PREFIX = "postpay-dev"
 KNOWN_WEAK = {"dev", "development", "secret", "changeme", "change-me", "please-change-me", "test", "testing"}
 MIN_SECRET_BYTES = 32
 NOTIFY_URLS = ("WECHATPAY_NOTIFY_URL", "WECHATPAY_MEDINS_NOTIFY_URL")
+#: Keys parsed once per PEM text: parsing an RSA private key checks it (tens of milliseconds), and
+#: a process that makes several apps (the tests: one per test) would pay that for each.
+_private_key = functools.lru_cache(maxsize=8)(load_private_key)
+_public_key = functools.lru_cache(maxsize=8)(load_public_key)
 
 
 class UnsafeConfiguration(SystemExit):
@@ -62,8 +67,8 @@ def load_wechatpay_keys(config):
     problems = []
     found = {"problems": problems}
     for name, slot, loader in (
-        ("WECHATPAY_PRIVATE_KEY_PATH", "private", load_private_key),
-        ("WECHATPAY_PUBLIC_KEY_PATH", "public", load_public_key),
+        ("WECHATPAY_PRIVATE_KEY_PATH", "private", _private_key),
+        ("WECHATPAY_PUBLIC_KEY_PATH", "public", _public_key),
     ):
         path = config.get(name)
         if not path:

@@ -88,7 +88,26 @@ def _rules():
 
 
 @pytest.fixture
-def world(client, person, bind, signed, his):
+def app(module_app):
+    """One app for the module: its tests only get refusals (404, 403), so they share one world."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {}
+
+
+@pytest.fixture
+def world(built, client, person, bind, signed, his):
+    """An elder's contract, visits, payment, settlement and appointment, a viewer's and a
+    companion's bindings, and a stranger: built by the module's first test that asks, then read."""
+    if not built:
+        built.update(_world(client, person, bind, signed, his))
+    return built
+
+
+def _world(client, person, bind, signed, his):
     elder_token, elder = person("o-z-elder", birth="19480312")
     contract = signed(elder_token, elder["id"], "13700000009").get_json()["contract"]["id"]
     visit = his.visit("Z-1", elder)

@@ -12,6 +12,13 @@ BODY_ROUTES = sorted(e for e, s in SPEC.items() if s["request"] is not None)
 AUTH_ROUTES = sorted(e for e, s in SPEC.items() if s["auth"])
 
 
+@pytest.fixture
+def app(module_app):
+    """One app for the module (an app per case was most of its time): every case here is a
+    request that must be refused, so none leaves anything behind for the next."""
+    return module_app
+
+
 def _url(app, endpoint):
     rule = next(app.url_map.iter_rules(endpoint))
     method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]

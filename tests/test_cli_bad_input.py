@@ -48,6 +48,12 @@ BAD = [
 ]
 
 
+@pytest.fixture
+def app(module_app):
+    """One app for the module: each case is a refused command that writes nothing (checked)."""
+    return module_app
+
+
 @pytest.mark.parametrize(("args", "says"), BAD, ids=[" ".join(a[:2]) + " " + s for a, s in BAD])
 def test_bad_input_prints_one_line_and_exits_2(app, runner, hospitals, args, says):
     out = runner.invoke(args=args)

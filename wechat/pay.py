@@ -8,6 +8,7 @@ trusted is the WeChat Pay public key with id ``PUB_KEY_ID_...``. A
 fetched to find another key. The primitives are wechatpayv3's, on ``cryptography``.
 """
 
+import functools
 import hashlib
 import json
 import re
@@ -23,6 +24,9 @@ MAX_SKEW = 300
 #: What WeChat's signature headers look like; anything else is refused before it is used.
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 BASE64 = re.compile(r"[A-Za-z0-9+/]{4,1024}={0,2}")
+#: Keys parsed once per PEM text (an RSA private key is checked as it is parsed: tens of milliseconds).
+_private_key = functools.lru_cache(maxsize=8)(load_private_key)
+_public_key = functools.lru_cache(maxsize=8)(load_public_key)
 
 
 class PayError(Exception):
@@ -117,8 +121,8 @@ class WeChatPay:
         timeout=10,
     ):
         self.mchid, self.appid, self.serial_no = mchid, appid, serial_no
-        self.private_key = load_private_key(private_key_pem)
-        self.public_key = load_public_key(public_key_pem)
+        self.private_key = _private_key(private_key_pem)
+        self.public_key = _public_key(public_key_pem)
         self.public_key_id, self.apiv3_key, self.notify_url = public_key_id, apiv3_key, notify_url
         self.gateway, self.timeout = gateway.rstrip("/"), timeout
         self.http = requests.Session()

@@ -3,6 +3,7 @@ checked, every answer is signed with the platform key, notifications are signed
 and AES-256-GCM encrypted. ``/orders/{no}/pay`` plays the user paying;
 ``/renotify`` sends the last notification again, byte for byte."""
 
+import functools
 import hashlib
 import json
 import secrets
@@ -18,6 +19,9 @@ V3 = "/wechatpay/v3"
 MOUNT = bp.url_prefix + "/wechatpay"
 #: Sub-merchants registered at run time (``POST /sandbox/wechatpay/sub-merchants``).
 SUB_MCHIDS = "sbx:pay:sub-mchids"
+#: Keys parsed once per PEM text (checking an RSA private key takes tens of milliseconds).
+_private_key = functools.lru_cache(maxsize=8)(load_private_key)
+_public_key = functools.lru_cache(maxsize=8)(load_public_key)
 
 
 def _keys():
@@ -25,9 +29,9 @@ def _keys():
     cache = current_app.extensions.get("sandbox_pay_keys")
     if cache is None:  # built whole, then published: a concurrent first call never sees half of it
         with open(cfg["SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY_PATH"]) as f:
-            platform = load_private_key(f.read())
+            platform = _private_key(f.read())
         with open(cfg["SANDBOX_WECHATPAY_MERCHANT_PUBLIC_KEY_PATH"]) as f:
-            cache = {"platform": platform, "merchant": load_public_key(f.read())}
+            cache = {"platform": platform, "merchant": _public_key(f.read())}
         current_app.extensions["sandbox_pay_keys"] = cache
     return cache
 
