@@ -5,7 +5,8 @@ import os
 from flask import Flask
 from sqlalchemy import event
 
-from postpay import (
+from postpay import (  # noqa: I001
+    access,  # noqa: F401  (access stamps: a listener on every commit)
     api,
     demo_commands,
     errors,
