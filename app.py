@@ -6,7 +6,6 @@ from flask import Flask
 from sqlalchemy import event
 
 from postpay import (  # noqa: I001
-    access,  # noqa: F401  (access stamps: a listener on every commit)
     api,
     demo_commands,
     errors,
@@ -18,6 +17,7 @@ from postpay import (  # noqa: I001
     models,  # noqa: F401  (every table)
     openapi,
     posture,
+    stamps,  # noqa: F401  (access stamps: a listener on every commit)
 )
 from postpay import config as cfg
 from postpay.accounts.views import bp as accounts_bp

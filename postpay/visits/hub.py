@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 
-from postpay import access
+from postpay import stamps
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Hub:
         for stream in alive:
             stream.slot.claim(client=pipe)
         for user_id in accounts:
-            pipe.get(access.key(user_id))
+            pipe.get(stamps.key(user_id))
         for token in tokens:
             pipe.exists(token)
         try:
@@ -170,13 +170,13 @@ class Hub:
                 stream.put(("lost",))
             return
         claims = results[: len(alive)]
-        stamps = dict(zip(accounts, results[len(alive) : len(alive) + len(accounts)], strict=True))
+        stamp_of = dict(zip(accounts, results[len(alive) : len(alive) + len(accounts)], strict=True))
         live_tokens = dict(zip(tokens, results[len(alive) + len(accounts) :], strict=True))
         for stream, claimed in zip(alive, claims, strict=True):
             if isinstance(claimed, Exception) or not claimed:
                 stream.put(("lost",))
                 continue
-            stamp = stamps.get(stream.slot.user_id) or b"0"
+            stamp = stamp_of.get(stream.slot.user_id) or b"0"
             if stamp != stream.stamp or live_tokens.get(stream.token_key) != 1:
                 stream.stamp = stamp
                 stream.put(("check",))

@@ -17,7 +17,7 @@ import time
 
 from flask import current_app, g, request
 
-from postpay import access, authz, counters, pushes
+from postpay import authz, counters, pushes, stamps
 from postpay.accounts.service import TOKEN_KEY
 from postpay.api import AUTHENTICATORS
 from postpay.billing import privacy
@@ -138,9 +138,13 @@ class Body:
         return self.gen
 
     def close(self):
-        self.gen.close()
-        self.live.close()
+        self.live.close()  # the subscription and the slot are given back now
+        self.live.put(("reset",))  # wakes the stream if another thread is reading it
+        try:
+            self.gen.close()
+        except ValueError:  # "generator already executing" on that thread: it ends at the word
+            pass
 
 
 def read_stamp(user_id):
-    return access.read(current_app.extensions["redis"], user_id)
+    return stamps.read(current_app.extensions["redis"], user_id)

@@ -11,7 +11,7 @@ The stream (``GET /visits/{id}/events``) is safe by default:
   heartbeats later.
 - Revocation. At each heartbeat (every ``POSTPAY_SSE_HEARTBEAT_SECONDS``, also while events
   flow) the process's hub (``hub.py``) looks, in one Redis pipeline for all its streams due,
-  at the account's access stamp (``postpay.access``: bumped after any commit that writes a
+  at the account's access stamp (``postpay.stamps``: bumped after any commit that writes a
   row the check reads) and at the bearer token. When either changed, the stream runs the
   route's own checks again: the bearer authenticator and ``authz`` through ``visit_for``.
   When the token was logged out or expired, the binding revoked, or ``accompany`` taken
