@@ -51,7 +51,7 @@ def defaults(instance_path):
         "REDIS_URL": None,
         #: Connections per process, besides the one pub/sub connection of its stream hub
         #: (visits/hub.py): open SSE streams hold none. Past it a caller waits up to 5 s.
-        "REDIS_MAX_CONNECTIONS": 200,
+        "REDIS_MAX_CONNECTIONS": 64,
         #: Environment only (``POSTPAY_SANDBOX=1``): a value in instance/config.py is ignored.
         "POSTPAY_SANDBOX": False,
         #: SHA-256 of generated development secrets and keys (postpay.devkeys): refused without the sandbox.

@@ -62,7 +62,7 @@ def init_redis(app):
             socket_timeout=2,
             socket_connect_timeout=2,
             health_check_interval=30,
-            max_connections=app.config.get("REDIS_MAX_CONNECTIONS") or 200,
+            max_connections=app.config.get("REDIS_MAX_CONNECTIONS") or 64,
             timeout=5,
         )
         client = redis_lib.Redis(connection_pool=pool)
