@@ -131,12 +131,15 @@ def p4b():
 
     r = sse10k.run()
     figure = (
-        "%d streams (opened in %.0f s): event -> frame p50 %.1f ms, **p99 %.1f ms**, max %.1f ms, %d/%d frames; "
+        "%d streams open (opened in %.0f s; %d refusals retried %s): "
+        "event -> frame p50 %.1f ms, **p99 %.1f ms**, max %.1f ms, %d/%d frames; "
         "HIS POST p99 %.1f -> %.1f ms (**%.2fx**); notification p99 %.1f -> %.1f ms (**%.2fx**); "
         "**%.1f KiB per stream** (workers' RSS %.0f -> %.0f MiB); Redis connections added %d"
     ) % (
         r["streams"],
         r["open_s"],
+        r["refused_then_retried"],
+        r["refusals"],
         r["p50_ms"],
         r["p99_ms"],
         r["max_ms"],
@@ -153,7 +156,8 @@ def p4b():
         r["rss_after_mib"],
         r["redis_clients_added"],
     )
-    met = r["p99_ms"] < 100 and r["frames"] == r["expected"] and r["post_ratio"] <= 1.5 and r["notify_ratio"] <= 1.5
+    met = r["streams"] >= 10_000 and r["p99_ms"] < 100 and r["frames"] == r["expected"]
+    met = met and r["post_ratio"] <= 1.5 and r["notify_ratio"] <= 1.5
     return figure, met, r
 
 

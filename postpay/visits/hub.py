@@ -13,8 +13,9 @@ Each worker process has one ``Hub``:
   taken is told it is ``lost``; the others cost nothing more. A stream that stopped reading
   (its client stalled, its consumer hung) is not claimed for, so its slot lapses as before.
 
-If the pub/sub connection breaks, messages may have been missed: every stream is told to end
-(``reset``), and its client reconnects with Last-Event-ID, which replays from the database.
+If the pub/sub connection breaks (redis-py reconnects and subscribes again by itself), messages
+may have been missed meanwhile: every stream is told to end (``reset``), and its client
+reconnects with Last-Event-ID, which replays from the database.
 """
 
 import logging
@@ -35,7 +36,7 @@ class Hub:
     def __init__(self, app):
         self.redis = app.extensions["redis"]
         self.heartbeat = float(app.config["POSTPAY_SSE_HEARTBEAT_SECONDS"])
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a reconnect inside subscribe() tells every stream
         self.channels = {}  # channel -> set of streams
         self.ready = {}  # channel -> Event, set once Redis confirmed the subscription
         self.pending = {}  # channel -> subscribe confirmations not yet read
@@ -50,6 +51,8 @@ class Hub:
         self.pid = os.getpid()
         self.channels, self.ready, self.pending, self.streams = {}, {}, {}, set()
         self.pubsub = self.redis.pubsub()
+        self.resubscribe = self.pubsub.on_connect
+        self.pubsub.on_connect = self._reconnected  # redis-py calls it on reconnects only
         # A channel of its own, so the connection is never idle of subscriptions (get_message
         # then reads instead of waiting for a first subscribe).
         self.pubsub.subscribe("hub:%d:%s" % (self.pid, id(self)))
@@ -85,6 +88,11 @@ class Hub:
                 del self.channels[stream.channel]
                 self.ready.pop(stream.channel, None)
                 self.pubsub.unsubscribe(stream.channel)
+
+    def _reconnected(self, connection):
+        self.resubscribe(connection)
+        log.warning("stream hub reconnected to Redis: streams end and resume")
+        self._tell_all(("reset",))
 
     def subscribed(self):
         """The visit channels this process is subscribed to (for tests and metrics)."""

@@ -2,13 +2,16 @@
 streams watch it, and a heartbeat that runs the full access check only when something that
 can end access changed, yet still ends a revoked stream within one heartbeat."""
 
+import shutil
 import threading
 import time
 
 import pytest
 from sqlalchemy import event
 
+from postpay.accounts.service import TOKEN_KEY
 from postpay.extensions import db
+from postpay.security import token_digest
 from postpay.visits.hub import hub
 from tests.conftest import bearer
 from tests.visits import test_streams
@@ -81,9 +84,6 @@ def test_two_streams_on_one_visit_share_one_subscription_and_the_last_out_unsubs
 
 
 def family_user(app, token):
-    from postpay.accounts.service import TOKEN_KEY
-    from postpay.security import token_digest
-
     return app.extensions["redis"].get(TOKEN_KEY % token_digest(token)).decode()
 
 
@@ -124,9 +124,6 @@ def test_logout_ends_the_stream_within_one_heartbeat_R16(client, family):
 
 
 def test_an_expired_token_ends_the_stream_within_one_heartbeat_R16(app, client, family):
-    from postpay.accounts.service import TOKEN_KEY
-    from postpay.security import token_digest
-
     reader = Reader(open_stream(client, family))
     time.sleep(HEARTBEAT * 1.5)
     done = time.monotonic()
@@ -180,3 +177,39 @@ def test_a_stream_that_stops_reading_loses_its_slot_R16(client, family):
     again.close()
     for resp in stalled:
         resp.close()
+
+
+@pytest.fixture
+def own_redis(config):
+    from tests import servers
+
+    server = servers.Redis().start()
+    config["REDIS_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+def test_streams_end_when_the_hubs_connection_was_lost_and_resume_with_last_event_id_R16(
+    own_redis, app, client, his, family
+):
+    """Events published while the hub's pub/sub connection was down are lost to it: its
+    streams end, and a client resuming with Last-Event-ID gets them from the database."""
+    user_id = family_user(app, family["child"])
+    reader = Reader(open_stream(client, family))
+    his.event("S1", "called", room="1诊室")
+    deadline = time.monotonic() + 5
+    while not reader.got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    own_redis.stop()
+    own_redis.start()  # an empty Redis again: tokens and slots are gone, the events are in the database
+    app.extensions["redis"].set(TOKEN_KEY % token_digest(family["child"]), user_id)  # logged in again
+    assert reader.wait() and reader.got[-1][1] == "called"  # it ended, after its one event
+    his.event("S1", "report_ready")
+    last = reader.got[-1][2]["id"]
+    again = client.get(
+        "/api/v1/visits/%s/events" % family["visit"], headers=bearer(family["child"]) | {"Last-Event-ID": str(last)}
+    )
+    assert again.status_code == 200
+    assert next(frames(again.response))[0] == "report_ready"
+    again.close()
