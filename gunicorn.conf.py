@@ -3,9 +3,10 @@
 Worker class gevent: every request is a greenlet, so an idle SSE stream (live accompany,
 R16) costs a socket and a few tens of KiB, not a thread, for at most
 POSTPAY_SSE_MAX_SECONDS (300 s) before the client reconnects with Last-Event-ID. One
-process serves everything (API, HIS, notifications, console and streams): measured in
-bench P4', 10,000 streams on 2 workers leave the HIS POST and notification latencies within
-their goal, so no separate stream process is needed (docs/operations.md). gevent patches
+process serves everything (API, HIS, notifications, console and streams); a separate stream
+gunicorn is the documented alternative (docs/operations.md, "Live streams": bench P4' held
+10,000 streams on 2 workers at 30 KiB each, but its first, shared-machine run missed the
+HIS POST and notification tail goals, not yet profiled). gevent patches
 the standard library before the app is loaded; psycopg 3 (>= 3.1.14) notices the patched
 ``select`` and waits cooperatively, redis-py and requests use the patched sockets.
 
