@@ -100,14 +100,18 @@ class Hub:
             return set(self.channels)
 
     def _listen(self):
+        pause = 0  # while Redis is down: logged once, tried again less and less often (up to 30 s)
         while True:
             try:
                 message = self.pubsub.get_message(timeout=1.0)
             except Exception:
-                log.exception("stream hub lost its pub/sub connection: streams end and resume")
+                if not pause:
+                    log.exception("stream hub lost its pub/sub connection: streams end and resume")
                 self._tell_all(("reset",))
-                time.sleep(0.5)
+                pause = min(30.0, max(0.5, pause * 2))
+                time.sleep(pause)
                 continue
+            pause = 0
             if message is None:
                 continue
             channel = message["channel"]
