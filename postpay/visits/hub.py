@@ -87,7 +87,11 @@ class Hub:
             if not watchers:
                 del self.channels[stream.channel]
                 self.ready.pop(stream.channel, None)
-                self.pubsub.unsubscribe(stream.channel)
+                try:
+                    self.pubsub.unsubscribe(stream.channel)
+                except Exception:  # Redis down: not subscribed again on reconnect either
+                    for name in (stream.channel, stream.channel.encode()):
+                        self.pubsub.channels.pop(name, None)
 
     def _reconnected(self, connection):
         self.resubscribe(connection)

@@ -12,6 +12,7 @@ Under gevent (``gunicorn.conf.py``) a stream costs a greenlet and a socket; unde
 """
 
 import json
+import logging
 import queue
 import time
 
@@ -25,6 +26,8 @@ from postpay.errors import DomainError
 from postpay.security import token_digest
 from postpay.visits import hub as hubs
 from postpay.visits.models import Visit
+
+log = logging.getLogger(__name__)
 
 
 def frame(event):
@@ -109,7 +112,10 @@ class Live:
         if not self.closed:
             self.closed = True
             self.hub.leave(self)
-            self.slot.release()
+            try:
+                self.slot.release()
+            except Exception:  # Redis down: the slot lapses by itself a few heartbeats later
+                log.warning("slot of a closed stream not released (Redis unavailable)")
 
     def refused(self):
         """The route's own checks again (the bearer authenticator, then ``visit_for``) in a
