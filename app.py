@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from postpay import (
+from postpay import (  # noqa: I001
     api,
     demo_commands,
     errors,
@@ -19,6 +19,7 @@ from postpay import (
     mp,
     openapi,
     posture,
+    stamps,  # noqa: F401  (access stamps: a listener on every commit)
 )
 from postpay import config as cfg
 from postpay.accounts.oauth_views import bp as oauth_bp

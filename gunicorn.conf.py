@@ -1,11 +1,22 @@
 """gunicorn settings. `gunicorn -c gunicorn.conf.py 'app:create_app()'`
 
-Worker class gthread: an idle SSE stream (live accompany, R16) holds one thread,
-for at most POSTPAY_SSE_MAX_SECONDS (300 s by default) before the client
-reconnects with Last-Event-ID. The limit of open streams per instance is
-workers x threads (default 2 x 64 = 128): raise GUNICORN_THREADS for more; the
-threads mostly wait on Redis pub/sub, so hundreds per worker are cheap.
-With the in-process Redis of development, keep one worker.
+Worker class gevent: every request is a greenlet, so an idle SSE stream (live accompany,
+R16) costs a socket and a few tens of KiB, not a thread, for at most
+POSTPAY_SSE_MAX_SECONDS (300 s) before the client reconnects with Last-Event-ID. One
+process serves everything (API, HIS, notifications, console and streams); a separate stream
+gunicorn is the documented alternative (docs/operations.md, "Live streams": bench P4' held
+10,000 streams on 2 workers at 30 KiB each, but its first, shared-machine run missed the
+HIS POST and notification tail goals, not yet profiled). gevent patches
+the standard library before the app is loaded; psycopg 3 (>= 3.1.14) notices the patched
+``select`` and waits cooperatively, redis-py and requests use the patched sockets.
+
+- workers (GUNICORN_WORKERS): 2 with a real Redis (one per core), 1 with the in-process
+  Redis of development (it lives in that one worker).
+- worker_connections (GUNICORN_WORKER_CONNECTIONS, 10000): open connections per worker,
+  streams included. Each is a file descriptor: `ulimit -n` must exceed it (systemd
+  LimitNOFILE=65536).
+- GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back one thread per request;
+  streams then hold a thread each (workers x threads streams at most).
 """
 
 import os
@@ -17,9 +28,10 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="postp
 
 PORT = os.environ.get("PORT", "8000")
 bind = "%s:%s" % (os.environ.get("HOST", "127.0.0.1"), PORT)
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2" if os.environ.get("REDIS_URL") else "1"))
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))  # gthread only
 timeout = 60
 graceful_timeout = 10
 keepalive = 5

@@ -49,9 +49,9 @@ def defaults(instance_path):
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(instance_path, "postpay.sqlite3"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": None,
-        #: Connections per process: each open SSE stream holds one (pub/sub), so more than
-        #: workers x threads. redis-py's default of 100 refuses streams past 100 (issue 9 P4).
-        "REDIS_MAX_CONNECTIONS": 2000,
+        #: Connections per process, besides the one pub/sub connection of its stream hub
+        #: (visits/hub.py): open SSE streams hold none. Past it a caller waits up to 5 s.
+        "REDIS_MAX_CONNECTIONS": 64,
         #: Environment only (``POSTPAY_SANDBOX=1``): a value in instance/config.py is ignored.
         "POSTPAY_SANDBOX": False,
         #: SHA-256 of generated development secrets and keys (postpay.devkeys): refused without the sandbox.

@@ -55,13 +55,17 @@ def init_redis(app):
     """
     url = app.config.get("REDIS_URL")
     if url:
-        client = redis_lib.Redis.from_url(
+        # A blocking pool: past REDIS_MAX_CONNECTIONS a caller waits (up to 5 s) for a
+        # connection instead of failing, so a burst of greenlets (gevent) cannot open thousands.
+        pool = redis_lib.BlockingConnectionPool.from_url(
             url,
             socket_timeout=2,
             socket_connect_timeout=2,
             health_check_interval=30,
-            max_connections=app.config.get("REDIS_MAX_CONNECTIONS") or None,
+            max_connections=app.config.get("REDIS_MAX_CONNECTIONS") or 64,
+            timeout=5,
         )
+        client = redis_lib.Redis(connection_pool=pool)
     else:
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     app.extensions["redis"] = client

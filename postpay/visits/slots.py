@@ -47,17 +47,21 @@ class Slot:
 
     def __init__(self, user_id, visit_id, heartbeat, per_account, per_visit):
         self.redis = redis._get_current_object()  # claimed and released after the view's context is gone
+        self.script = self.redis.register_script(_CLAIM)
+        self.user_id = user_id
         self.keys = _keys(user_id, visit_id)
         self.id = secrets.token_hex(8)
         self.lapse = LAPSE_HEARTBEATS * float(heartbeat) + 1
         self.limits = (int(per_account), int(per_visit))
 
-    def claim(self):
-        """Take the slot, or keep it (at a heartbeat). False when the account is at its limit."""
+    def claim(self, client=None):
+        """Take the slot, or keep it (at a heartbeat). False when the account is at its limit.
+        With ``client`` a pipeline, the claim is queued there (the hub's batched heartbeat)."""
         now = time.time()
         ttl = int(self.lapse) + 1
         args = [now, now + self.lapse, self.id, *self.limits, ttl]
-        return bool(self.redis.register_script(_CLAIM)(keys=self.keys, args=args))  # EVALSHA once loaded
+        result = self.script(keys=self.keys, args=args, client=client)  # EVALSHA once loaded
+        return result if client is not None else bool(result)
 
     def release(self):
         """Give the slot back (the stream ended or its client went away)."""
