@@ -84,7 +84,8 @@ def test_two_streams_on_one_visit_share_one_subscription_and_the_last_out_unsubs
 
 
 def family_user(app, token):
-    return app.extensions["redis"].get(TOKEN_KEY % token_digest(token)).decode()
+    """The account id the bearer token stands for (the token's value is "<user id> <app>")."""
+    return app.extensions["redis"].get(TOKEN_KEY % token_digest(token)).decode().split()[0]
 
 
 def test_idle_heartbeats_keep_the_slot_without_a_database_query_R16(app, client, family):
@@ -203,7 +204,7 @@ def test_streams_end_when_the_hubs_connection_was_lost_and_resume_with_last_even
         time.sleep(0.05)
     own_redis.stop()
     own_redis.start()  # an empty Redis again: tokens and slots are gone, the events are in the database
-    app.extensions["redis"].set(TOKEN_KEY % token_digest(family["child"]), user_id)  # logged in again
+    app.extensions["redis"].set(TOKEN_KEY % token_digest(family["child"]), user_id + " mini")  # logged in again
     assert reader.wait() and reader.got[-1][1] == "called"  # it ended, after its one event
     his.event("S1", "report_ready")
     last = reader.got[-1][2]["id"]
