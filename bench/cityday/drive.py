@@ -1,0 +1,232 @@
+"""P6 (issue 21): set up a city, start two gunicorn instances and a job worker on PostgreSQL +
+Redis, replay the peak hour with locust at a few multiples, then the full run, then check the ledger.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postpay_cityday REDIS_URL=redis://127.0.0.1:6379/12 \\
+        .venv/bin/python bench/cityday/drive.py [--multiples 1 2 3 4] [--step-seconds 120] \\
+        [--multiple 2] [--seconds 600] [--processes 1] [--out result.json]
+
+It empties that database and Redis db. ``bench/run.py --only p6`` runs it on a scratch database.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from app import create_app  # noqa: E402
+from bench.cityday import ledger, model, seed  # noqa: E402
+from bench.common import empty_schema, scratch_instance  # noqa: E402
+from bench.outstanding import wait_up  # noqa: E402
+from bench.payments import free_port  # noqa: E402
+
+HEARTBEAT = 5  # s: a stream whose client left frees its thread at the next heartbeat's write
+LOCUSTFILE = os.path.join(ROOT, "bench", "cityday", "locustfile.py")
+BIN = os.path.dirname(sys.executable)
+
+
+def servers(env, threads, instances=2):
+    """``instances`` gunicorns (2 gthread workers each) and one job worker; (processes, urls)."""
+    procs, urls = [], []
+    log = open(os.path.join(env["POSTPAY_INSTANCE_PATH"], "servers.log"), "ab")
+    for _ in range(instances):
+        port = free_port()
+        e = dict(env, PORT=str(port), GUNICORN_WORKERS="2", GUNICORN_THREADS=str(threads))
+        procs.append(
+            subprocess.Popen(
+                [os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
+                env=e,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )
+        urls.append("http://127.0.0.1:%d" % port)
+    for url in urls:
+        wait_up(url + "/openapi.json")
+    procs.append(
+        subprocess.Popen(
+            [os.path.join(BIN, "flask"), "--app", "app", "jobs", "worker"],
+            env=dict(env, PORT=urls[0].rsplit(":", 1)[1]),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    )
+    return procs, urls
+
+
+def cpu_seconds(pids):
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            for q in [p, *p.children(recursive=True)]:
+                t = q.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def machine_busy():
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_pids):
+    """One locust run at ``multiple`` x the peak hour; its classes, and CPU figures."""
+    out = tempfile.mktemp(prefix="cityday-", suffix=".json")
+    e = dict(
+        env,
+        CITYDAY_CITY=city,
+        CITYDAY_MULTIPLE=str(multiple),
+        CITYDAY_OUT=out,
+        CITYDAY_RUN=run,
+        CITYDAY_SLOT_START=str(slot_start),
+        CITYDAY_PROCESSES=str(processes),
+        CITYDAY_SECONDS=str(seconds),
+    )
+    cmd = [os.path.join(BIN, "locust"), "-f", LOCUSTFILE, "--headless", "--only-summary", "--host", ",".join(urls)]
+    cmd += ["-u", str(processes), "-r", str(processes), "-t", "%ds" % (seconds + 90), "--stop-timeout", "40"]
+    if processes > 1:
+        cmd += ["--processes", str(processes)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served0, (busy0, all0) = cpu_seconds(server_pids), machine_busy()
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=e, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy1, all1 = machine_busy()
+    try:
+        with open(out, encoding="utf-8") as f:
+            classes = json.load(f)
+    except OSError:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-5000:])
+        raise
+    os.remove(out)
+    locust_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "multiple": multiple,
+        "seconds": seconds,
+        "visits_per_s": model.visits_per_second(multiple),
+        "open_streams_client": model.open_streams(multiple),
+        "classes": classes,
+        "locust_cpu_cores": locust_cpu / wall,
+        "servers_cpu_cores": (cpu_seconds(server_pids) - served0) / wall,
+        "machine_busy": (busy1 - busy0) / max(all1 - all0, 1),
+        "met": met(classes),
+    }
+
+
+def met(classes):
+    return all(
+        c["failures"] == 0 and (c["p99_ms"] is None or c["p99_ms"] < 300)
+        for name, c in classes.items()
+        if name != "errors"
+    )
+
+
+def run(multiples=(1, 2, 3, 4), step_seconds=120, multiple=2, seconds=600, processes=1, visit_seconds=None):
+    visit_seconds = visit_seconds or model.VISIT_SECONDS
+    steps = [(m, step_seconds) for m in multiples] + ([(multiple, seconds)] if seconds else [])
+    most = max(m for m, _ in steps)
+    threads = model.threads_per_worker(most, 2, 2, HEARTBEAT, visit_seconds)
+    scratch_instance(POSTPAY_SSE_HEARTBEAT_SECONDS=str(HEARTBEAT), CITYDAY_VISIT_SECONDS=str(visit_seconds))
+    env = dict(os.environ)
+    app = create_app()
+    empty_schema(app)
+    procs, urls = servers(env, threads)
+    pids = [p.pid for p in procs]
+    try:
+        os.environ["PORT"] = urls[0].rsplit(":", 1)[1]  # the seeding's sandbox calls go to instance A
+        app = create_app()
+        hospitals = seed.hospitals(app)
+        patients = seed.patients(app, max(model.visits_needed(steps) // model.HOSPITALS, 200))
+        seed.overdue(app, [h["code"] for h in hospitals], 100)
+        city = os.path.join(env["POSTPAY_INSTANCE_PATH"], "city.json")
+        seed.write(city, {"hospitals": hospitals, "patients": patients})
+        results, slot = [], 0
+        for n, (m, s) in enumerate(steps):
+            print("   p6 step %d/%d: %gx the peak hour for %d s" % (n + 1, len(steps), m, s), flush=True)
+            r = step(env, urls, city, m, s, processes, "S%d" % n, slot, pids)
+            slot += int(model.visits_per_second(m) * (s + 45)) + 100
+            results.append(r)
+            print("     " + summary(r), flush=True)
+        time.sleep(10)  # the job worker's queue, refunds in flight
+        check = ledger.check(app, client=True)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    search = [r for r in results[: len(multiples)]]
+    passed = [r["multiple"] for r in search if r["met"]]
+    best = 0
+    for r in sorted(search, key=lambda r: r["multiple"]):
+        if not r["met"]:
+            break
+        best = r["multiple"]
+    return {
+        "threads_per_worker": threads,
+        "heartbeat_s": HEARTBEAT,
+        "visit_seconds": visit_seconds,
+        "patients": len(patients),
+        "steps": results,
+        "search_passed": passed,
+        "largest_multiple": best,
+        "full": results[-1],
+        "ledger": check,
+    }
+
+
+def summary(r):
+    c = r["classes"]
+    parts = [
+        "%s p50 %s p99 %s err %d/%d" % (k, _ms(c[k]["p50_ms"]), _ms(c[k]["p99_ms"]), c[k]["failures"], c[k]["requests"])
+        for k in ("read", "payment", "his", "notify", "stream", "frame")
+    ]
+    return "; ".join(parts) + "; locust %.2f cores, servers %.2f cores, machine %.0f%% busy -> %s" % (
+        r["locust_cpu_cores"],
+        r["servers_cpu_cores"],
+        r["machine_busy"] * 100,
+        "met" if r["met"] else "MISSED",
+    )
+
+
+def _ms(v):
+    return "-" if v is None else "%.0f" % v
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--multiples", nargs="*", type=float, default=[1, 2, 3, 4])
+    parser.add_argument("--step-seconds", type=int, default=120)
+    parser.add_argument("--multiple", type=float, default=2)
+    parser.add_argument("--seconds", type=int, default=600)
+    parser.add_argument("--processes", type=int, default=1, help="locust processes (1 or 2)")
+    parser.add_argument("--visit-seconds", type=float, default=model.VISIT_SECONDS)
+    parser.add_argument("--out")
+    a = parser.parse_args()
+    r = run(a.multiples, a.step_seconds, a.multiple, a.seconds, a.processes, a.visit_seconds)
+    text = json.dumps(r, ensure_ascii=False, indent=1, default=str)
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

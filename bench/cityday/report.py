@@ -1,0 +1,36 @@
+"""P6's route classes: locust's per-route entries added up per class, with p50/p99 and errors."""
+
+from locust.stats import StatsEntry
+
+CLASSES = {
+    "read": "mini-program reads",
+    "payment": "payments",
+    "his": "HIS writes",
+    "notify": "notifications",
+    "stream": "stream opens",
+    "frame": "stream frames (HIS event -> subscriber)",
+}
+
+
+def classes(stats):
+    """``{class: {requests, failures, p50_ms, p99_ms, max_ms, routes}}`` and ``errors`` (samples)."""
+    out = {}
+    for cls in CLASSES:
+        total = StatsEntry(stats, cls, "ALL", use_response_times_cache=False)
+        routes = []
+        for (name, _method), entry in stats.entries.items():
+            if name.split(":", 1)[0] == cls:
+                total.extend(entry)
+                routes.append(name)
+        out[cls] = {
+            "requests": total.num_requests,
+            "failures": total.num_failures,
+            "p50_ms": total.get_response_time_percentile(0.5) if total.num_requests else None,
+            "p99_ms": total.get_response_time_percentile(0.99) if total.num_requests else None,
+            "max_ms": total.max_response_time if total.num_requests else None,
+            "routes": sorted(routes),
+        }
+    out["errors"] = [
+        {"name": e.name, "error": str(e.error)[:200], "count": e.occurrences} for e in stats.errors.values()
+    ][:20]
+    return out
