@@ -19,7 +19,8 @@ WITH l AS (
          sum(CASE WHEN kind = 'paid' THEN amount_fen ELSE 0 END) AS paid,
          sum(CASE WHEN kind = 'refund' THEN -amount_fen ELSE 0 END) AS refunded
   FROM ledger_entries GROUP BY bill_id),
-r AS (SELECT bill_id, sum(amount_fen) AS pending FROM refunds WHERE status NOT IN ('succeeded', 'failed') GROUP BY bill_id)
+r AS (SELECT bill_id, sum(amount_fen) AS pending FROM refunds
+      WHERE status NOT IN ('succeeded', 'failed') GROUP BY bill_id)
 SELECT b.id, b.status, b.total_fen, coalesce(l.paid, 0), coalesce(l.refunded, 0), coalesce(r.pending, 0)
 FROM bills b LEFT JOIN l ON l.bill_id = b.id LEFT JOIN r ON r.bill_id = b.id
 """

@@ -23,10 +23,11 @@ from requests.adapters import HTTPAdapter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from bench.cityday import model, report  # noqa: E402
-from bench.cityday.streams import Watcher  # noqa: E402
 from locust.clients import HttpSession  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
+
+from bench.cityday import model, report  # noqa: E402
+from bench.cityday.streams import Watcher  # noqa: E402
 from postpay.his.signing import sign  # noqa: E402
 from postpay.his.simulate import CATALOGUE, DEPARTMENTS  # noqa: E402
 
