@@ -12,7 +12,7 @@ CLASSES = {
 }
 
 
-def classes(stats):
+def classes(stats, retries=0):
     """``{class: {requests, failures, p50_ms, p99_ms, max_ms, routes}}`` and ``errors`` (samples)."""
     out = {}
     for cls in CLASSES:
@@ -33,4 +33,5 @@ def classes(stats):
     out["errors"] = [
         {"name": e.name, "error": str(e.error)[:200], "count": e.occurrences} for e in stats.errors.values()
     ][:20]
+    out["stale_keepalive_retries"] = retries  # this process's (with several locust processes: the master's)
     return out
