@@ -77,6 +77,19 @@ def cpu_seconds(pids):
     return total
 
 
+def profile(master, seconds):
+    """With CITYDAY_PYSPY=<file>: py-spy samples one gunicorn worker of instance A (collapsed stacks)."""
+    import psutil
+
+    path = os.environ.get("CITYDAY_PYSPY")
+    if not path:
+        return None
+    worker = psutil.Process(master).children()[0].pid
+    cmd = [os.path.join(BIN, "py-spy"), "record", "--nonblocking", "-r", "50", "-d", str(seconds)]
+    cmd += ["--format", "raw", "-o", path, "-p", str(worker)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def machine_busy():
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
@@ -103,7 +116,10 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     served0, (busy0, all0) = cpu_seconds(server_pids), machine_busy()
     started = time.monotonic()
+    spy = profile(server_pids[0], min(60, seconds))
     done = subprocess.run(cmd, env=e, cwd=ROOT, capture_output=True, text=True)
+    if spy is not None:
+        spy.wait(30)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1, all1 = machine_busy()

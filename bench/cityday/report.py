@@ -1,6 +1,5 @@
-"""P6's route classes: locust's per-route entries added up per class, with p50/p99 and errors."""
-
-from locust.stats import StatsEntry
+"""P6's route classes: locust's per-route entries added up per class, with p50/p99 and errors.
+Imported by the driver too, which must not import locust (it monkey-patches the process)."""
 
 CLASSES = {
     "read": "mini-program reads",
@@ -14,6 +13,8 @@ CLASSES = {
 
 def classes(stats, retries=0):
     """``{class: {requests, failures, p50_ms, p99_ms, max_ms, routes}}`` and ``errors`` (samples)."""
+    from locust.stats import StatsEntry
+
     out = {}
     for cls in CLASSES:
         total = StatsEntry(stats, cls, "ALL", use_response_times_cache=False)
