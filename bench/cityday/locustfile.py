@@ -61,14 +61,20 @@ def notification(mchid, out_trade_no, total):
         return signed("TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
 
 
+def notified(out_trade_no):
+    """The ledger check's list of payments whose notification the service answered 2xx."""
+    with open(os.environ["CITYDAY_NOTIFIED"], "a") as f:
+        f.write(out_trade_no + "\n")
+
+
 class Failed(Exception):
     pass
 
 
 class Adapter(HTTPAdapter):
     """A pooled connection the server closed while idle (gunicorn's 5 s keep-alive) fails the next
-    request on it before anything was answered: sent again once on a fresh connection, as HTTP
-    clients do, and counted (``stale_keepalive_retries`` in the report)."""
+    request on it before anything was answered (closed or reset): sent again once on a fresh
+    connection, as HTTP clients do, and counted (``stale_keepalive_retries`` in the report)."""
 
     retries = 0
 
@@ -76,7 +82,7 @@ class Adapter(HTTPAdapter):
         try:
             return super().send(request, **kw)
         except requests.ConnectionError as e:
-            if "RemoteDisconnected" not in repr(e):
+            if "RemoteDisconnected" not in repr(e) and "Connection reset by peer" not in repr(e):
                 raise
             Adapter.retries += 1
             return super().send(request, **kw)
@@ -192,11 +198,12 @@ class CityDay(User):
                 201,
             )
         self.outstanding(person)
+        void = rng.random() < model.VOID_SHARE
         if person["insured"]:
             self.pay_insured(person, bill_id)
         else:
-            self.pay(person, hospital, bill_id)
-        if rng.random() < model.VOID_SHARE:
+            self.pay(person, hospital, bill_id, through_sandbox=void)
+        if void:
             self.his(
                 hospital,
                 "POST",
@@ -276,6 +283,7 @@ class CityDay(User):
         )
         if not answer.get("delivered"):
             raise self.fail("notify", "med-ins notification not applied: %s" % answer)
+        notified(quoted["out_trade_no"])
 
     # -- HTTP -------------------------------------------------------------------------------
 
