@@ -117,7 +117,8 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
     served0, (busy0, all0) = cpu_seconds(server_pids), machine_busy()
     started = time.monotonic()
     spy = profile(server_pids[0], min(60, seconds))
-    done = subprocess.run(cmd, env=e, cwd=ROOT, capture_output=True, text=True)
+    with open(os.path.join(env["POSTPAY_INSTANCE_PATH"], "locust-%s.log" % run), "w") as log:
+        done = subprocess.run(cmd, env=e, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     if spy is not None:
         spy.wait(30)
     wall = time.monotonic() - started
@@ -127,8 +128,7 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
         with open(out, encoding="utf-8") as f:
             classes = json.load(f)
     except OSError:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-5000:])
-        raise
+        sys.exit("locust wrote no figures (exit %d): see %s" % (done.returncode, log.name))
     os.remove(out)
     locust_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
