@@ -77,6 +77,34 @@ def cpu_seconds(pids):
     return total
 
 
+def queued(app):
+    r = app.extensions["redis"]
+    return sum(r.llen(k) for k in r.keys("rq:queue:*"))
+
+
+def drain(app, most=300):
+    """Jobs still queued when the load stopped, and the seconds the worker took to empty the queues
+    (None: not empty after ``most`` seconds)."""
+    backlog, start = queued(app), time.monotonic()
+    while queued(app):
+        if time.monotonic() - start > most:
+            return backlog, None
+        time.sleep(2)
+    time.sleep(3)  # the last job under way
+    return backlog, round(time.monotonic() - start, 1)
+
+
+def sweep_twice(env):
+    """Every sweep run twice at once, beside the job worker's own schedule: the overdue bills'
+    reminders (R17) must still go out once each."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    cmd = [os.path.join(BIN, "flask"), "--app", "app", "jobs", "run-sweeps", "--now", now]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    return [subprocess.Popen(cmd, env=env, cwd=ROOT, **quiet) for _ in "ab"]
+
+
 def profile(master, seconds):
     """With CITYDAY_PYSPY=<file>: py-spy samples one gunicorn worker of instance A (collapsed stacks)."""
     import psutil
@@ -117,10 +145,13 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
     served0, (busy0, all0) = cpu_seconds(server_pids), machine_busy()
     started = time.monotonic()
     spy = profile(server_pids[0], min(60, seconds))
+    sweeps = sweep_twice(env)
     with open(os.path.join(env["POSTPAY_INSTANCE_PATH"], "locust-%s.log" % run), "w") as log:
         done = subprocess.run(cmd, env=e, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     if spy is not None:
         spy.wait(30)
+    for p in sweeps:
+        p.wait(60)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1, all1 = machine_busy()
@@ -187,12 +218,13 @@ def run(
             slot += int(model.visits_per_second(m) * (s + 45)) + 100
             results.append(r)
             print("     " + summary(r), flush=True)
-        time.sleep(10)  # the job worker's queue: refunds asked of WeChat
+        backlog, drained = drain(app)  # the job worker's queues: pushes, refunds asked of WeChat
         settled = ledger.settle_refunds(app)
         time.sleep(5)
         with open(env["CITYDAY_NOTIFIED"]) as f:
             check = ledger.check(app, f.read().split(), client=True)
         check["refunds_settled_after_the_run"] = settled
+        check["jobs_queued_at_the_end"], check["jobs_drained_in_s"] = backlog, drained
     finally:
         for p in procs:
             p.terminate()
