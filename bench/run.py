@@ -146,7 +146,7 @@ def p5():
 def p6():
     """bench/cityday: the search (BENCH_P6_MULTIPLES, BENCH_P6_STEP_SECONDS), then the full run
     (BENCH_P6_MULTIPLE for BENCH_P6_SECONDS), then the ledger check."""
-    from bench.cityday import drive
+    from bench.cityday import drive, figures
 
     env = os.environ.get
     r = drive.run(
@@ -157,7 +157,7 @@ def p6():
         int(env("BENCH_P6_PROCESSES", "1")),
     )
     full, ledger = r["full"], r["ledger"]
-    return drive.figure(r), full["met"] and ledger["balanced"], r
+    return figures.figure(r), full["met"] and ledger["balanced"], r
 
 
 PROBES = {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5, "p6": p6}
