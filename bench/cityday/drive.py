@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,10 +150,15 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
     sweeps = sweep_twice(env)
     with open(os.path.join(env["POSTPAY_INSTANCE_PATH"], "locust-%s.log" % run), "w") as log:
         done = subprocess.run(cmd, env=e, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    if spy is not None:
-        spy.wait(30)
-    for p in sweeps:
-        p.wait(60)
+    for p in ([spy] if spy else []) + sweeps:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1, all1 = machine_busy()

@@ -18,9 +18,7 @@ import sys
 import time
 
 import gevent
-import requests
 from locust import User, events, task
-from requests.adapters import HTTPAdapter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -28,6 +26,7 @@ from locust.clients import HttpSession  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
 from bench.cityday import model, report  # noqa: E402
+from bench.cityday.client import Adapter, Failed, notification, notified  # noqa: E402
 from bench.cityday.streams import Watcher  # noqa: E402
 from postpay.his.signing import sign  # noqa: E402
 from postpay.his.simulate import CATALOGUE, DEPARTMENTS  # noqa: E402
@@ -39,53 +38,6 @@ RUN = os.environ.get("CITYDAY_RUN", "r0")
 SLOT_START = int(os.environ.get("CITYDAY_SLOT_START", "0"))
 GRACE = 10  # s after the last event for its frames
 SECONDS = float(os.environ.get("CITYDAY_SECONDS", "60"))
-_app = None
-
-
-def app():
-    """The app, only for the sandbox's keys: a WeChat Pay notification signed as WeChat signs it."""
-    global _app
-    if _app is None:
-        from app import create_app
-
-        _app = create_app()
-    return _app
-
-
-def notification(mchid, out_trade_no, total):
-    from bench.common import partner_transaction
-    from wechat.sandbox.pay_notify import notification as signed
-
-    with app().test_request_context():
-        tx = partner_transaction(app(), mchid, out_trade_no, "4200%018d" % random.randrange(10**18), total)
-        return signed("TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
-
-
-def notified(out_trade_no):
-    """The ledger check's list of payments whose notification the service answered 2xx."""
-    with open(os.environ["CITYDAY_NOTIFIED"], "a") as f:
-        f.write(out_trade_no + "\n")
-
-
-class Failed(Exception):
-    pass
-
-
-class Adapter(HTTPAdapter):
-    """A pooled connection the server closed while idle (gunicorn's 5 s keep-alive) fails the next
-    request on it before anything was answered (closed or reset): sent again once on a fresh
-    connection, as HTTP clients do, and counted (``stale_keepalive_retries`` in the report)."""
-
-    retries = 0
-
-    def send(self, request, **kw):
-        try:
-            return super().send(request, **kw)
-        except requests.ConnectionError as e:
-            if "RemoteDisconnected" not in repr(e) and "Connection reset by peer" not in repr(e):
-                raise
-            Adapter.retries += 1
-            return super().send(request, **kw)
 
 
 class CityDay(User):
