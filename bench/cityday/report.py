@@ -11,6 +11,10 @@ CLASSES = {
 }
 
 
+#: Entries that only count failures (a lost frame, a payment whose notification was not applied).
+OUTCOMES = (": outcome", "(never arrived)")
+
+
 def classes(stats, retries=0):
     """``{class: {requests, failures, p50_ms, p99_ms, max_ms, routes}}`` and ``errors`` (samples)."""
     from locust.stats import StatsEntry
@@ -18,14 +22,18 @@ def classes(stats, retries=0):
     out = {}
     for cls in CLASSES:
         total = StatsEntry(stats, cls, "ALL", use_response_times_cache=False)
-        routes = []
+        routes, outcomes = [], 0
         for (name, _method), entry in stats.entries.items():
-            if name.split(":", 1)[0] == cls:
-                total.extend(entry)
-                routes.append(name)
+            if name.split(":", 1)[0] != cls:
+                continue
+            if name.endswith(OUTCOMES):  # failures found after an answer: no time of their own
+                outcomes += entry.num_failures
+                continue
+            total.extend(entry)
+            routes.append(name)
         out[cls] = {
             "requests": total.num_requests,
-            "failures": total.num_failures,
+            "failures": total.num_failures + outcomes,
             "p50_ms": total.get_response_time_percentile(0.5) if total.num_requests else None,
             "p99_ms": total.get_response_time_percentile(0.99) if total.num_requests else None,
             "max_ms": total.max_response_time if total.num_requests else None,

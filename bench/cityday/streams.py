@@ -21,6 +21,7 @@ import sseclient
 
 OPEN = "stream: GET /api/v1/visits/{id}/events"
 FRAME = "frame: HIS event -> subscriber"
+LOST = "frame: lost (never arrived)"  # failures only: no time of their own in the percentiles
 
 
 class Watcher:
