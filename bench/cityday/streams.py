@@ -57,7 +57,7 @@ class Watcher:
         for kind in sorted(self.expected):
             self.fire(
                 request_type="SSE",
-                name=FRAME,
+                name=LOST,
                 response_time=0,
                 response_length=0,
                 exception=RuntimeError("lost " + kind),
