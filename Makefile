@@ -44,8 +44,10 @@ lint: $(VENV)/.installed
 	$(BIN)/python tools/import_cycles.py
 
 # Issue 9 probes against gunicorn on PostgreSQL + Redis: writes bench/RESULTS.md (not part of CI).
+# One probe: `.venv/bin/python bench/run.py --only p6` (P6, a city's day with locust: bench/cityday).
 # BENCH_PG (default postgresql://postgres@127.0.0.1:5432) gets a scratch database; BENCH_REDIS_URL is emptied.
 bench: setup
+	$(BIN)/pip install -q --disable-pip-version-check -r bench/requirements.txt
 	command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python bench/run.py
 
