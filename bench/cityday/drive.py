@@ -28,7 +28,9 @@ from bench.common import empty_schema, scratch_instance  # noqa: E402
 from bench.outstanding import wait_up  # noqa: E402
 from bench.payments import free_port  # noqa: E402
 
-HEARTBEAT = 5  # s: a stream whose client left frees its thread at the next heartbeat's write
+#: The service's own heartbeat: under gevent (gunicorn.conf.py) an open stream costs a greenlet,
+#: not a thread; the thread count below matters only with GUNICORN_WORKER_CLASS=gthread.
+HEARTBEAT = 15
 LOCUSTFILE = os.path.join(ROOT, "bench", "cityday", "locustfile.py")
 BIN = os.path.dirname(sys.executable)
 
