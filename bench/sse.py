@@ -70,7 +70,8 @@ def fill(app):
         return token, visits
 
 
-async def subscriber(port, token, visit_id, ready, arrivals):
+async def open_stream(port, token, visit_id):
+    """A raw HTTP/1.1 connection asking for the visit's live events: ``(reader, writer)``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     writer.write(
         (
@@ -79,6 +80,11 @@ async def subscriber(port, token, visit_id, ready, arrivals):
         ).encode()
     )
     await writer.drain()
+    return reader, writer
+
+
+async def subscriber(port, token, visit_id, ready, arrivals):
+    reader, writer = await open_stream(port, token, visit_id)
     try:
         while True:
             line = await reader.readline()

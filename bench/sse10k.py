@@ -37,7 +37,7 @@ from bench.common import empty_schema, partner_transaction, scratch_instance  # 
 from bench.notify import pending_payments  # noqa: E402
 from bench.outstanding import wait_up  # noqa: E402
 from bench.payments import free_port  # noqa: E402
-from bench.sse import SECRET, post_event  # noqa: E402
+from bench.sse import SECRET, open_stream, post_event  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402
@@ -125,14 +125,7 @@ async def subscriber(port, token, visit_id, opened, arrivals, refused):
     """One stream, as the mini-program holds it: opened again after a refusal (a second later,
     at most 5 times); sets ``opened`` once it streams or gave up; notes each frame's arrival."""
     for _attempt in range(5):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-        writer.write(
-            (
-                "GET /api/v1/visits/%s/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n"
-                "Authorization: Bearer %s\r\n\r\n" % (visit_id, token)
-            ).encode()
-        )
-        await writer.drain()
+        reader, writer = await open_stream(port, token, visit_id)
         try:
             status = await reader.readline()
             if b" 200 " not in status:
