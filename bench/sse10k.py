@@ -2,7 +2,7 @@
 workers) on PostgreSQL + Redis.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1/bench REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python bench/sse10k.py
+        .venv/bin/python bench/sse10k.py [one|split]
 
 Seeded directly (it is a bench): 5,000 patients with a visit each, their own accounts and one
 relative's account each (an active binding with ``accompany``), 10,000 bearer tokens. Each
@@ -16,6 +16,12 @@ In the same run:
 3. the same HIS POSTs and notifications with the streams open, every event's frame timed at
    its subscribers (event -> frame = arrival - the moment its POST started, one clock).
 It empties that database and Redis db.
+
+Two layouts of the one instance (``run(layout)``):
+- ``one``: one gunicorn (gevent, 2 workers) serves the streams, HIS and notifications;
+- ``split``: the same code as two gunicorns on the same 2 cores, as docs/operations.md ("Live
+  streams") lays it out: the streams on a gevent one (2 workers), HIS and notifications on a
+  gthread one (2 workers), so the kernel, not one event loop, shares the cores between them.
 """
 
 import asyncio
@@ -186,8 +192,9 @@ async def phase(base, visits, signed, offset, sent, rounds=ROUNDS):
     return posts, notes
 
 
-async def drive(port, master, visits, tokens, notifications):
-    base, sent = "http://127.0.0.1:%d" % port, {}
+async def drive(port, api_port, master, visits, tokens, notifications):
+    """Streams on ``port`` (gunicorn ``master``), HIS and notifications on ``api_port``."""
+    base, sent = "http://127.0.0.1:%d" % api_port, {}
     await phase(base, visits, notifications, 0, sent, WARM)
     idle_posts, idle_notes = await phase(base, visits, notifications, WARM, sent)
     rss_before = workers_rss(master)
@@ -236,7 +243,17 @@ def redis_clients(app):
     return sum(1 for c in redis.client_list() if int(c.get("db", -1)) == int(db_number))
 
 
-def run():
+def serve(port, log, **env):
+    """A gunicorn of the app on ``port``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+        env=dict(os.environ, PORT=str(port), GUNICORN_WORKERS="2", **env),
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w") if log else subprocess.DEVNULL,
+    )
+
+
+def run(layout="one"):
     """Returns a dict of figures."""
     from app import create_app
 
@@ -248,23 +265,27 @@ def run():
     empty_schema(app)
     visits, tokens, notifications = fill(app)
     clients_before = redis_clients(app)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-        env=dict(os.environ, PORT=str(port), GUNICORN_WORKERS="2"),
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ["BENCH_SERVER_LOG"], "w") if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL,
-    )
+    log = os.environ.get("BENCH_SERVER_LOG")
+    servers = [serve(port, log, GUNICORN_WORKER_CLASS="gevent")]
+    api_port = port
+    if layout == "split":
+        api_port = free_port()
+        servers.append(serve(api_port, log and log + ".api", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="16"))
     try:
-        wait_up("http://127.0.0.1:%d/openapi.json" % port)
-        r = asyncio.run(drive(port, server.pid, visits, tokens, notifications))
+        for p in {port, api_port}:
+            wait_up("http://127.0.0.1:%d/openapi.json" % p)
+        r = asyncio.run(drive(port, api_port, servers[0].pid, visits, tokens, notifications))
         clients_open = redis_clients(app)
     finally:
-        server.terminate()
-        server.wait(30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(30)
     lat = r["latencies"]
     idle_post, idle_note = (p99(x) * 1000 for x in r["idle"])
     live_post, live_note = (p99(x) * 1000 for x in r["live"])
     return {
+        "layout": layout,
         "streams": r["streaming"],
         "refused_then_retried": len(r["refused"]),
         "refusals": sorted(set(r["refused"])),
@@ -288,7 +309,7 @@ def run():
 
 
 def main():
-    r = run()
+    r = run(sys.argv[1] if len(sys.argv) > 1 else "one")
     for key, value in r.items():
         print("%-22s %s" % (key, round(value, 2) if isinstance(value, float) else value))
 

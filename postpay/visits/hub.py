@@ -10,7 +10,10 @@ Each worker process has one ``Hub``:
   stream, one Redis pipeline for all the streams due (their slot claims, their accounts'
   access stamps, whether their bearer tokens still exist). A stream whose stamp moved or
   whose token is gone is told to run the route's full check (``check``); one whose slot was
-  taken is told it is ``lost``; the others cost nothing more. A stream that stopped reading
+  taken is told it is ``lost``; the others cost nothing more. The streams due go in
+  pipelines of ``BEAT_BATCH``, the keeper yielding between them, so a request that arrives
+  on the same event loop (gevent) waits for one batch at most, not for the whole round
+  (bench P4': a round of 5,000 streams is about 333 streams a second per worker). A stream that stopped reading
   (its client stalled, its consumer hung) is not claimed for, so its slot lapses as before.
 
 If the pub/sub connection breaks (redis-py reconnects and subscribes again by itself), messages
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Messages a stream may have waiting; one more ends it (the client reconnects and replays).
 QUEUE_SIZE = 256
+#: Streams per heartbeat pipeline (a few milliseconds of the worker's time each).
+BEAT_BATCH = 64
 
 
 class Hub:
@@ -157,7 +162,7 @@ class Hub:
                 log.exception("stream heartbeats failed")
 
     def beat(self, now=None):
-        """One round: the heartbeat of every stream due, in one Redis pipeline."""
+        """One round: the heartbeat of every stream due, in pipelines of ``BEAT_BATCH`` streams."""
         now = time.monotonic() if now is None else now
         with self.lock:
             due = [s for s in self.streams if s.due <= now]
@@ -169,6 +174,12 @@ class Hub:
         alive = [s for s in due if now - s.seen < 2 * self.heartbeat]
         if not alive:
             return
+        for k in range(0, len(alive), BEAT_BATCH):
+            if k:
+                time.sleep(0)  # let the worker's other requests run (a greenlet switch under gevent)
+            self._beat_batch(alive[k : k + BEAT_BATCH])
+
+    def _beat_batch(self, alive):
         accounts = sorted({s.slot.user_id for s in alive})
         tokens = sorted({s.token_key for s in alive})
         pipe = self.redis.pipeline(transaction=False)

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from postpay.accounts.service import TOKEN_KEY
 from postpay.extensions import db
 from postpay.security import token_digest
+from postpay.visits import hub as hubs
 from postpay.visits.hub import hub
 from tests.conftest import bearer
 from tests.visits import test_streams
@@ -214,3 +215,25 @@ def test_streams_end_when_the_hubs_connection_was_lost_and_resume_with_last_even
     assert again.status_code == 200
     assert next(frames(again.response))[0] == "report_ready"
     again.close()
+
+
+def test_a_heartbeat_round_in_several_pipelines_keeps_every_slot_and_still_revokes_R16(
+    app, client, family, monkeypatch
+):
+    """The keeper sends the streams due in batches (a worker's other requests run between
+    them): with one stream per batch, both streams keep their slots past their lapse time, and
+    the one whose account logged out is still revoked within one heartbeat."""
+    monkeypatch.setattr(hubs, "BEAT_BATCH", 1)
+    redis = app.extensions["redis"]
+    child, elder = Reader(open_stream(client, family)), Reader(open_stream(client, family, "elder"))
+    time.sleep(HEARTBEAT * 3 + 1.5)
+    for who in ("child", "elder"):
+        key = "sse:{%s}" % family_user(app, family[who])
+        assert redis.zcard(key) == 1 and redis.zrange(key, 0, -1, withscores=True)[0][1] > time.time()
+    done = time.monotonic()
+    assert client.post("/api/v1/auth/logout", headers=bearer(family["child"])).status_code == 204
+    at, name, _ = child.wait()[-1]
+    assert name == "revoked" and at - done < WITHIN
+    assert elder.got == []  # still open, nothing to say
+    assert client.post("/api/v1/auth/logout", headers=bearer(family["elder"])).status_code == 204
+    assert [name for _, name, _ in elder.wait()] == ["revoked"]
