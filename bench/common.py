@@ -56,3 +56,18 @@ def partner_transaction(app, sub_mchid, out_trade_no, transaction_id, total):
         "payer": {"sp_openid": "o-bench"},
         "amount": {"total": total, "payer_total": total, "currency": "CNY"},
     }
+
+
+def wechat_openid(app, openid):
+    """``openid``, given out by (the sandbox's) WeChat to the mini-program as a wx.login and
+    code2session would: WeChat Pay takes an openid only under the appid that gave it out."""
+    client = app.test_client()
+    code = client.post("/sandbox/wechat/login-codes", json={"openid": openid}).get_json()["code"]
+    query = {
+        "appid": app.config["SANDBOX_WECHAT_APPID"],
+        "secret": app.config["SANDBOX_WECHAT_SECRET"],
+        "js_code": code,
+        "grant_type": "authorization_code",
+    }
+    assert client.get("/sandbox/wechat/api/sns/jscode2session", query_string=query).get_json()["openid"] == openid
+    return openid

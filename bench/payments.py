@@ -21,7 +21,7 @@ from sqlalchemy import event
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from bench.common import empty_schema, partner_transaction, scratch_instance, sub_merchants  # noqa: E402
+from bench.common import empty_schema, partner_transaction, scratch_instance, sub_merchants, wechat_openid  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
@@ -78,7 +78,7 @@ def payer_with_bills(app, count, hospitals, tag):
             insured_status="normal",
             verified_at=utcnow(),
         )
-        user = User(openid="bench-" + tag, patient=patient)
+        user = User(openid=wechat_openid(app, "bench-" + tag), patient=patient)
         db.session.add_all([patient, user])
         db.session.flush()
         bills = []

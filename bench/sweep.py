@@ -27,8 +27,9 @@ from postpay.extensions import db  # noqa: E402
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 FILL = """
-INSERT INTO hospitals (id, code, name, mchid, his_secret, pay_now_categories, excluded_kinds, created_at)
-VALUES ('hp_bench', 'BENCH', '基准医院', '1900000999', :secret, '[]', '[]', now());
+INSERT INTO hospitals (id, code, name, mchid, his_secret, pay_now_categories, excluded_kinds, sensitive_terms,
+                       created_at)
+VALUES ('hp_bench', 'BENCH', '基准医院', '1900000999', :secret, '[]', '[]', '[]', now());
 INSERT INTO patients (id, name, id_number, id_number_index, birth_date, sex, verified_at, created_at, updated_at,
                       insured_region, insurance_type, insured_status)
 SELECT 'pt_' || g, '患者', :idn, 'idx' || g, DATE '1960-01-01', 'M', now(), now(), now(), '320602', 'employee', 'normal'
