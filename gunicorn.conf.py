@@ -3,10 +3,12 @@
 Worker class gevent: every request is a greenlet, so an idle SSE stream (live accompany,
 R16) costs a socket and a few tens of KiB, not a thread, for at most
 POSTPAY_SSE_MAX_SECONDS (300 s) before the client reconnects with Last-Event-ID. One
-process serves everything (API, HIS, notifications, console and streams); a separate stream
-gunicorn is the documented alternative (docs/operations.md, "Live streams": bench P4' held
-10,000 streams on 2 workers at 30 KiB each, but its first, shared-machine run missed the
-HIS POST and notification tail goals, not yet profiled). gevent patches
+gunicorn serves everything (API, HIS, notifications, console and streams), as `make run`
+does; production runs this file twice per instance (docs/operations.md, "Production layout"):
+an API one with GUNICORN_WORKER_CLASS=gthread and a stream one with gevent, the proxy sending
+the streams to the latter (bench P4' split: with 10,000 streams open, HIS POST and
+notification tails within 1.14x of their value with none, against 1.42x and 1.61x for one
+gevent gunicorn serving both). gevent patches
 the standard library before the app is loaded; psycopg 3 (>= 3.1.14) notices the patched
 ``select`` and waits cooperatively, redis-py and requests use the patched sockets.
 
