@@ -76,9 +76,12 @@ def _send(kind, key, users, data, page):
 
 def send_once(kind, user, data, page):
     """One message of ``kind`` to ``user`` on their app: a template message in the official account,
-    else a subscribe message if a quota is left. Returns 1 if sent."""
+    else a subscribe message if a quota is left. Someone who unfollowed the official account but
+    also uses the mini-program gets the subscribe message there. Returns 1 if sent."""
     if user.last_app == APP_OA and user.oa_openid:
-        return templates.send(kind, user, data)
+        outcome = templates.send(kind, user, data)
+        if outcome != templates.NOT_FOLLOWING or not user.openid:
+            return int(outcome == templates.SENT)
     template_id = current_app.config["WECHAT_SUBSCRIBE_TEMPLATES"].get(kind)
     if not user.openid:
         return 0

@@ -117,3 +117,29 @@ def test_an_overdue_reminder_reaches_the_official_account_user_once_per_stage_R1
     overdue = [m for m in found if m["template_id"] == "OA_TPL_BILL_OVERDUE"]
     assert len(overdue) == 1 and overdue[0]["data"]["amount2"]["value"] == "300.00元"
     assert "TPL_BILL_OVERDUE" not in subscribe_messages(client, "o-m-son")
+
+
+def test_a_person_who_unfollowed_the_official_account_gets_the_message_in_the_mini_program_once(
+    app, client, his, family
+):
+    """WeChat refuses template messages to someone who unfollowed the account (43004): the son,
+    who also uses the mini-program, gets the subscribe message there instead, and only that."""
+    client.post("/sandbox/wechat/oa-followers", json={"openid": "oa-m-son", "follows": False})
+    subscribed(client, family["first"], "o-m-son", "TPL_VISIT_CALLED")
+    his.event("V1", "called", at="2026-11-22T08:40:00+08:00")
+    run_jobs(app)
+    assert template_messages(client, "oa-m-son") == []
+    assert subscribe_messages(client, "o-m-son") == ["TPL_VISIT_CALLED"]
+
+
+def test_an_official_account_only_user_who_unfollowed_gets_nothing_and_nothing_breaks(
+    app, client, oa_login, verify, bind, his, family
+):
+    daughter = oa_login("oa-m-daughter")  # the official account only: no mini-program openid
+    assert verify(daughter, name="钱女", id_number=make_id_number()).status_code == 200
+    bind(daughter, family["mum"], family["mum_patient"], permissions=["view", "accompany"])
+    client.post("/sandbox/wechat/oa-followers", json={"openid": "oa-m-daughter", "follows": False})
+    his.event("V1", "called", at="2026-11-22T08:40:00+08:00")
+    run_jobs(app)
+    assert template_messages(client, "oa-m-daughter") == []
+    assert template_messages(client, "oa-m-son") == ["OA_TPL_VISIT_CALLED"]  # the others still get theirs

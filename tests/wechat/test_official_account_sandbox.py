@@ -145,6 +145,21 @@ def test_the_template_rules_refuse_what_wechat_refuses(client, templates, oa_log
     assert sent(client, "oa-t-2") == []
 
 
+def test_a_person_who_unfollowed_the_account_gets_43004_until_they_follow_again(client, templates, oa_login):
+    oa_login("oa-t-5")
+    follow = {"openid": "oa-t-5", "follows": False}
+    assert client.post("/sandbox/wechat/oa-followers", json=follow).get_json() == follow  # 取消关注
+    with pytest.raises(WeChatError) as e:
+        templates.send("oa-t-5", "OA_TPL_BILL_DUE", BILL_DUE)
+    assert e.value.errcode == 43004
+    assert sent(client, "oa-t-5") == []
+    assert client.post("/sandbox/wechat/oa-followers", json=follow | {"follows": True}).status_code == 200
+    templates.send("oa-t-5", "OA_TPL_BILL_DUE", BILL_DUE)
+    assert [m["template_id"] for m in sent(client, "oa-t-5")] == ["OA_TPL_BILL_DUE"]
+    for bad in ({"openid": "oa-t-5"}, {"openid": "oa-t-5", "follows": "no"}, {"follows": True}):
+        assert client.post("/sandbox/wechat/oa-followers", json=bad).status_code == 422
+
+
 def test_every_keyword_type_and_the_classic_keywords(client, templates, oa_login):
     oa_login("oa-t-3")
     every = {

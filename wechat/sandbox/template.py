@@ -5,6 +5,10 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Mes
 - the access token must be the official account's (its appid and secret, ``/cgi-bin/token``):
   anything else 40001;
 - ``touser`` an openid the official account gave out (its web authorization): else 40003;
+- ``touser`` follows the account (关注): else 43004 require subscribe. Everyone the account gave
+  an openid to follows it (its menu, where its pages are, shows to followers only) until the
+  test says otherwise: ``POST /sandbox/wechat/oa-followers`` ``{"openid", "follows": false}``
+  (取消关注), ``true`` to follow again;
 - ``template_id`` one the account picked: else 40037 invalid template_id;
 - ``data`` has exactly the template's keywords, each ``{"value": ...}``: a classic template's
   ``first``/``keywordN``/``remark`` take any text up to 200 characters (the sandbox's bound); a
@@ -24,7 +28,7 @@ import time
 from flask import jsonify, request
 
 from wechat.sandbox import apps
-from wechat.sandbox.common import OBJ, STR, append, read_list, route
+from wechat.sandbox.common import OBJ, STR, append, body_fields, error, read_list, redis, route
 from wechat.sandbox.subscribe import RULES
 from wechat.sandbox.wechat_api import API, _wx, token_app
 
@@ -56,12 +60,16 @@ TEMPLATES = {
 EVERY_TYPE = "OA_TPL_SANDBOX_EVERY_TYPE"
 TEMPLATES[EVERY_TYPE] = {"%s%d" % (kind, i): kind for i, kind in enumerate(sorted(set(TYPES) - {FREE}), 1)}
 URL = re.compile(r"https?://[^\s]{1,1000}")
+#: The openids that unfollowed the official account.
+UNFOLLOWED = "sbx:wx:mp:unfollowed"
 
 
 def check(body):
     """``(errcode, errmsg)`` for a refused message, None for a good one."""
     if not isinstance(body.get("touser"), str) or apps.app_of(body["touser"]) != apps.mp_appid():
         return 40003, "invalid openid"
+    if redis().sismember(UNFOLLOWED, body["touser"]):
+        return 43004, "require subscribe"
     template_id = body.get("template_id")
     keywords = TEMPLATES.get(template_id) if isinstance(template_id, str) else None
     if keywords is None:
@@ -100,6 +108,30 @@ def template_send():
     msgid = int(time.time() * 1000) * 1000 + secrets.randbelow(1000)
     append("sbx:wx:tpl:" + body["touser"], body | {"msgid": msgid, "sent_at": int(time.time())})
     return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+
+@route(
+    "/wechat/oa-followers",
+    ["POST"],
+    "Sandbox: a person follows (关注) or unfollows (取消关注) the official account",
+    body={
+        "type": "object",
+        "required": ["openid", "follows"],
+        "properties": {"openid": STR, "follows": {"type": "boolean"}},
+    },
+    answer={"type": "object", "properties": {"openid": STR, "follows": {"type": "boolean"}}},
+)
+def oa_followers():
+    body, err = body_fields("openid")
+    if err:
+        return err
+    if not isinstance(body.get("follows"), bool):
+        return error(422, "VALIDATION_ERROR", "follows 应为 true 或 false")
+    if body["follows"]:
+        redis().srem(UNFOLLOWED, body["openid"])
+    else:
+        redis().sadd(UNFOLLOWED, body["openid"])
+    return jsonify({"openid": body["openid"], "follows": body["follows"]})
 
 
 @route(
