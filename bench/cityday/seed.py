@@ -9,7 +9,7 @@ import json
 import secrets
 
 from bench.cityday import model
-from bench.common import sub_merchants
+from bench.common import sub_merchants, wechat_openid
 from postpay.accounts import identity
 from postpay.accounts.models import User
 from postpay.accounts.service import upsert_patient
@@ -64,7 +64,7 @@ def _person(n, year, name):
 
 def _insured(app, client, n, name, number):
     """A patient through the service's own 医保授权 flow: it holds a payAuthNo the platform knows."""
-    user = User(openid="o-cd-p%d" % n)
+    user = User(openid=wechat_openid(app, "o-cd-p%d" % n))
     db.session.add(user)
     db.session.commit()
     token = _token(app.extensions["redis"], user.id)
@@ -103,10 +103,10 @@ def patients(app, count):
                 patient = user.patient
             else:
                 patient, number = _person(n, 1950 + n % 30, name)
-                user = User(openid="o-cd-p%d" % n, patient=patient)
+                user = User(openid=wechat_openid(app, "o-cd-p%d" % n), patient=patient)
                 db.session.add(user)
             relative, _ = _person(n, 1980 + n % 20, name[0] + "晓" + name[2])
-            kin = User(openid="o-cd-r%d" % n, patient=relative)
+            kin = User(openid=wechat_openid(app, "o-cd-r%d" % n), patient=relative)
             db.session.add(kin)
             db.session.flush()
             db.session.add_all(
