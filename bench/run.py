@@ -194,6 +194,7 @@ def p6():
         float(env("BENCH_P6_MULTIPLE", "2")),
         int(env("BENCH_P6_SECONDS", "600")),
         int(env("BENCH_P6_PROCESSES", "1")),
+        layout=env("BENCH_P6_LAYOUT", "split"),
     )
     full, ledger = r["full"], r["ledger"]
     return figures.figure(r), full["met"] and ledger["balanced"], r

@@ -3,10 +3,9 @@
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from rq import Worker
 
 from postpay.cli import MOMENT
-from postpay.queue import PUSHES, SWEEPS, queue, work_here
+from postpay.queue import PUSHES, SWEEPS, AppWorker, queue, work_here
 from postpay.schedule import run_sweeps, start_scheduler
 
 
@@ -25,7 +24,7 @@ def jobs_worker(burst):
     if not burst:
         # Every worker may run the scheduler: each sweep is queued once per period.
         start_scheduler(current_app._get_current_object())
-    Worker(queues, connection=queues[0].connection).work(burst=burst, with_scheduler=True)
+    AppWorker(queues, connection=queues[0].connection).work(burst=burst, with_scheduler=True)
 
 
 @jobs.command("run-sweeps")

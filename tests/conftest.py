@@ -558,13 +558,11 @@ class SignedCaller:
 
 def run_jobs(app):
     """Run every queued job with a real RQ worker (burst), in the app context, as `jobs worker` does."""
-    from rq import SimpleWorker
-
-    from postpay.queue import queue
+    from postpay.queue import AppWorker, queue
 
     with app.app_context():
         q = queue()
-        worker = SimpleWorker([q], connection=q.connection)
+        worker = AppWorker([q], connection=q.connection)
         worker.work(burst=True)
         return worker
 

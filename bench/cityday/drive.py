@@ -35,24 +35,36 @@ LOCUSTFILE = os.path.join(ROOT, "bench", "cityday", "locustfile.py")
 BIN = os.path.dirname(sys.executable)
 
 
-def servers(env, threads, instances=2):
-    """``instances`` gunicorns (2 gthread workers each) and one job worker; (processes, urls)."""
-    procs, urls = [], []
+def gunicorn(env, log, **settings):
+    """A gunicorn of the app on a free port; (process, url)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
+        env=dict(env, PORT=str(port), GUNICORN_WORKERS="2", **settings),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    return proc, "http://127.0.0.1:%d" % port
+
+
+def servers(env, layout, instances=2):
+    """``instances`` instances and one job worker; (processes, urls, stream urls). An instance is
+    one gunicorn (2 gevent workers) for everything (``layout`` "one"), or the production layout
+    ("split", docs/operations.md): an API gunicorn (2 gthread workers, 16 threads) and a stream
+    gunicorn (2 gevent workers) that the streams go to."""
+    procs, urls, stream_urls = [], [], []
     log = open(os.path.join(env["POSTPAY_INSTANCE_PATH"], "servers.log"), "ab")
     for _ in range(instances):
-        port = free_port()
-        e = dict(env, PORT=str(port), GUNICORN_WORKERS="2", GUNICORN_THREADS=str(threads))
-        procs.append(
-            subprocess.Popen(
-                [os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
-                env=e,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        )
-        urls.append("http://127.0.0.1:%d" % port)
-    for url in urls:
+        api = "gthread" if layout == "split" else "gevent"
+        proc, url = gunicorn(env, log, GUNICORN_WORKER_CLASS=api, GUNICORN_THREADS="16")
+        procs.append(proc)
+        urls.append(url)
+        if layout == "split":
+            proc, url = gunicorn(env, log, GUNICORN_WORKER_CLASS="gevent")
+            procs.append(proc)
+        stream_urls.append(url)
+    for url in urls + stream_urls:
         wait_up(url + "/openapi.json")
     procs.append(
         subprocess.Popen(
@@ -63,7 +75,7 @@ def servers(env, threads, instances=2):
             stderr=log,
         )
     )
-    return procs, urls
+    return procs, urls, stream_urls
 
 
 def cpu_seconds(pids):
@@ -138,7 +150,7 @@ def machine_busy():
     return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
-def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_pids):
+def step(env, urls, stream_urls, city, multiple, seconds, processes, run, slot_start, server_pids):
     """One locust run at ``multiple`` x the peak hour; its classes, and CPU figures."""
     out = tempfile.mktemp(prefix="cityday-", suffix=".json")
     e = dict(
@@ -150,6 +162,7 @@ def step(env, urls, city, multiple, seconds, processes, run, slot_start, server_
         CITYDAY_SLOT_START=str(slot_start),
         CITYDAY_PROCESSES=str(processes),
         CITYDAY_SECONDS=str(seconds),
+        CITYDAY_STREAM_HOSTS=",".join(stream_urls),
     )
     cmd = [os.path.join(BIN, "locust"), "-f", LOCUSTFILE, "--headless", "--only-summary", "--host", ",".join(urls)]
     cmd += ["-u", str(processes), "-r", str(processes), "-t", "%ds" % (seconds + 90), "--stop-timeout", "40"]
@@ -202,13 +215,19 @@ def met(classes):
 
 
 def run(
-    multiples=(1, 2, 3, 4), step_seconds=120, multiple=2, seconds=600, processes=1, visit_seconds=None, keep_going=False
+    multiples=(1, 2, 3, 4),
+    step_seconds=120,
+    multiple=2,
+    seconds=600,
+    processes=1,
+    visit_seconds=None,
+    keep_going=False,
+    layout="split",
 ):
     """The search steps (stopping at the first missed, unless ``keep_going``), the full run, the ledger check."""
     visit_seconds = visit_seconds or model.VISIT_SECONDS
     steps = [(m, step_seconds) for m in multiples] + ([(multiple, seconds)] if seconds else [])
     most = max(m for m, _ in steps)
-    threads = model.threads_per_worker(most, 2, 2, HEARTBEAT, visit_seconds)
     scratch_instance(
         POSTPAY_SSE_HEARTBEAT_SECONDS=str(HEARTBEAT),
         CITYDAY_VISIT_SECONDS=str(visit_seconds),
@@ -219,7 +238,7 @@ def run(
     open(env["CITYDAY_NOTIFIED"], "w").close()
     app = create_app()
     empty_schema(app)
-    procs, urls = servers(env, threads)
+    procs, urls, stream_urls = servers(env, layout)
     pids = [p.pid for p in procs]
     try:
         os.environ["PORT"] = urls[0].rsplit(":", 1)[1]  # the seeding's sandbox calls go to instance A
@@ -237,7 +256,7 @@ def run(
             if n < len(multiples) and results and not results[-1]["met"] and not keep_going:
                 continue  # a higher multiple cannot pass where a lower one missed
             print("   p6 step %d/%d: %gx the peak hour for %d s" % (n + 1, len(steps), m, s), flush=True)
-            r = step(env, urls, city, m, s, processes, "S%d" % n, slot, pids)
+            r = step(env, urls, stream_urls, city, m, s, processes, "S%d" % n, slot, pids)
             slot += int(model.visits_per_second(m) * (s + 45)) + 100
             results.append(r)
             print("     " + summary(r), flush=True)
@@ -264,7 +283,7 @@ def run(
             break
         best = r["multiple"]
     return {
-        "threads_per_worker": threads,
+        "layout": layout,
         "heartbeat_s": HEARTBEAT,
         "visit_seconds": visit_seconds,
         "patients": len(patients),
@@ -285,9 +304,12 @@ def main():
     parser.add_argument("--processes", type=int, default=1, help="locust processes (1 or 2)")
     parser.add_argument("--visit-seconds", type=float, default=model.VISIT_SECONDS)
     parser.add_argument("--keep-going", action="store_true", help="every search step, even after one missed")
+    parser.add_argument(
+        "--layout", choices=("split", "one"), default="split", help="per instance: API + streams, or one"
+    )
     parser.add_argument("--out")
     a = parser.parse_args()
-    r = run(a.multiples, a.step_seconds, a.multiple, a.seconds, a.processes, a.visit_seconds, a.keep_going)
+    r = run(a.multiples, a.step_seconds, a.multiple, a.seconds, a.processes, a.visit_seconds, a.keep_going, a.layout)
     text = json.dumps(r, ensure_ascii=False, indent=1, default=str)
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:

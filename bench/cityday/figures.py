@@ -26,7 +26,7 @@ def figure(r):
     )
     search = ", ".join("%gx %s" % (s["multiple"], "met" if s["met"] else "missed") for s in r["steps"][:-1])
     return (
-        "%gx for %d s (%.1f visits/s, ~%.0f streams open, %d threads/worker): p50/p99 %s; stream opens %d err; "
+        "%gx for %d s (%.1f visits/s, ~%.0f streams open, layout %s): p50/p99 %s; stream opens %d err; "
         "largest multiple with every p99 < 300 ms and 0 errors: **%gx** (%s, %d s each); ledger %s (%d bills, "
         "%d imbalanced, %d refunds in flight, %d payments not applied, %d reminders twice of %d sent); "
         "locust %.2f cores, machine %.0f%% busy"
@@ -35,7 +35,7 @@ def figure(r):
             full["seconds"],
             full["visits_per_s"],
             full["open_streams_client"],
-            r["threads_per_worker"],
+            r["layout"],
             classes,
             c["stream"]["failures"],
             r["largest_multiple"],

@@ -45,6 +45,10 @@ class CityDay(User):
 
     def on_start(self):
         self.hosts = self.host.split(",")
+        #: Where each instance serves its streams (its stream gunicorn in the production layout).
+        self.streams_at = dict(
+            zip(self.hosts, os.environ.get("CITYDAY_STREAM_HOSTS", self.host).split(","), strict=True)
+        )
         self.turn = itertools.count()
         self.http = {}
         for host in self.hosts:
@@ -107,7 +111,7 @@ class CityDay(User):
             raise self.fail("his", "registration not post-pay: %s" % answer["reasons"])
         visit_id, bill_id = answer["visit_id"], answer["bill_id"]
         watchers = [
-            Watcher(self.environment.events.request.fire, self.host_(), token, visit_id, model.EVENTS)
+            Watcher(self.environment.events.request.fire, self.streams_at[self.host_()], token, visit_id, model.EVENTS)
             for token in (person["token"], person["relative_token"])
         ]
         for w in watchers:

@@ -3,8 +3,6 @@
 Every figure of the run is derived here, so the driver, the locustfile and the report agree.
 """
 
-import math
-
 VISITS_PER_DAY = 200_000
 PEAK_SHARE = 0.12  # the peak hour carries 12 % of the day
 HOSPITALS = 10
@@ -31,14 +29,6 @@ def open_streams(multiple, visit_seconds=VISIT_SECONDS, tail_seconds=0.0):
     """Streams open at once (Little's law: arrivals x time open). ``tail_seconds``: how long a
     server thread stays with a stream after its client went (until its next heartbeat write fails)."""
     return visits_per_second(multiple) * WATCHERS * (visit_seconds + tail_seconds)
-
-
-def threads_per_worker(multiple, instances, workers, heartbeat, visit_seconds=VISIT_SECONDS, floor=64):
-    """gthread threads per worker so that every stream of an instance finds a thread even if the
-    kernel hands one worker most of them (it does not spread connections evenly), plus room for
-    the other requests. With streams off the worker threads, this is just ``floor``."""
-    held = open_streams(multiple, visit_seconds, tail_seconds=2 * heartbeat) / instances
-    return max(floor, int(math.ceil(held * 1.25)) + 32)
 
 
 def requests_per_visit(insured):
