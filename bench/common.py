@@ -1,12 +1,16 @@
 """What the benchmarks share: a scratch instance on the real servers, and an empty schema."""
 
+import math
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 
 from sqlalchemy import MetaData
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 from postpay.devkeys import write_instance_config  # noqa: E402
 from postpay.extensions import db  # noqa: E402
@@ -71,3 +75,43 @@ def wechat_openid(app, openid):
     }
     assert client.get("/sandbox/wechat/api/sns/jscode2session", query_string=query).get_json()["openid"] == openid
     return openid
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn(env, stderr=subprocess.DEVNULL, **settings):
+    """The app under gunicorn (``gunicorn.conf.py``, 2 workers unless ``settings`` say) on a free
+    port, with the environment ``env`` and ``settings``; (process, url)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+        env=dict(env, PORT=str(port), **{"GUNICORN_WORKERS": "2", **settings}),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    return proc, "http://127.0.0.1:%d" % port
+
+
+def workers_rss(master):
+    """The resident memory of a gunicorn's workers, in bytes."""
+    import psutil
+
+    return sum(child.memory_info().rss for child in psutil.Process(master).children())
+
+
+def p99(values):
+    """The 99th percentile (nearest rank)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, math.ceil(len(values) * 0.99) - 1)]
+
+
+def redis_clients(app):
+    """Connections to this probe's Redis db (the server may be shared with other work)."""
+    redis = app.extensions["redis"]
+    db_number = redis.connection_pool.connection_kwargs.get("db", 0)
+    return sum(1 for c in redis.client_list() if int(c.get("db", -1)) == int(db_number))

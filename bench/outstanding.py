@@ -22,8 +22,8 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from bench.common import empty_schema, scratch_instance  # noqa: E402
-from bench.payments import count_statements, free_port  # noqa: E402
+from bench.common import empty_schema, free_port, scratch_instance  # noqa: E402
+from bench.payments import count_statements  # noqa: E402
 from postpay import security  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402

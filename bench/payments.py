@@ -9,7 +9,6 @@ It empties that database and Redis db. Figures are medians and ratios of one run
 
 import datetime as dt
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,14 @@ from sqlalchemy import event
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from bench.common import empty_schema, partner_transaction, scratch_instance, sub_merchants, wechat_openid  # noqa: E402
+from bench.common import (  # noqa: E402
+    empty_schema,
+    free_port,
+    partner_transaction,
+    scratch_instance,
+    sub_merchants,
+    wechat_openid,
+)
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.billing.models import Bill, BillStatus, Item  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
@@ -29,12 +35,6 @@ from postpay.extensions import db  # noqa: E402
 from postpay.hospitals.service import upsert_hospital  # noqa: E402
 from postpay.security import new_token, token_digest  # noqa: E402
 from postpay.visits.models import Visit  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup():

@@ -25,9 +25,8 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from bench.common import empty_schema, scratch_instance  # noqa: E402
+from bench.common import empty_schema, free_port, scratch_instance  # noqa: E402
 from bench.outstanding import patient, wait_up  # noqa: E402
-from bench.payments import free_port  # noqa: E402
 from postpay.accounts.models import User  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
 from postpay.extensions import db  # noqa: E402

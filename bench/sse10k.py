@@ -27,22 +27,27 @@ Two layouts of the one instance (``run(layout)``):
 import asyncio
 import datetime as dt
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-import psutil
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import empty_schema, partner_transaction, scratch_instance  # noqa: E402
+from bench.common import (  # noqa: E402
+    empty_schema,
+    gunicorn,
+    p99,
+    partner_transaction,
+    redis_clients,
+    scratch_instance,
+    workers_rss,
+)
 from bench.notify import pending_payments  # noqa: E402
 from bench.outstanding import wait_up  # noqa: E402
-from bench.payments import free_port  # noqa: E402
 from bench.sse import SECRET, open_stream, post_event  # noqa: E402
 from postpay.accounts.models import Patient, User  # noqa: E402
 from postpay.clock import utcnow  # noqa: E402
@@ -165,10 +170,6 @@ def signed(app, numbers, a, b, mchid):
     return out
 
 
-def workers_rss(master):
-    return sum(child.memory_info().rss for child in psutil.Process(master).children())
-
-
 def notify(base, delivery):
     headers, body = delivery
     start = time.perf_counter()
@@ -231,55 +232,33 @@ async def drive(port, api_port, master, visits, tokens, notifications):
     }
 
 
-def p99(values):
-    values = sorted(values)
-    return values[min(len(values) - 1, math.ceil(len(values) * 0.99) - 1)]
-
-
-def redis_clients(app):
-    """Connections to this probe's Redis db (the server may be shared with other work)."""
-    redis = app.extensions["redis"]
-    db_number = redis.connection_pool.connection_kwargs.get("db", 0)
-    return sum(1 for c in redis.client_list() if int(c.get("db", -1)) == int(db_number))
-
-
-def serve(port, log, **env):
-    """A gunicorn of the app on ``port``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-        env=dict(os.environ, PORT=str(port), GUNICORN_WORKERS="2", **env),
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "w") if log else subprocess.DEVNULL,
-    )
-
-
 def run(layout="one"):
     """Returns a dict of figures."""
     from app import create_app
 
-    port = free_port()
     # Streams live for the whole probe: at the default 300 s the first ones would end (and their
     # clients reconnect, 33 opens/s at 10,000 streams) before the last opened on a busy machine.
-    scratch_instance(PORT=str(port), POSTPAY_SANDBOX="1", POSTPAY_SSE_MAX_SECONDS=str(MAX_SECONDS))
+    scratch_instance(POSTPAY_SANDBOX="1", POSTPAY_SSE_MAX_SECONDS=str(MAX_SECONDS))
     app = create_app()
     empty_schema(app)
     visits, tokens, notifications = fill(app)
     clients_before = redis_clients(app)
     log = os.environ.get("BENCH_SERVER_LOG")
-    servers = [serve(port, log, GUNICORN_WORKER_CLASS="gevent")]
-    api_port = port
+    servers = [gunicorn(os.environ, open(log, "w") if log else subprocess.DEVNULL, GUNICORN_WORKER_CLASS="gevent")]
     if layout == "split":
-        api_port = free_port()
-        servers.append(serve(api_port, log and log + ".api", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="16"))
+        api_log = open(log + ".api", "w") if log else subprocess.DEVNULL
+        servers.append(gunicorn(os.environ, api_log, GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="16"))
+    (stream_server, stream_url), (_, api_url) = servers[0], servers[-1]
     try:
-        for p in {port, api_port}:
-            wait_up("http://127.0.0.1:%d/openapi.json" % p)
-        r = asyncio.run(drive(port, api_port, servers[0].pid, visits, tokens, notifications))
+        for _, url in servers:
+            wait_up(url + "/openapi.json")
+        port, api_port = (int(url.rsplit(":", 1)[1]) for url in (stream_url, api_url))
+        r = asyncio.run(drive(port, api_port, stream_server.pid, visits, tokens, notifications))
         clients_open = redis_clients(app)
     finally:
-        for server in servers:
+        for server, _ in servers:
             server.terminate()
-        for server in servers:
+        for server, _ in servers:
             server.wait(30)
     lat = r["latencies"]
     idle_post, idle_note = (p99(x) * 1000 for x in r["idle"])

@@ -556,6 +556,17 @@ class SignedCaller:
         return self.client.open(path, method=method, data=body, headers=signed, content_type=content_type)
 
 
+@pytest.fixture
+def own_redis(config):
+    """A Redis server of the test's own (it may stop it), and the app pointed at it."""
+    from tests import servers
+
+    server = servers.Redis().start()
+    config["REDIS_URL"] = server.url
+    yield server
+    server.stop()
+
+
 def run_jobs(app):
     """Run every queued job with a real RQ worker (burst), in the app context, as `jobs worker` does."""
     from postpay.queue import AppWorker, queue

@@ -7,7 +7,6 @@ import pytest
 
 from app import create_app
 from postpay.hospitals.models import Hospital
-from tests import servers
 
 
 def test_front_page_says_what_the_service_is_and_links_console_docs_and_health(client):
@@ -55,14 +54,6 @@ def test_health_answers_ok_when_database_and_redis_answer(client):
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
-
-
-@pytest.fixture
-def own_redis(config):
-    server = servers.Redis().start()
-    config["REDIS_URL"] = server.url
-    yield server
-    server.stop()
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")

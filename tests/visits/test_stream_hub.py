@@ -181,16 +181,6 @@ def test_a_stream_that_stops_reading_loses_its_slot_R16(client, family):
         resp.close()
 
 
-@pytest.fixture
-def own_redis(config):
-    from tests import servers
-
-    server = servers.Redis().start()
-    config["REDIS_URL"] = server.url
-    yield server
-    server.stop()
-
-
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 def test_streams_end_when_the_hubs_connection_was_lost_and_resume_with_last_event_id_R16(
     own_redis, app, client, his, family
