@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tests.conftest import bearer, make_id_number
+from tests.conftest import bearer
 from tests.insurance.conftest import alerts, sandbox_order
-from tests.oa import MP_APPID, OA_CONFIG
+from tests.oa import MP_APPID, OA_CONFIG, son_and_mum
 
 NT01_MCHID = "1900000109"
 
@@ -21,18 +21,9 @@ def config(config):
 
 @pytest.fixture
 def oa_family(app, login, oa_login, verify, person, signed, bind):
-    """A son on the employee scheme, now in the official account (the same person by unionid), who
-    may pay for his mother, a resident; both signed for post-pay."""
-    first = login("o-i-oa-son", unionid="u-i-oa-son")
-    number = make_id_number()
-    son_patient = verify(first, name="周明", id_number=number).get_json()["patient"] | {"id_number_plain": number}
-    son = oa_login("oa-i-son", unionid="u-i-oa-son")
-    mum, mum_patient = person("o-i-oa-mum", name="周母", birth="19520202", insurance_type="resident")
-    for token, patient, phone in ((first, son_patient, "13566660011"), (mum, mum_patient, "13566660012")):
-        app.extensions["redis"].delete(*list(app.extensions["redis"].scan_iter("sms:min:*")) or ["x"])
-        assert signed(token, patient["id"], phone).status_code == 201
-    bind(son, mum, mum_patient, permissions=["view", "pay"])
-    return {"son": son, "mum_patient": mum_patient}
+    """The son on the employee scheme, his mother a resident."""
+    fixtures = (app, login, oa_login, verify, person, signed, bind)
+    return son_and_mum(*fixtures, "i", "周", ("13566660011", "13566660012"), insurance_type="resident")
 
 
 def settle(client, app, token, bill):

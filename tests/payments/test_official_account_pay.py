@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from postpay.billing.models import Bill, BillStatus
 from postpay.extensions import db
 from postpay.payments.models import LedgerEntry, Payment, PaymentOrder, PaymentStatus
-from tests.conftest import bearer, make_id_number
-from tests.oa import MP_APPID, OA_CONFIG
+from tests.conftest import bearer
+from tests.oa import MP_APPID, OA_CONFIG, son_and_mum
 
 NT01_MCHID = "1900000109"
 
@@ -28,18 +28,7 @@ def config(config):
 
 @pytest.fixture
 def oa_family(app, login, oa_login, verify, person, signed, bind):
-    """A son who now signs in through the official account (verified in the mini-program, the
-    same person by unionid) and may pay for his mother (a mini-program user); both signed for post-pay."""
-    first = login("o-p-son", unionid="u-p-son")
-    number = make_id_number()
-    son_patient = verify(first, name="孙明", id_number=number).get_json()["patient"] | {"id_number_plain": number}
-    son = oa_login("oa-p-son", unionid="u-p-son")
-    mum, mum_patient = person("o-p-mum", name="孙母", birth="19520202")
-    for token, patient, number in ((son, son_patient, "13599990011"), (mum, mum_patient, "13599990012")):
-        app.extensions["redis"].delete(*list(app.extensions["redis"].scan_iter("sms:min:*")) or ["x"])
-        assert signed(token, patient["id"], number).status_code == 201
-    bind(son, mum, mum_patient, permissions=["view", "pay"])
-    return {"son": son, "mum": mum, "son_patient": son_patient, "mum_patient": mum_patient}
+    return son_and_mum(app, login, oa_login, verify, person, signed, bind, "p", "孙", ("13599990011", "13599990012"))
 
 
 def stored_order(app, out_trade_no):
